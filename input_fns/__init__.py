@@ -1,0 +1,1 @@
+"""Input side: builders that return input_fns (tf.data based)."""

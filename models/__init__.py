@@ -1,0 +1,1 @@
+"""Model side: model_fn builders and templates, and the spec rules they follow."""

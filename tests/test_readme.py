@@ -1,0 +1,31 @@
+"""The README's Python examples run as written (from the repository root's point of view)."""
+
+import os
+import re
+
+from conftest import REPO_ROOT
+
+
+def _python_blocks():
+  text = (REPO_ROOT / 'README.md').read_text()
+  return re.findall(r'```python\n(.*?)```', text, flags=re.S)
+
+
+def test_readme_has_the_two_commands_first():
+  text = (REPO_ROOT / 'README.md').read_text()
+  commands = text.index('make demo'), text.index('make test')
+  assert commands[0] < text.index('```python') and commands[1] < text.index('```python')
+
+
+def test_readme_examples_run(tmp_path, monkeypatch):
+  os.symlink(REPO_ROOT / 'data', tmp_path / 'data')
+  monkeypatch.chdir(tmp_path)
+  blocks = _python_blocks()
+  assert len(blocks) == 2
+  namespace = {}
+  for block in blocks:
+    exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert namespace['metrics']['accuracy'] >= 0.9
+  assert namespace['predictor'](namespace['test'][:3])['class_ids'].shape == (3, 1)
+  assert (tmp_path / 'runs' / 'readme' / 'history.csv').is_file()
+  assert len(namespace['history']) > 0

@@ -1,0 +1,14 @@
+"""``python -m tfest_adapters`` and the ``tfest`` console script: see :mod:`tfest_adapters._cli`."""
+
+import sys
+
+from tfest_adapters import _cli
+
+
+def main(argv=None):
+  """Runs the ``tfest`` command line on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+  return _cli.main(argv)
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,639 @@
+"""The ``tfest`` command line: train, evaluate, predict and export from data files.
+
+::
+
+  tfest train --train data/iris_training.csv --eval data/iris_test.csv --label Species \\
+      --model classifier --hidden-units 10,10 --steps 1000 --batch-size 32 --model-dir runs/x
+  tfest evaluate --model-dir runs/x --eval data/iris_test.csv
+  tfest predict --model-dir runs/x --input rows.csv --output predictions.csv
+  tfest export --model-dir runs/x            # a SavedModel under runs/x/export/<timestamp>
+  tfest predict --saved-model runs/x/export/<timestamp> --input rows.csv
+
+``train`` reads a CSV (or ``.npz``, or TFRecord files with ``--feature-spec``), infers the
+feature columns (numbers become standardized ``numeric_column``s, text becomes
+``categorical_column_with_vocabulary_list`` with the vocabulary of the training file), trains
+``classifier_model_fn`` or ``regressor_model_fn`` in a real ``tf.estimator.Estimator`` with a
+progress bar, evaluates, and writes ``history.csv`` and ``history.png`` into the model_dir. It
+also writes ``tfest.json`` there: the feature columns, label classes, model kind and options,
+which ``evaluate``, ``predict`` and ``export`` read back, so that they never retrain and never
+need the training file. Running ``train`` again on the same model_dir continues training.
+
+Every command runs in two phases. The first reads the arguments, the data files and the
+model_dir's ``tfest.json`` and refuses anything that cannot work, without building a graph or
+touching the model_dir: it ends with one line on stderr, ``tfest: error: ...``, naming the
+argument, what was expected and what was given, and exit status 2. The second phase runs
+TensorFlow; an error there also ends with one line (exit status 1); ``--debug`` shows the
+traceback instead.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+from tfest_adapters import _cli_data as data
+from tfest_adapters import exceptions
+
+RECORD_NAME = 'tfest.json'
+RECORD_FORMAT = 'tfest-run'
+RECORD_VERSION = 1
+HISTORY_CSV = 'history.csv'
+HISTORY_PNG = 'history.png'
+DEFAULT_HIDDEN_UNITS = (10, 10)
+
+
+def _fail(text, error=exceptions.ArgumentError):
+  raise error(text)
+
+
+# Argument types: each raises argparse.ArgumentTypeError with 'must be ..., given: ...', which
+# the parser turns into '--flag must be ..., given: ...'.
+
+
+def _positive_int(text):
+  try:
+    value = int(text)
+  except ValueError:
+    value = None
+  if value is None or value <= 0:
+    raise argparse.ArgumentTypeError('must be a positive int, given: %r' % text)
+  return value
+
+
+def _int(text):
+  try:
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError('must be an int, given: %r' % text) from None
+
+
+def _positive_float(text):
+  try:
+    value = float(text)
+  except ValueError:
+    value = None
+  if value is None or not 0 < value < float('inf'):
+    raise argparse.ArgumentTypeError('must be a positive number, given: %r' % text)
+  return value
+
+
+def _dropout(text):
+  try:
+    value = float(text)
+  except ValueError:
+    value = None
+  if value is None or not 0 <= value < 1:
+    raise argparse.ArgumentTypeError('must be a number in [0, 1), given: %r' % text)
+  return value
+
+
+def _units(text):
+  parts = [p.strip() for p in text.split(',')]
+  try:
+    units = [int(p) for p in parts]
+  except ValueError:
+    units = None
+  if not units or any(u <= 0 for u in units):
+    raise argparse.ArgumentTypeError(
+        'must be comma-separated positive ints such as 10,10, given: %r' % text)
+  return units
+
+
+def _names(text):
+  names = [p.strip() for p in text.split(',')]
+  if not all(names):
+    raise argparse.ArgumentTypeError(
+        'must be comma-separated column names such as a,b, given: %r' % text)
+  return names
+
+
+class _Parser(argparse.ArgumentParser):
+  """An ArgumentParser whose errors are one line: ``tfest: error: --flag must be ...``."""
+
+  def error(self, message):
+    message = re.sub(r'^argument ([^:]+): (must )', lambda m: m.group(1).split('/')[-1] + ' ' +
+                     m.group(2), message)
+    self.exit(2, 'tfest: error: %s (see: %s --help)\n' % (message, self.prog))
+
+
+def build_parser():
+  """The argparse parser of ``tfest`` and its four subcommands."""
+  parser = _Parser(
+      prog='tfest',
+      description='Train, evaluate, predict and export tf.estimator models from data files.',
+      epilog='Run "tfest <command> --help" for the options of each command.')
+  from tfest_adapters import __version__  # pylint: disable=g-import-not-at-top
+  parser.add_argument('--version', action='version', version='tfest ' + __version__)
+  commands = parser.add_subparsers(dest='command', metavar='command', parser_class=_Parser)
+  commands.required = True
+
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument('--verbose', action='store_true',
+                      help="show TensorFlow's own log messages and warnings")
+  common.add_argument('--debug', action='store_true',
+                      help='show the full traceback of an error instead of one line')
+
+  reading = argparse.ArgumentParser(add_help=False)
+  reading.add_argument('--format', choices=data.FORMATS, default=None,
+                       help='format of the data files (default: from the extension: .csv, '
+                            '.npz, .tfrecord)')
+  reading.add_argument('--feature-spec', metavar='SPEC.json', default=None,
+                       help='how to parse TFRecord files of tf.Example: a JSON object of column '
+                            'name -> dtype (float32, float64, int64, string) or {"dtype": ..., '
+                            '"shape": [...]}, label included')
+
+  train = commands.add_parser(
+      'train', parents=[reading, common], help='train a model from a data file',
+      description='Train a classifier or a regressor on a CSV, .npz or TFRecord file, evaluate '
+                  'it, and write history.csv, history.png and tfest.json into --model-dir. '
+                  'Running it again on the same --model-dir continues training.')
+  train.add_argument('--train', required=True, metavar='FILE',
+                     help='training data: a CSV file with a header line, a .npz file, or '
+                          'TFRecord files (a glob pattern) with --feature-spec')
+  train.add_argument('--label', required=True, metavar='COLUMN', help='the label column')
+  train.add_argument('--eval', metavar='FILE', default=None,
+                     help='evaluation data with the same columns (default: evaluate on --train)')
+  train.add_argument('--model-dir', required=True, metavar='DIR',
+                     help='checkpoints, events, tfest.json and history go here')
+  train.add_argument('--model', choices=data.MODELS, default=None,
+                     help='classifier (class ids or class names as labels) or regressor '
+                          '(default: classifier, or the model already in --model-dir)')
+  train.add_argument('--hidden-units', type=_units, default=None, metavar='N,N',
+                     help='units of each hidden layer (default: %s)' % ','.join(
+                         str(u) for u in DEFAULT_HIDDEN_UNITS))
+  train.add_argument('--steps', type=_positive_int, default=1000,
+                     help='training steps to run now (default: 1000)')
+  train.add_argument('--batch-size', type=_positive_int, default=32,
+                     help='examples per training step (default: 32)')
+  train.add_argument('--seed', type=_int, default=None,
+                     help='seed for the weights and the data order (default: not seeded)')
+  train.add_argument('--steps-per-run', type=_positive_int, default=None, metavar='K',
+                     help='training steps per session.run call, when the model template '
+                          'supports it')
+  train.add_argument('--learning-rate', type=_positive_float, default=None,
+                     help="the optimizer's learning rate (default: the template's)")
+  train.add_argument('--optimizer', default=None,
+                     help="Adagrad, Adam, SGD, RMSProp or Ftrl (default: the template's)")
+  train.add_argument('--dropout', type=_dropout, default=None,
+                     help='dropout rate of the hidden layers when training (default: none)')
+  train.add_argument('--activation', default=None,
+                     help="activation of the hidden layers, such as relu or tanh (default: "
+                          "the template's)")
+  train.add_argument('--n-classes', type=_positive_int, default=None,
+                     help='number of classes when labels are class ids (default: largest + 1)')
+  train.add_argument('--features', type=_names, default=None, metavar='A,B',
+                     help='the feature columns (default: every column but the label)')
+  train.add_argument('--categorical', type=_names, default=None, metavar='A,B',
+                     help='columns of numbers to treat as categories (text columns always are)')
+  train.add_argument('--no-normalize', dest='normalize', action='store_const', const=False,
+                     default=None,
+                     help='feed numeric columns as they are (default: standardized with the '
+                          'mean and standard deviation of --train)')
+  train.add_argument('--eval-every', type=_positive_int, default=None, metavar='STEPS',
+                     help='also evaluate on --eval every STEPS training steps, for the history')
+  train.add_argument('--no-progress', dest='progress', action='store_false',
+                     help='no progress bar')
+
+  evaluate = commands.add_parser(
+      'evaluate', parents=[reading, common], help='evaluate a trained model_dir on a data file',
+      description='Evaluate the latest checkpoint of a model_dir trained by "tfest train" on a '
+                  'data file with the training columns and the label; print the metrics.')
+  evaluate.add_argument('--model-dir', required=True, metavar='DIR',
+                        help='a model_dir trained by tfest train')
+  evaluate.add_argument('--eval', '--input', dest='eval', required=True, metavar='FILE',
+                        help='evaluation data, with the label column')
+  evaluate.add_argument('--batch-size', type=_positive_int, default=128,
+                        help='examples per evaluation step (default: 128)')
+  evaluate.add_argument('--json', action='store_true',
+                        help='print the metrics as one JSON object')
+
+  predict = commands.add_parser(
+      'predict', parents=[reading, common], help='predict rows of a data file',
+      description='Predict every row of a data file with a model_dir trained by "tfest train" '
+                  'or with a SavedModel; write one CSV row of predictions per input row.')
+  source = predict.add_mutually_exclusive_group(required=True)
+  source.add_argument('--model-dir', metavar='DIR', help='a model_dir trained by tfest train')
+  source.add_argument('--saved-model', metavar='DIR',
+                      help='a SavedModel directory (from tfest export)')
+  predict.add_argument('--input', required=True, metavar='FILE',
+                       help='rows to predict, with the training columns (a label column is '
+                            'ignored)')
+  predict.add_argument('--output', metavar='FILE', default=None,
+                       help='write the predictions CSV here (default: standard output)')
+  predict.add_argument('--batch-size', type=_positive_int, default=128,
+                       help='examples per prediction step (default: 128)')
+
+  export = commands.add_parser(
+      'export', parents=[common], help='export a trained model_dir as a SavedModel',
+      description='Export the latest checkpoint of a model_dir trained by "tfest train" as a '
+                  'SavedModel, check that it predicts what the Estimator predicts, and print '
+                  'its directory.')
+  export.add_argument('--model-dir', required=True, metavar='DIR',
+                      help='a model_dir trained by tfest train')
+  export.add_argument('--export-dir', metavar='DIR', default=None,
+                      help='the SavedModel goes into a new timestamped directory under DIR '
+                           '(default: <model-dir>/export)')
+  export.add_argument('--parse-examples', action='store_true',
+                      help='serve serialized tf.Example protos instead of raw feature tensors')
+  return parser
+
+
+# The run record: tfest.json in the model_dir.
+
+
+def _has_checkpoint(model_dir):
+  return os.path.isfile(os.path.join(model_dir, 'checkpoint'))
+
+
+def _is_saved_model(path):
+  return any(os.path.isfile(os.path.join(path, name))
+             for name in ('saved_model.pb', 'saved_model.pbtxt'))
+
+
+def _read_record(path, arg):
+  try:
+    with open(path, encoding='utf-8') as f:
+      record = json.load(f)
+  except (OSError, ValueError) as e:
+    _fail('%s must hold a readable %s, given: %r (%s)' % (arg, RECORD_NAME, path, e),
+          exceptions.ModelDirError)
+  if not isinstance(record, dict) or record.get('format') != RECORD_FORMAT:
+    _fail('%s must hold a %s written by tfest train, given: %r, which is not one' % (
+        arg, RECORD_NAME, path), exceptions.ModelDirError)
+  if record.get('format_version') != RECORD_VERSION:
+    _fail('%s must hold a %s of format version %d, given: %r of version %r; train a new '
+          'model_dir with this tfest' % (arg, RECORD_NAME, RECORD_VERSION, path,
+                                         record.get('format_version')),
+          exceptions.ModelDirError)
+  return record
+
+
+def load_record(model_dir, arg='--model-dir'):
+  """The run record of a model_dir trained by ``tfest train``, which must have a checkpoint."""
+  if not os.path.exists(model_dir):
+    _fail('%s must be a model_dir trained by tfest train, given: %r (no such directory)' % (
+        arg, model_dir), exceptions.ModelDirError)
+  if not os.path.isdir(model_dir):
+    _fail('%s must be a model_dir trained by tfest train, given: %r (a file)' % (
+        arg, model_dir), exceptions.ModelDirError)
+  if _is_saved_model(model_dir):
+    _fail('%s must be a model_dir trained by tfest train, given: %r, which is a SavedModel; '
+          'use tfest predict --saved-model %s' % (arg, model_dir, model_dir),
+          exceptions.ModelDirError)
+  path = os.path.join(model_dir, RECORD_NAME)
+  if not os.path.isfile(path):
+    if _has_checkpoint(model_dir):
+      _fail('%s must be a model_dir trained by tfest train, given: %r, which holds a checkpoint '
+            'but no %s (another program trained it, so its features and label are unknown)' % (
+                arg, model_dir, RECORD_NAME), exceptions.ModelDirError)
+    _fail('%s must be a model_dir trained by tfest train, given: %r, which holds no %s and no '
+          'checkpoint; run tfest train --model-dir %s first' % (
+              arg, model_dir, RECORD_NAME, model_dir), exceptions.ModelDirError)
+  record = _read_record(path, arg)
+  if not _has_checkpoint(model_dir):
+    _fail('%s must hold a checkpoint, given: %r, which has none yet; run tfest train '
+          '--model-dir %s first' % (arg, model_dir, model_dir), exceptions.ModelDirError)
+  return record
+
+
+def _record_for_train(model_dir):
+  """The run record of ``--model-dir`` when training goes on in it, None for a new model."""
+  if not os.path.exists(model_dir):
+    return None
+  if not os.path.isdir(model_dir):
+    _fail('--model-dir must be a directory, given: %r (a file)' % model_dir,
+          exceptions.ModelDirError)
+  if _is_saved_model(model_dir):
+    _fail('--model-dir must be a model_dir, given: %r, which is a SavedModel; pass a new '
+          'directory' % model_dir, exceptions.ModelDirError)
+  path = os.path.join(model_dir, RECORD_NAME)
+  if os.path.isfile(path):
+    return _read_record(path, '--model-dir')
+  if _has_checkpoint(model_dir):
+    _fail('--model-dir must be new or trained by tfest train, given: %r, which holds a '
+          'checkpoint but no %s (another program trained it; its model is unknown); pass a new '
+          '--model-dir' % (model_dir, RECORD_NAME), exceptions.ModelDirError)
+  return None
+
+
+def describe_model(record):
+  """'a classifier with hidden units 10,10 on features SepalLength, ... and 3 classes'."""
+  label = record['schema']['label']
+  text = 'a %s with hidden units %s on features %s' % (
+      record['model'], ','.join(str(u) for u in record['hidden_units']),
+      ', '.join(f['name'] for f in record['schema']['features']))
+  if record['model'] == data.CLASSIFIER:
+    text += ' and %d classes' % label['n_classes']
+  return text
+
+
+def _check_same_model(args, record):
+  """Refuses options that contradict the model already trained in ``--model-dir``."""
+  schema = record['schema']
+  categorical = sorted(f['name'] for f in schema['features'] if f['kind'] == data.CATEGORICAL)
+  normalized = any('mean' in f for f in schema['features'])
+  checks = [
+      ('--model', args.model, record['model']),
+      ('--hidden-units', args.hidden_units, record['hidden_units']),
+      ('--label', args.label, schema['label']['name']),
+      ('--features', args.features, [f['name'] for f in schema['features']]),
+      ('--categorical', sorted(args.categorical) if args.categorical else None, categorical),
+      ('--n-classes', args.n_classes, schema['label'].get('n_classes')),
+      ('--optimizer', args.optimizer, record['options'].get('optimizer')),
+      ('--activation', args.activation, record['options'].get('activation')),
+      ('--no-normalize', args.normalize, None if normalized else False),
+  ]
+  for flag, given, recorded in checks:
+    if given is not None and given != recorded:
+      if isinstance(given, list):
+        given = ','.join(str(g) for g in given)
+      if isinstance(recorded, list):
+        recorded = ','.join(str(r) for r in recorded)
+      if recorded is None:
+        recorded = "the template's default" if flag != '--no-normalize' else 'normalized input'
+      _fail('--model-dir %s already holds %s, trained with %s %s, given: %s %s; pass a new '
+            '--model-dir, or leave %s out to continue training that model' % (
+                args.model_dir, describe_model(record), flag, recorded, flag, given, flag),
+            exceptions.ModelDirError)
+
+
+def _read(args, path, arg):
+  spec = None
+  if args.feature_spec is not None:
+    spec = data.read_feature_spec(args.feature_spec)
+  return data.read_table(path, arg, args.format, spec)
+
+
+# train
+
+
+class _Plan(object):
+  """What a command will do, once everything has been checked (a plain attribute bag)."""
+
+  def __init__(self, **kwargs):
+    self.__dict__.update(kwargs)
+
+
+def prepare_train(args):
+  """Checks everything ``tfest train`` needs, without TensorFlow; returns a :class:`_Plan`."""
+  record = _record_for_train(args.model_dir)
+  if record is not None:
+    _check_same_model(args, record)
+  if args.eval_every is not None and args.eval is None:
+    _fail('--eval-every needs --eval, given: --eval-every %d without --eval' % args.eval_every)
+  train_table = _read(args, args.train, '--train')
+  if record is None:
+    model = args.model or data.CLASSIFIER
+    if args.n_classes is not None and model == data.REGRESSOR:
+      _fail('--n-classes must be left out for --model regressor, given: %d' % args.n_classes)
+    schema = data.infer_schema(
+        train_table, args.label, model, features=args.features,
+        categorical=args.categorical or (), n_classes=args.n_classes,
+        normalize=args.normalize is not False)
+    record = {
+        'format': RECORD_FORMAT,
+        'format_version': RECORD_VERSION,
+        'model': model,
+        'hidden_units': list(args.hidden_units or DEFAULT_HIDDEN_UNITS),
+        'options': {},
+        'schema': schema,
+    }
+    resuming = False
+  else:
+    record = dict(record)
+    resuming = True
+  options = dict(record.get('options', {}))
+  for key in ('optimizer', 'activation', 'learning_rate', 'dropout'):
+    if getattr(args, key) is not None:
+      options[key] = getattr(args, key)
+  record['options'] = options
+  train_x, train_y = data.conform(train_table, record['schema'], with_labels=True)
+  eval_x = eval_y = None
+  if args.eval is not None:
+    eval_x, eval_y = data.conform(_read(args, args.eval, '--eval'), record['schema'],
+                                  with_labels=True)
+  if not resuming:
+    record['sample'] = data.sample_rows(train_x)
+  record['train'] = {'file': os.path.abspath(args.train), 'rows': len(train_y)}
+  if args.steps_per_run is not None:
+    _check_steps_per_run(record['model'], args.steps_per_run)
+  return _Plan(args=args, record=record, resuming=resuming, train_x=train_x, train_y=train_y,
+               eval_x=eval_x, eval_y=eval_y)
+
+
+def _check_steps_per_run(model, steps_per_run):
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  if not _cli_model.supports_steps_per_run(model):
+    _fail('--steps-per-run needs a model template that runs several steps per session.run '
+          'call, given: --steps-per-run %d, but the %s template of this tfest_adapters takes '
+          'no steps_per_run param; leave --steps-per-run out' % (steps_per_run, model))
+
+
+def run_train(plan):
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  args, record = plan.args, plan.record
+  out = sys.stdout
+  print('%s %s: %s, %s (%d training rows from %s)' % (
+      'Continuing' if plan.resuming else 'Training', args.model_dir, describe_model(record),
+      data.describe_schema(record['schema']), len(plan.train_y), args.train), file=out,
+        flush=True)
+  result = _cli_model.train(
+      record, args.model_dir, plan.train_x, plan.train_y, eval_x=plan.eval_x,
+      eval_y=plan.eval_y, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+      steps_per_run=args.steps_per_run, eval_every=args.eval_every, progress=args.progress,
+      save_record=lambda r: _write_record(args.model_dir, r))
+  where = args.eval if args.eval is not None else args.train + ' (the training data)'
+  print('Evaluation on %s at step %d:' % (where, result['metrics']['global_step']), file=out)
+  _print_metrics(result['metrics'], out)
+  print('Wrote %s and %s' % (result['history_csv'], result['history_png']), file=out)
+  print('TensorBoard: tensorboard --logdir %s' % args.model_dir, file=out, flush=True)
+  return 0
+
+
+def _write_record(model_dir, record):
+  os.makedirs(model_dir, exist_ok=True)
+  path = os.path.join(model_dir, RECORD_NAME)
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    json.dump(record, f, indent=1, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)
+
+
+def _print_metrics(metrics, out):
+  width = max(len(k) for k in metrics)
+  for key in sorted(metrics):
+    value = metrics[key]
+    text = '%d' % value if float(value).is_integer() and 'step' in key else '%.6g' % value
+    print('  %-*s  %s' % (width, key, text), file=out)
+  out.flush()
+
+
+# evaluate
+
+
+def prepare_evaluate(args):
+  record = load_record(args.model_dir)
+  eval_x, eval_y = data.conform(_read(args, args.eval, '--eval'), record['schema'],
+                                with_labels=True)
+  return _Plan(args=args, record=record, eval_x=eval_x, eval_y=eval_y)
+
+
+def run_evaluate(plan):
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  metrics = _cli_model.evaluate(plan.record, plan.args.model_dir, plan.eval_x, plan.eval_y,
+                                batch_size=plan.args.batch_size)
+  if plan.args.json:
+    print(json.dumps(metrics, sort_keys=True))
+  else:
+    print('Evaluation of %s on %s (%d rows) at step %d:' % (
+        plan.args.model_dir, plan.args.eval, len(plan.eval_y), metrics['global_step']))
+    _print_metrics(metrics, sys.stdout)
+  return 0
+
+
+# predict
+
+
+def _record_of_saved_model(path):
+  """The run record that ``tfest export`` copied into a SavedModel, or None."""
+  record_path = os.path.join(path, 'assets.extra', RECORD_NAME)
+  if os.path.isfile(record_path):
+    return _read_record(record_path, '--saved-model')
+  return None
+
+
+def prepare_predict(args):
+  if args.saved_model is not None:
+    path = args.saved_model
+    if not os.path.isdir(path):
+      _fail('--saved-model must be a SavedModel directory, given: %r (%s)' % (
+          path, 'a file' if os.path.exists(path) else 'no such directory'),
+            exceptions.ModelDirError)
+    if not _is_saved_model(path):
+      hint = ''
+      if _has_checkpoint(path) or os.path.isfile(os.path.join(path, RECORD_NAME)):
+        hint = '; it is a model_dir: use --model-dir %s' % path
+      _fail('--saved-model must be a SavedModel directory (with saved_model.pb), given: %r%s' % (
+          path, hint), exceptions.ModelDirError)
+    record = _record_of_saved_model(path)
+  else:
+    if os.path.isdir(args.model_dir) and _is_saved_model(args.model_dir):
+      _fail('--model-dir must be a model_dir trained by tfest train, given: %r, which is a '
+            'SavedModel; use --saved-model %s' % (args.model_dir, args.model_dir),
+            exceptions.ModelDirError)
+    record = load_record(args.model_dir)
+  table = _read(args, args.input, '--input')
+  if record is not None:
+    features, _ = data.conform(table, record['schema'], with_labels=False)
+  else:
+    features = None
+  if args.output is not None:
+    parent = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(parent):
+      _fail('--output must be in an existing directory, given: %r (no directory %r)' % (
+          args.output, parent))
+    if os.path.isdir(args.output):
+      _fail('--output must be a file, given: %r (a directory)' % args.output)
+  return _Plan(args=args, record=record, table=table, features=features)
+
+
+def run_predict(plan):
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  args = plan.args
+  if args.saved_model is not None:
+    frame = _cli_model.predict_saved_model(args.saved_model, plan.record, plan.features,
+                                           plan.table)
+  else:
+    frame = _cli_model.predict_model_dir(plan.record, args.model_dir, plan.features,
+                                         batch_size=args.batch_size)
+  if args.output is None:
+    frame.to_csv(sys.stdout, index=False)
+  else:
+    frame.to_csv(args.output, index=False)
+    print('Wrote %d predictions to %s' % (len(frame), args.output))
+  return 0
+
+
+# export
+
+
+def prepare_export(args):
+  record = load_record(args.model_dir)
+  export_dir = args.export_dir or os.path.join(args.model_dir, 'export')
+  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+    _fail('--export-dir must be a directory, given: %r (a file)' % export_dir)
+  return _Plan(args=args, record=record, export_dir=export_dir)
+
+
+def run_export(plan):
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  path = _cli_model.export(plan.record, plan.args.model_dir, plan.export_dir,
+                           parse_examples=plan.args.parse_examples)
+  extra = os.path.join(path, 'assets.extra')
+  os.makedirs(extra, exist_ok=True)
+  _write_record(extra, plan.record)
+  print('Exported %s to %s' % (plan.args.model_dir, path))
+  print('Predict with: tfest predict --saved-model %s --input rows.csv' % path)
+  return 0
+
+
+_COMMANDS = {
+    'train': (prepare_train, run_train),
+    'evaluate': (prepare_evaluate, run_evaluate),
+    'predict': (prepare_predict, run_predict),
+    'export': (prepare_export, run_export),
+}
+
+
+def _one_line(error):
+  text = getattr(error, 'message', None) or str(error) or type(error).__name__
+  lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+  return lines[0] if lines else type(error).__name__
+
+
+def main(argv=None):
+  """Runs ``tfest`` on ``argv`` (default ``sys.argv[1:]``) and returns the exit status.
+
+  0 on success, 2 for a bad argument or input (found before TensorFlow runs), 1 when
+  TensorFlow fails, 130 when interrupted.
+  """
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('MPLBACKEND', 'Agg')
+  args = build_parser().parse_args(argv)
+  prepare, run = _COMMANDS[args.command]
+  phase = 'checking the input'
+  try:
+    plan = prepare(args)
+    phase = 'running'
+    _quiet(args.verbose)
+    return run(plan)
+  except exceptions.TfestError as e:
+    if args.debug:
+      raise
+    sys.stdout.flush()
+    print('tfest: error: %s' % _one_line(e), file=sys.stderr)
+    return 2 if phase == 'checking the input' else 1
+  except KeyboardInterrupt:
+    print('tfest: interrupted', file=sys.stderr)
+    return 130
+  except Exception as e:  # pylint: disable=broad-except
+    # TensorFlow's own errors: one line, the traceback with --debug.
+    if args.debug:
+      raise
+    sys.stdout.flush()
+    print('tfest: error: %s while %s: %s (run again with --debug for the traceback)' % (
+        type(e).__name__, phase, _one_line(e)), file=sys.stderr)
+    return 1
+
+
+def _quiet(verbose):
+  """Silences TensorFlow's Python logging and warnings, unless ``--verbose``."""
+  if verbose:
+    return
+  import logging  # pylint: disable=g-import-not-at-top
+  import warnings  # pylint: disable=g-import-not-at-top
+  logging.getLogger('tensorflow').setLevel(logging.ERROR)
+  warnings.filterwarnings('ignore', module=r'(tensorflow|keras|tf_keras)(\.|$)')
+  warnings.filterwarnings('ignore', category=DeprecationWarning)

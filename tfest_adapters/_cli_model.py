@@ -1,0 +1,229 @@
+"""The TensorFlow half of the ``tfest`` command line (see :mod:`tfest_adapters._cli`).
+
+Everything here runs after the input has been checked by :mod:`tfest_adapters._cli_data`, and
+goes through the project's public API only: ``tensor_slices_input_fn`` feeds the checked
+arrays, ``classifier_model_fn``/``regressor_model_fn`` is the model, ``make_estimator`` builds a
+real ``tf.estimator.Estimator``, ``fit`` trains it with a progress bar and returns the
+``History``, ``export_saved_model`` and ``Predictor`` export and serve it.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+import tfest_adapters as tfa
+from tfest_adapters import _cli_data as data
+from tfest_adapters.keys import MetricKeys
+from tfest_adapters.keys import PredictionKeys
+
+# Categorical columns with at most this many values are one-hot encoded; larger ones get an
+# embedding of dimension ~ 6 * size ** 0.25 (the rule of thumb of TensorFlow's feature column
+# guide).
+MAX_ONE_HOT = 32
+
+
+def _standardizer(mean, std):
+  mean = np.asarray(mean, np.float32)
+  std = np.asarray(std, np.float32)
+
+  def standardize(x):
+    return (x - mean) / std
+
+  return standardize
+
+
+def feature_columns(schema):
+  """The ``tf.feature_column`` list of a schema (see :func:`_cli_data.infer_schema`)."""
+  columns = []
+  for feature in schema['features']:
+    name = feature['name']
+    if feature['kind'] == data.NUMERIC:
+      normalizer = None
+      if 'mean' in feature:
+        normalizer = _standardizer(feature['mean'], feature['std'])
+      columns.append(tf.feature_column.numeric_column(
+          name, shape=tuple(feature['shape']), normalizer_fn=normalizer))
+    else:
+      vocabulary = feature['vocabulary']
+      # Values never seen in training (at evaluation or serving time) go to one extra bucket.
+      categories = tf.feature_column.categorical_column_with_vocabulary_list(
+          name, vocabulary, num_oov_buckets=1)
+      if len(vocabulary) <= MAX_ONE_HOT:
+        columns.append(tf.feature_column.indicator_column(categories))
+      else:
+        dimension = int(min(50, np.ceil(6 * (len(vocabulary) + 1) ** 0.25)))
+        columns.append(tf.feature_column.embedding_column(categories, dimension))
+  return columns
+
+
+def model_fn_of(model):
+  return tfa.classifier_model_fn if model == data.CLASSIFIER else tfa.regressor_model_fn
+
+
+def supports_steps_per_run(model):
+  """Whether the model template of ``model`` accepts a ``steps_per_run`` param."""
+  accepted = getattr(model_fn_of(model), 'params', None)
+  return bool(accepted) and 'steps_per_run' in accepted
+
+
+def params_of(record, steps_per_run=None):
+  """The model_fn params of a run record."""
+  label = record['schema']['label']
+  params = {'feature_columns': feature_columns(record['schema']),
+            'hidden_units': list(record['hidden_units'])}
+  params.update({k: v for k, v in record.get('options', {}).items() if v is not None})
+  if record['model'] == data.CLASSIFIER:
+    params['n_classes'] = label['n_classes']
+    if label['kind'] == data.CLASS_NAMES:
+      params['label_vocabulary'] = list(label['vocabulary'])
+  if steps_per_run is not None:
+    params['steps_per_run'] = steps_per_run
+  return params
+
+
+def build_estimator(record, model_dir, seed=None, steps_per_run=None):
+  return tfa.make_estimator(model_fn_of(record['model']),
+                            params=params_of(record, steps_per_run), model_dir=model_dir,
+                            seed=seed)
+
+
+def _plain(metrics):
+  """Evaluation metrics as Python numbers (global_step an int)."""
+  plain = {}
+  for key, value in metrics.items():
+    value = np.asarray(value)
+    if value.size != 1:
+      continue
+    plain[key] = int(value) if key == MetricKeys.GLOBAL_STEP else float(value)
+  return plain
+
+
+def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1000,
+          batch_size=32, seed=None, steps_per_run=None, eval_every=None, progress=True,
+          save_record=None):
+  """Trains ``steps`` more steps, evaluates, writes the history; returns what it measured.
+
+  Returns:
+    dict with ``metrics`` (final evaluation, on the eval data or else the training data),
+    ``history_csv`` and ``history_png`` (paths).
+  """
+  estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
+  # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
+  train_fn = tfa.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size, shuffle=True,
+                                        seed=seed)
+  if eval_x is None:
+    eval_x, eval_y = train_x, train_y
+  eval_fn = tfa.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
+  if save_record is not None:
+    save_record(record)
+  history = tfa.fit(estimator, train_fn, steps=steps,
+                    eval_input_fn=eval_fn if eval_every else None,
+                    eval_every_steps=eval_every, progress=progress)
+  metrics = _plain(estimator.evaluate(eval_fn))
+  history_csv = os.path.join(model_dir, 'history.csv')
+  history_png = os.path.join(model_dir, 'history.png')
+  save_history(history, history_csv, history_png)
+  return dict(metrics=metrics, history_csv=history_csv, history_png=history_png)
+
+
+def save_history(history, csv_path, png_path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg', force=False)
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  history.to_csv(csv_path)
+  figure = history.plot()
+  figure.savefig(png_path, dpi=100, bbox_inches='tight')
+  pyplot.close(figure)
+
+
+def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):
+  estimator = build_estimator(record, model_dir)
+  return _plain(estimator.evaluate(
+      tfa.tensor_slices_input_fn(eval_x, eval_y, batch_size=batch_size)))
+
+
+def predict_model_dir(record, model_dir, features, batch_size=128):
+  """Predictions of the latest checkpoint of ``model_dir`` as a DataFrame, one row per input."""
+  estimator = build_estimator(record, model_dir)
+  batches = list(estimator.predict(
+      tfa.tensor_slices_input_fn(features, batch_size=batch_size),
+      yield_single_examples=False))
+  predictions = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+  return predictions_frame(record, predictions)
+
+
+def predict_saved_model(path, record, features, table):
+  """Predictions of a SavedModel as a DataFrame; ``record`` None for a foreign SavedModel."""
+  predictor = tfa.Predictor.from_saved_model(path)
+  if features is None:
+    features = _raw_features(table)
+  return predictions_frame(record, predictor(features))
+
+
+def _raw_features(table):
+  """The columns of a table for a SavedModel tfest did not export: numbers or text."""
+  features = {}
+  for name, values in table.columns.items():
+    if values.dtype.kind in 'US':
+      numbers, missing, bad = data._parse_numbers(values)  # pylint: disable=protected-access
+      if not (bad.any() or missing.any()):
+        values = numbers.astype(np.float32)
+    features[name] = values
+  return features
+
+
+def predictions_frame(record, predictions):
+  """One row per example: class and per-class probabilities, or the regression value."""
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  predictions = {key: np.asarray(value) for key, value in predictions.items()}
+  if record is not None and record['model'] == data.CLASSIFIER:
+    label = record['schema']['label']
+    class_ids = predictions[PredictionKeys.CLASS_IDS].reshape(-1).astype(np.int64)
+    probabilities = predictions[PredictionKeys.PROBABILITIES]
+    if label['kind'] == data.CLASS_NAMES:
+      names = list(label['vocabulary'])
+      columns = {'class': [names[i] for i in class_ids]}
+    else:
+      names = [str(i) for i in range(label['n_classes'])]
+      columns = {'class': class_ids}
+    for i, name in enumerate(names):
+      columns['probability_%s' % name] = probabilities[:, i]
+    return pd.DataFrame(columns)
+  if record is not None:
+    values = predictions[PredictionKeys.PREDICTIONS]
+    values = values.reshape(len(values), -1)
+    if values.shape[1] == 1:
+      return pd.DataFrame({'prediction': values[:, 0]})
+    return pd.DataFrame({'prediction_%d' % i: values[:, i] for i in range(values.shape[1])})
+  columns = {}
+  for key in sorted(predictions):
+    values = predictions[key]
+    if values.dtype.kind == 'O' or values.dtype.kind == 'S':
+      values = np.vectorize(lambda v: v.decode('utf-8') if isinstance(v, bytes) else v,
+                            otypes=[object])(values)
+    values = values.reshape(len(values), -1)
+    if values.shape[1] == 1:
+      columns[key] = values[:, 0]
+    else:
+      for i in range(values.shape[1]):
+        columns['%s_%d' % (key, i)] = values[:, i]
+  return pd.DataFrame(columns)
+
+
+def export(record, model_dir, export_dir_base, parse_examples=False):
+  """Exports the latest checkpoint as a SavedModel; returns its directory (str)."""
+  estimator = build_estimator(record, model_dir)
+  sample = data.sample_features(record['schema'], record['sample'])
+  if parse_examples:
+    spec = {}
+    for feature in record['schema']['features']:
+      if feature['kind'] == data.NUMERIC:
+        spec[feature['name']] = tf.io.FixedLenFeature(feature['shape'], tf.float32)
+      else:
+        spec[feature['name']] = tf.io.FixedLenFeature([], tf.string)
+    path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample,
+                                  feature_spec=spec, parse_examples=True)
+  else:
+    path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample)
+  return path.decode('utf-8') if isinstance(path, bytes) else str(path)

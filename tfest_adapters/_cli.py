@@ -61,11 +61,14 @@ def _positive_int(text):
   return value
 
 
-def _int(text):
+def _non_negative_int(text):
   try:
-    return int(text)
+    value = int(text)
   except ValueError:
-    raise argparse.ArgumentTypeError('must be an int, given: %r' % text) from None
+    value = None
+  if value is None or value < 0:
+    raise argparse.ArgumentTypeError('must be a non-negative int, given: %r' % text)
+  return value
 
 
 def _positive_float(text):
@@ -166,7 +169,7 @@ def build_parser():
                      help='training steps to run now (default: 1000)')
   train.add_argument('--batch-size', type=_positive_int, default=32,
                      help='examples per training step (default: 32)')
-  train.add_argument('--seed', type=_int, default=None,
+  train.add_argument('--seed', type=_non_negative_int, default=None,
                      help='seed for the weights and the data order (default: not seeded)')
   train.add_argument('--steps-per-run', type=_positive_int, default=None, metavar='K',
                      help='training steps per session.run call, when the model template '
@@ -402,7 +405,7 @@ def prepare_train(args):
     resuming = False
   else:
     record = dict(record)
-    resuming = True
+    resuming = _has_checkpoint(args.model_dir)
   options = dict(record.get('options', {}))
   for key in ('optimizer', 'activation', 'learning_rate', 'dropout'):
     if getattr(args, key) is not None:
@@ -416,18 +419,12 @@ def prepare_train(args):
   if not resuming:
     record['sample'] = data.sample_rows(train_x)
   record['train'] = {'file': os.path.abspath(args.train), 'rows': len(train_y)}
-  if args.steps_per_run is not None:
-    _check_steps_per_run(record['model'], args.steps_per_run)
+  # Last, the model template's own check of the params (optimizer and activation names, ...):
+  # this imports TensorFlow, but builds no graph.
+  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
+  _cli_model.check_params(record, args.steps_per_run)
   return _Plan(args=args, record=record, resuming=resuming, train_x=train_x, train_y=train_y,
                eval_x=eval_x, eval_y=eval_y)
-
-
-def _check_steps_per_run(model, steps_per_run):
-  from tfest_adapters import _cli_model  # pylint: disable=g-import-not-at-top
-  if not _cli_model.supports_steps_per_run(model):
-    _fail('--steps-per-run needs a model template that runs several steps per session.run '
-          'call, given: --steps-per-run %d, but the %s template of this tfest_adapters takes '
-          'no steps_per_run param; leave --steps-per-run out' % (steps_per_run, model))
 
 
 def run_train(plan):
@@ -442,7 +439,7 @@ def run_train(plan):
       record, args.model_dir, plan.train_x, plan.train_y, eval_x=plan.eval_x,
       eval_y=plan.eval_y, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
       steps_per_run=args.steps_per_run, eval_every=args.eval_every, progress=args.progress,
-      save_record=lambda r: _write_record(args.model_dir, r))
+      save_record=lambda r: _write_record(args.model_dir, r), resuming=plan.resuming)
   where = args.eval if args.eval is not None else args.train + ' (the training data)'
   print('Evaluation on %s at step %d:' % (where, result['metrics']['global_step']), file=out)
   _print_metrics(result['metrics'], out)

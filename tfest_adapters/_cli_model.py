@@ -8,12 +8,14 @@ real ``tf.estimator.Estimator``, ``fit`` trains it with a progress bar and retur
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
 import tfest_adapters as tfa
 from tfest_adapters import _cli_data as data
+from tfest_adapters import exceptions
 from tfest_adapters.keys import MetricKeys
 from tfest_adapters.keys import PredictionKeys
 
@@ -61,10 +63,46 @@ def model_fn_of(model):
   return tfa.classifier_model_fn if model == data.CLASSIFIER else tfa.regressor_model_fn
 
 
-def supports_steps_per_run(model):
-  """Whether the model template of ``model`` accepts a ``steps_per_run`` param."""
-  accepted = getattr(model_fn_of(model), 'params', None)
-  return bool(accepted) and 'steps_per_run' in accepted
+# params key -> the tfest train flag that sets it, to name flags in the template's messages.
+_FLAGS = {
+    'hidden_units': '--hidden-units', 'optimizer': '--optimizer',
+    'learning_rate': '--learning-rate', 'dropout': '--dropout', 'activation': '--activation',
+    'n_classes': '--n-classes', 'steps_per_run': '--steps-per-run',
+}
+
+
+def _as_flags(text):
+  return re.sub(r'params\["(\w+)"\]', lambda m: _FLAGS.get(m.group(1), m.group(0)), text)
+
+
+def check_params(record, steps_per_run=None):
+  """Runs the model template's own params check (no graph), naming tfest flags in errors.
+
+  Raises:
+    ArgumentError: a params value the template refuses, or ``steps_per_run`` given to a
+      template that does not take it.
+  """
+  check = getattr(model_fn_of(record['model']), 'check_params', None)
+  params = params_of(record)
+  if check is not None:
+    try:
+      check(params)
+    except exceptions.TfestError as e:
+      raise type(e)(_as_flags(str(e))) from None
+  if steps_per_run is None:
+    return
+  try:
+    if check is None:
+      raise exceptions.ArgumentKeyError('no check_params')
+    check(dict(params, steps_per_run=steps_per_run))
+  except exceptions.ArgumentKeyError:
+    raise exceptions.ArgumentError(
+        '--steps-per-run needs a model template that runs several steps per session.run call, '
+        'given: --steps-per-run %d, but %s of this tfest_adapters takes no steps_per_run '
+        'param; leave --steps-per-run out' % (
+            steps_per_run, model_fn_of(record['model']).__name__)) from None
+  except exceptions.TfestError as e:
+    raise type(e)(_as_flags(str(e))) from None
 
 
 def params_of(record, steps_per_run=None):
@@ -101,7 +139,7 @@ def _plain(metrics):
 
 def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1000,
           batch_size=32, seed=None, steps_per_run=None, eval_every=None, progress=True,
-          save_record=None):
+          save_record=None, resuming=False):
   """Trains ``steps`` more steps, evaluates, writes the history; returns what it measured.
 
   Returns:
@@ -123,18 +161,28 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   metrics = _plain(estimator.evaluate(eval_fn))
   history_csv = os.path.join(model_dir, 'history.csv')
   history_png = os.path.join(model_dir, 'history.png')
-  save_history(history, history_csv, history_png)
+  save_history(history, history_csv, history_png, resuming=resuming)
   return dict(metrics=metrics, history_csv=history_csv, history_png=history_png)
 
 
-def save_history(history, csv_path, png_path):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg', force=False)
-  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+def save_history(history, csv_path, png_path, resuming=False):
+  """Writes the history as CSV and as a plot; a resumed run appends to the earlier history.
+
+  Returns:
+    The History written (the whole model_dir's when resuming).
+  """
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  if resuming and os.path.isfile(csv_path):
+    earlier = pd.read_csv(csv_path)
+    if 'step' in earlier.columns and len(history.frame):
+      earlier = earlier[earlier['step'] < history.frame['step'].min()]
+      history = tfa.History(pd.concat([earlier, history.frame], ignore_index=True),
+                            model_dir=history.model_dir, best_step=history.best_step,
+                            best_metrics=history.best_metrics)
   history.to_csv(csv_path)
-  figure = history.plot()
-  figure.savefig(png_path, dpi=100, bbox_inches='tight')
-  pyplot.close(figure)
+  # History.plot draws on a matplotlib Figure without pyplot: nothing to close.
+  history.plot().savefig(png_path, dpi=100)
+  return history
 
 
 def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):

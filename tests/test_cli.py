@@ -1,0 +1,489 @@
+"""The ``tfest`` command line (tfest_adapters/__main__.py, _cli*.py).
+
+Each subcommand runs in a subprocess on the shipped Iris data, as a user runs it; one
+module-scoped model_dir trained once is reused by evaluate, predict and export. Error paths run
+in-process (they end before TensorFlow is imported, so they cost milliseconds): each checks the
+one-line message on stderr, the exit status, and that the model_dir's files are byte for byte
+what they were.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA_DIR
+from conftest import IRIS_FEATURES
+from conftest import IRIS_LABEL
+from tfest_adapters import _cli
+from tfest_adapters import __main__ as tfest_main
+
+TRAIN_CSV = str(DATA_DIR / 'iris_training.csv')
+TEST_CSV = str(DATA_DIR / 'iris_test.csv')
+STEPS = 30
+
+
+def _tfest(*args, cwd=None, timeout=300):
+  """Runs ``python -m tfest_adapters *args`` in a subprocess."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run([sys.executable, '-m', 'tfest_adapters'] + [str(a) for a in args],
+                        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def _snapshot(directory):
+  """Every file under ``directory``: relative path -> (size, mtime_ns, sha1)."""
+  files = {}
+  for path in sorted(pathlib.Path(directory).rglob('*')):
+    if path.is_file():
+      stat = path.stat()
+      files[str(path.relative_to(directory))] = (
+          stat.st_size, stat.st_mtime_ns, hashlib.sha1(path.read_bytes()).hexdigest())
+  return files
+
+
+def _error(capsys, argv):
+  """Runs tfest in-process on input it must refuse; returns (exit status, the stderr line)."""
+  try:
+    code = tfest_main.main([str(a) for a in argv])
+  except SystemExit as e:  # argparse's own errors
+    code = e.code
+  captured = capsys.readouterr()
+  lines = captured.err.strip().splitlines()
+  assert len(lines) == 1, captured.err
+  assert lines[0].startswith('tfest: error: '), lines[0]
+  assert 'Traceback' not in captured.err
+  return code, lines[0]
+
+
+# The trained model_dir shared by the tests below.
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """`tfest train` on Iris, in a subprocess: (model_dir, CompletedProcess)."""
+  model_dir = tmp_path_factory.mktemp('cli') / 'iris'
+  proc = _tfest('train', '--train', TRAIN_CSV, '--eval', TEST_CSV, '--label', IRIS_LABEL,
+                '--model', 'classifier', '--hidden-units', '10,10', '--steps', STEPS,
+                '--batch-size', 32, '--model-dir', model_dir, '--seed', 0,
+                '--learning-rate', 0.1, '--eval-every', STEPS // 2)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return model_dir, proc
+
+
+@pytest.fixture(scope='module')
+def exported(trained):
+  """`tfest export` of the trained model_dir: (SavedModel path, CompletedProcess)."""
+  model_dir, _ = trained
+  proc = _tfest('export', '--model-dir', model_dir)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  path = proc.stdout.split('Exported %s to ' % model_dir)[1].splitlines()[0].strip()
+  return path, proc
+
+
+@pytest.fixture(scope='module')
+def predictions(trained):
+  """`tfest predict --model-dir ... --output` on the Iris test rows: the predictions frame."""
+  model_dir, _ = trained
+  output = model_dir.parent / 'predictions.csv'
+  proc = _tfest('predict', '--model-dir', model_dir, '--input', TEST_CSV, '--output', output)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert 'Wrote 30 predictions to %s' % output in proc.stdout
+  return pd.read_csv(output)
+
+
+def _metrics(stdout):
+  """The metric lines '  name  value' that train and evaluate print."""
+  metrics = {}
+  for line in stdout.splitlines():
+    parts = line.split()
+    if line.startswith('  ') and len(parts) == 2:
+      metrics[parts[0]] = float(parts[1])
+  return metrics
+
+
+@pytest.mark.slow
+def test_train_writes_checkpoint_history_plot_and_record(trained):
+  model_dir, proc = trained
+  assert (model_dir / 'checkpoint').is_file()
+  assert 'Training %s: a classifier with hidden units 10,10 on features %s and 3 classes' % (
+      model_dir, ', '.join(IRIS_FEATURES)) in proc.stdout
+  assert '4 numeric (120 training rows from %s)' % TRAIN_CSV in proc.stdout
+  metrics = _metrics(proc.stdout)
+  assert metrics['global_step'] == STEPS
+  assert 0.0 <= metrics['accuracy'] <= 1.0 and metrics['loss'] > 0
+  history = pd.read_csv(model_dir / 'history.csv')
+  assert {'step', 'loss'} <= set(history.columns)
+  assert history['step'].max() == STEPS
+  assert (model_dir / 'history.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  record = json.loads((model_dir / 'tfest.json').read_text())
+  assert record['model'] == 'classifier' and record['hidden_units'] == [10, 10]
+  assert [f['name'] for f in record['schema']['features']] == list(IRIS_FEATURES)
+  assert {f['kind'] for f in record['schema']['features']} == {'numeric'}
+  assert record['schema']['label'] == {'name': 'Species', 'kind': 'class_ids', 'n_classes': 3}
+  assert record['options'] == {'learning_rate': 0.1}
+  train = pd.read_csv(TRAIN_CSV)
+  first = record['schema']['features'][0]
+  assert first['mean'] == pytest.approx(train[first['name']].mean(), rel=1e-6)
+  assert first['std'] == pytest.approx(train[first['name']].std(ddof=0), rel=1e-6)
+  assert 'tensorboard --logdir %s' % model_dir in proc.stdout
+  assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_reproduces_the_final_evaluation_of_train(trained):
+  model_dir, train_proc = trained
+  before = _snapshot(model_dir)
+  proc = _tfest('evaluate', '--model-dir', model_dir, '--eval', TEST_CSV, '--json')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  metrics = json.loads(proc.stdout)
+  assert metrics['global_step'] == STEPS
+  trained_metrics = _metrics(train_proc.stdout)
+  for key in ('accuracy', 'average_loss', 'loss'):
+    assert metrics[key] == pytest.approx(trained_metrics[key], rel=1e-5), key
+  # Evaluation writes its events under eval/; the checkpoint itself is untouched.
+  after = _snapshot(model_dir)
+  assert {k: v for k, v in after.items() if not k.startswith('eval')} == {
+      k: v for k, v in before.items() if not k.startswith('eval')}
+
+
+@pytest.mark.slow
+def test_predict_model_dir_writes_one_row_per_input(predictions):
+  assert list(predictions.columns) == ['class', 'probability_0', 'probability_1',
+                                       'probability_2']
+  assert len(predictions) == 30
+  probabilities = predictions[['probability_0', 'probability_1', 'probability_2']].to_numpy()
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+  np.testing.assert_array_equal(predictions['class'], probabilities.argmax(axis=1))
+
+
+@pytest.mark.slow
+def test_export_writes_a_saved_model_with_its_record(trained, exported):
+  model_dir, _ = trained
+  path, proc = exported
+  assert pathlib.Path(path).parent == model_dir / 'export'
+  assert (pathlib.Path(path) / 'saved_model.pb').is_file()
+  copied = json.loads((pathlib.Path(path) / 'assets.extra' / 'tfest.json').read_text())
+  assert copied == json.loads((model_dir / 'tfest.json').read_text())
+  assert 'tfest predict --saved-model %s' % path in proc.stdout
+
+
+@pytest.mark.slow
+def test_predict_saved_model_matches_model_dir(exported, predictions):
+  path, _ = exported
+  proc = _tfest('predict', '--saved-model', path, '--input', TEST_CSV)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  import io  # pylint: disable=g-import-not-at-top
+  served = pd.read_csv(io.StringIO(proc.stdout))
+  assert list(served.columns) == list(predictions.columns)
+  np.testing.assert_array_equal(served['class'], predictions['class'])
+  np.testing.assert_allclose(served.drop(columns='class').to_numpy(),
+                             predictions.drop(columns='class').to_numpy(), atol=1e-5)
+
+
+def test_help_on_every_subcommand(capsys):
+  for command, flags in [('train', ['--train', '--label', '--eval', '--model-dir', '--model',
+                                    '--hidden-units', '--steps', '--batch-size', '--seed',
+                                    '--steps-per-run']),
+                         ('evaluate', ['--model-dir', '--eval']),
+                         ('predict', ['--model-dir', '--saved-model', '--input', '--output']),
+                         ('export', ['--model-dir', '--export-dir'])]:
+    with pytest.raises(SystemExit) as info:
+      tfest_main.main([command, '--help'])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith('usage: tfest %s' % command)
+    for flag in flags:
+      assert flag in text, (command, flag)
+  with pytest.raises(SystemExit) as info:
+    tfest_main.main(['--help'])
+  assert info.value.code == 0
+  text = capsys.readouterr().out
+  assert all(c in text for c in ('train', 'evaluate', 'predict', 'export'))
+
+
+def test_console_script_and_module_both_run():
+  script = pathlib.Path(sys.executable).with_name('tfest')
+  assert script.is_file(), 'the tfest console script is not installed: pip install -e .'
+  proc = subprocess.run([str(script), 'train', '--help'], capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 0 and proc.stdout.startswith('usage: tfest train')
+
+
+def test_bad_input_in_a_subprocess_is_one_line_before_tensorflow(tmp_path):
+  # The real entry point, as a user runs it: exit status 2, one line, and TensorFlow never
+  # imported (so no graph was built, and nothing can have touched a model_dir).
+  code = ('import sys\n'
+          'from tfest_adapters.__main__ import main\n'
+          'status = main(sys.argv[1:])\n'
+          'assert "tensorflow" not in sys.modules, "TensorFlow was imported"\n'
+          'sys.exit(status)\n')
+  proc = subprocess.run(
+      [sys.executable, '-c', code, 'train', '--train', TRAIN_CSV, '--label', 'species',
+       '--model-dir', tmp_path / 'm'], capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2, proc.stderr
+  assert proc.stderr == (
+      "tfest: error: --label must be a column of --train %s, given: 'species' (did you mean "
+      "'Species'?); its columns are: 'SepalLength', 'SepalWidth', 'PetalLength', "
+      "'PetalWidth', 'Species'\n" % TRAIN_CSV)
+  assert not (tmp_path / 'm').exists()
+
+
+# Error paths, in-process. Each one names the argument, what was expected and what was given.
+
+
+def _write(path, text):
+  path.write_text(text)
+  return path
+
+
+def test_missing_train_file(capsys, tmp_path):
+  code, line = _error(capsys, ['train', '--train', tmp_path / 'nope.csv', '--label', 'y',
+                               '--model-dir', tmp_path / 'm'])
+  assert code == 2
+  assert line == "tfest: error: --train must be an existing file, given: '%s' (no such file)" % (
+      tmp_path / 'nope.csv')
+
+
+def test_empty_csv(capsys, tmp_path):
+  path = _write(tmp_path / 'empty.csv', '')
+  code, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                               tmp_path / 'm'])
+  assert code == 2
+  assert 'a CSV file with a header line of column names, given: %r, which is empty' % str(
+      path) in line
+
+
+def test_csv_with_a_header_and_no_rows(capsys, tmp_path):
+  path = _write(tmp_path / 'header.csv', 'a,b,y\n')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                            tmp_path / 'm'])
+  assert line.endswith('--train must hold at least one example, given: %r, which has a header '
+                       'line but no rows' % str(path))
+
+
+def test_unknown_label_column_suggests_the_close_one(capsys, tmp_path):
+  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Specie', '--model-dir',
+                            tmp_path / 'm'])
+  assert "--label must be a column of --train %s, given: 'Specie' (did you mean 'Species'?)" % (
+      TRAIN_CSV) in line
+
+
+def test_text_in_a_numeric_column_names_the_line(capsys, tmp_path):
+  text = pathlib.Path(TRAIN_CSV).read_text().splitlines()
+  text[3] = 'abc,' + text[3].split(',', 1)[1]
+  path = _write(tmp_path / 'typo.csv', '\n'.join(text) + '\n')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'Species', '--model-dir',
+                            tmp_path / 'm'])
+  assert line.endswith(
+      "--train %s column 'SepalLength' looks numeric (119 of 120 values are numbers) but holds "
+      "'abc' at line 4; fix the value, or pass --categorical SepalLength to treat the column as "
+      "categories" % path)
+
+
+def test_missing_value_in_a_numeric_column(capsys, tmp_path):
+  text = pathlib.Path(TRAIN_CSV).read_text().splitlines()
+  text[5] = ',' + text[5].split(',', 1)[1]
+  path = _write(tmp_path / 'hole.csv', '\n'.join(text) + '\n')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'Species', '--model-dir',
+                            tmp_path / 'm'])
+  assert line.endswith("column 'SepalLength' must have a value on every row, given: an empty "
+                       "value at line 6; fill it in or drop the row")
+
+
+def test_continuous_label_for_a_classifier(capsys, tmp_path):
+  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'PetalWidth',
+                            '--model-dir', tmp_path / 'm'])
+  assert ("label column 'PetalWidth' must hold class ids (ints 0 to n_classes - 1) or class "
+          "names for --model classifier, given: '1.1' at line 2; use --model regressor") in line
+
+
+def test_ragged_csv(capsys, tmp_path):
+  path = _write(tmp_path / 'ragged.csv', 'a,b,y\n1,2,0\n1,2,3,4\n')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                            tmp_path / 'm'])
+  assert '--train must be a valid CSV file, given: %r: Error tokenizing data' % str(path) in line
+
+
+def test_unknown_file_extension(capsys, tmp_path):
+  path = _write(tmp_path / 'data.json', '{}')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                            tmp_path / 'm'])
+  assert line.endswith('--train must be a .csv, .npz or .tfrecord file, given: %r; pass '
+                       '--format csv|npz|tfrecord to read a file with another extension' % str(
+                           path))
+
+
+def test_tfrecord_without_feature_spec(capsys, tmp_path):
+  path = _write(tmp_path / 'data.tfrecord', '')
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                            tmp_path / 'm'])
+  assert 'is a TFRecord file: pass --feature-spec spec.json' in line
+
+
+def test_npz_arrays_of_different_lengths(capsys, tmp_path):
+  path = tmp_path / 'data.npz'
+  np.savez(path, x=np.zeros(4), y=np.zeros(3))
+  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
+                            tmp_path / 'm'])
+  assert line.endswith('every array must have the same number of examples (first axis), '
+                       'given: x 4, y 3')
+
+
+@pytest.mark.parametrize('flag, value, message', [
+    ('--steps', '0', "--steps must be a positive int, given: '0'"),
+    ('--batch-size', '-3', "--batch-size must be a positive int, given: '-3'"),
+    ('--hidden-units', '10,x',
+     "--hidden-units must be comma-separated positive ints such as 10,10, given: '10,x'"),
+    ('--seed', '-1', "--seed must be a non-negative int, given: '-1'"),
+    ('--dropout', '1.5', "--dropout must be a number in [0, 1), given: '1.5'"),
+    ('--model', 'tree', "argument --model: invalid choice: 'tree'"),
+])
+def test_bad_flag_values(capsys, tmp_path, flag, value, message):
+  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                               '--model-dir', tmp_path / 'm', flag, value])
+  assert code == 2
+  assert line.startswith('tfest: error: ' + message), line
+  assert line.endswith('(see: tfest train --help)')
+
+
+def test_missing_required_argument(capsys):
+  code, line = _error(capsys, ['train', '--label', 'Species'])
+  assert code == 2
+  assert line == ('tfest: error: the following arguments are required: --train, --model-dir '
+                  '(see: tfest train --help)')
+
+
+def test_eval_every_needs_eval(capsys, tmp_path):
+  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                            '--model-dir', tmp_path / 'm', '--eval-every', '5'])
+  assert line.endswith('--eval-every needs --eval, given: --eval-every 5 without --eval')
+
+
+# Error paths against the trained model_dir: refused, and its files left exactly as they were.
+
+
+@pytest.fixture
+def untouched(trained):
+  """The trained model_dir; fails the test if any of its files changed."""
+  model_dir, _ = trained
+  before = _snapshot(model_dir)
+  yield model_dir
+  assert _snapshot(model_dir) == before
+
+
+@pytest.mark.slow
+def test_retraining_as_another_model_is_refused(capsys, untouched):
+  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                               '--model-dir', untouched, '--hidden-units', '20'])
+  assert code == 2
+  assert line == (
+      'tfest: error: --model-dir %s already holds a classifier with hidden units 10,10 on '
+      'features SepalLength, SepalWidth, PetalLength, PetalWidth and 3 classes, trained with '
+      '--hidden-units 10,10, given: --hidden-units 20; pass a new --model-dir, or leave '
+      '--hidden-units out to continue training that model' % untouched)
+  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'PetalWidth',
+                            '--model-dir', untouched, '--model', 'regressor'])
+  assert 'trained with --model classifier, given: --model regressor' in line
+
+
+@pytest.mark.slow
+def test_model_dir_of_another_program_is_refused(capsys, trained, tmp_path):
+  model_dir, _ = trained
+  foreign = tmp_path / 'foreign'
+  shutil.copytree(model_dir, foreign)
+  (foreign / 'tfest.json').unlink()
+  before = _snapshot(foreign)
+  _, line = _error(capsys, ['evaluate', '--model-dir', foreign, '--eval', TEST_CSV])
+  assert line.endswith("--model-dir must be a model_dir trained by tfest train, given: %r, "
+                       "which holds a checkpoint but no tfest.json (another program trained it, "
+                       "so its features and label are unknown)" % str(foreign))
+  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                            '--model-dir', foreign])
+  assert 'which holds a checkpoint but no tfest.json' in line
+  assert _snapshot(foreign) == before
+
+
+def test_evaluate_without_a_model_dir(capsys, tmp_path):
+  _, line = _error(capsys, ['evaluate', '--model-dir', tmp_path / 'nope', '--eval', TEST_CSV])
+  assert line.endswith('--model-dir must be a model_dir trained by tfest train, given: %r (no '
+                       'such directory)' % str(tmp_path / 'nope'))
+
+
+@pytest.mark.slow
+def test_evaluate_text_in_a_numeric_column(capsys, untouched, tmp_path):
+  text = pathlib.Path(TEST_CSV).read_text().splitlines()
+  text[2] = text[2].rsplit(',', 2)[0] + ',wide,' + text[2].rsplit(',', 1)[1]
+  path = _write(tmp_path / 'typo.csv', '\n'.join(text) + '\n')
+  _, line = _error(capsys, ['evaluate', '--model-dir', untouched, '--eval', path])
+  assert line.endswith("--eval %s column 'PetalWidth' must be numeric (the model was trained "
+                       "on numbers), given: 'wide' at line 3" % path)
+
+
+@pytest.mark.slow
+def test_evaluate_class_the_model_never_saw(capsys, untouched, tmp_path):
+  text = pathlib.Path(TEST_CSV).read_text().splitlines()
+  text[1] = text[1].rsplit(',', 1)[0] + ',7'
+  path = _write(tmp_path / 'class7.csv', '\n'.join(text) + '\n')
+  _, line = _error(capsys, ['evaluate', '--model-dir', untouched, '--eval', path])
+  assert line.endswith("label column 'Species' must hold class ids 0 to 2 as in training, "
+                       "given: '7' at line 2")
+
+
+@pytest.mark.slow
+def test_predict_input_without_a_training_column(capsys, untouched, tmp_path):
+  frame = pd.read_csv(TEST_CSV).drop(columns=['PetalLength'])
+  path = tmp_path / 'rows.csv'
+  frame.to_csv(path, index=False)
+  _, line = _error(capsys, ['predict', '--model-dir', untouched, '--input', path])
+  assert ("--input %s has no column 'PetalLength' (the model was trained on SepalLength, "
+          "SepalWidth, PetalLength, PetalWidth)" % path) in line
+
+
+@pytest.mark.slow
+def test_predict_saved_model_given_a_model_dir(capsys, untouched, tmp_path):
+  _, line = _error(capsys, ['predict', '--saved-model', untouched, '--input', TEST_CSV])
+  assert line.endswith('--saved-model must be a SavedModel directory (with saved_model.pb), '
+                       'given: %r; it is a model_dir: use --model-dir %s' % (
+                           str(untouched), untouched))
+
+
+@pytest.mark.slow
+def test_unknown_optimizer_names_the_flag(capsys, untouched):
+  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                               '--model-dir', untouched, '--learning-rate', '0.2',
+                               '--optimizer', 'Adamm'])
+  assert code == 2
+  assert '--optimizer' in line and 'Adamm' in line
+
+
+@pytest.mark.slow
+def test_steps_per_run_needs_a_template_that_takes_it(capsys, untouched):
+  from tfest_adapters import models  # pylint: disable=g-import-not-at-top
+  keys = getattr(models, 'CLASSIFIER_PARAMS', None)
+  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
+                               '--model-dir', untouched, '--steps-per-run', '5',
+                               '--steps', '0'])
+  assert code == 2
+  del keys, line
+
+
+# More of train: resuming, class names and categorical columns, a regressor on .npz.
+
+
+@pytest.mark.slow
+def test_train_again_continues_the_same_model(tmp_path, capsys):
+  model_dir = tmp_path / 'resume'
+  args = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', model_dir,
+          '--steps', '5', '--seed', '1', '--no-progress']
+  assert tfest_main.main(args) == 0
+  assert tfest_main.main(args) == 0
+  out = capsys.readouterr().out
+  assert 'Continuing %s: a classifier' % model_dir in out
+  assert _metrics(out.split('Continuing')[1])['global_step'] == 10

@@ -1,0 +1,239 @@
+"""Optimizers for the model_fn templates: names, tf.compat.v1.train and Keras optimizers.
+
+An Estimator builds a new graph for every ``train`` call, so an optimizer cannot simply be an
+object created once: :func:`make_optimizer_fn` checks what the user gave *now* (before any
+graph exists) and returns a function that makes a fresh optimizer in the current graph,
+already wired to the global step. :func:`minimize` then builds the one op that applies a
+step and increments the global step, whatever the kind of optimizer.
+
+Accepted, as ``tf.estimator.DNNClassifier`` accepts them (and two traps handled):
+
+* a name, any case: ``'Adagrad'``, ``'Adam'``, ``'Ftrl'``, ``'RMSProp'``, ``'SGD'``; it makes
+  the same ``tf.keras.optimizers.legacy`` optimizer the canned Estimators make, with
+  ``learning_rate`` or, when that is None, the optimizer's own default;
+* a ``tf.compat.v1.train.Optimizer`` instance, used as it is (it keys its state by graph);
+* a legacy Keras optimizer (``tf.keras.optimizers.legacy.*``): cloned from its config in each
+  graph, and its ``iterations`` set to the global step. Without that the global step never
+  moves and ``train(steps=N)`` never ends;
+* a new-style Keras optimizer (``tf.keras.optimizers.Adam()`` in Keras 2.11+): TF's heads call
+  ``get_updates``, which it does not have (``'Adam' object has no attribute 'get_updates'``),
+  so it is converted to its legacy equivalent with the same hyperparameters;
+* a callable returning any of the above, called in each graph (for learning rates that depend
+  on the global step).
+"""
+
+import tensorflow as tf
+
+from tfest_adapters import _validation
+from tfest_adapters import exceptions
+
+# The classes the canned Estimators use for a name (canned/optimizers.py,
+# _OPTIMIZER_CLS_NAMES_V2), keyed by lower-case name.
+_BY_NAME = {
+    'adagrad': ('Adagrad', tf.keras.optimizers.legacy.Adagrad),
+    'adam': ('Adam', tf.keras.optimizers.legacy.Adam),
+    'ftrl': ('Ftrl', tf.keras.optimizers.legacy.Ftrl),
+    'rmsprop': ('RMSProp', tf.keras.optimizers.legacy.RMSprop),
+    'sgd': ('SGD', tf.keras.optimizers.legacy.SGD),
+}
+NAMES = tuple(spelling for spelling, _ in _BY_NAME.values())
+
+# New-style Keras optimizers that have a legacy twin (keras.optimizers.legacy), by class name.
+_LEGACY_TWINS = ('adadelta', 'adagrad', 'adam', 'adamax', 'ftrl', 'nadam', 'rmsprop', 'sgd')
+
+_EXPECTED = ("one of %s (any case), a tf.compat.v1.train.Optimizer, a tf.keras optimizer, or a "
+             "callable returning one" % ', '.join(repr(n) for n in NAMES))
+
+_V1 = tf.compat.v1.train.Optimizer
+_LEGACY = tf.keras.optimizers.legacy.Optimizer
+_NEW = tf.keras.optimizers.Optimizer
+
+
+def _eager():
+  """A context that runs eagerly even inside a graph (Keras reads its hyperparameters so)."""
+  return tf.__internal__.eager_context.eager_mode()
+
+
+def _kind(optimizer):
+  if isinstance(optimizer, _V1):
+    return 'v1'
+  if isinstance(optimizer, _LEGACY):
+    return 'legacy'
+  if isinstance(optimizer, _NEW):
+    return 'new'
+  return None
+
+
+def _legacy_config(optimizer, name):
+  """Returns (legacy class, config) for a legacy or new-style Keras optimizer, checked."""
+  cls_name = type(optimizer).__name__
+  if isinstance(optimizer, _LEGACY):
+    with _eager():
+      config = optimizer.get_config()
+    return type(optimizer), config
+  if cls_name.lower() not in _LEGACY_TWINS:
+    _validation.fail(
+        name, _EXPECTED, optimizer,
+        'tf.keras.optimizers.%s has no legacy equivalent, and Estimators only run legacy Keras '
+        'optimizers: use one of tf.keras.optimizers.legacy.%s, or a tf.compat.v1.train '
+        'optimizer' % (cls_name, ', '.join(sorted(t.title() for t in _LEGACY_TWINS))))
+  with _eager():
+    config = optimizer.get_config()
+  if config.get('weight_decay') or config.get('use_ema'):
+    _validation.fail(
+        name, 'convertible to a legacy Keras optimizer', optimizer,
+        'its weight_decay=%r / use_ema=%r have no legacy equivalent and would be dropped: set '
+        'them to None/False, or add the decay to the loss (a kernel_regularizer)' % (
+            config.get('weight_decay'), config.get('use_ema')))
+  with _eager():
+    legacy = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
+    return type(legacy), legacy.get_config()
+
+
+class _OptimizerFn:
+  """Makes a fresh optimizer in the current graph, wired to its global step."""
+
+  def __init__(self, make, description):
+    self._make = make
+    self.description = description
+
+  def __call__(self):
+    optimizer = self._make()
+    if isinstance(optimizer, _LEGACY):
+      global_step = tf.compat.v1.train.get_or_create_global_step()
+      try:
+        optimizer.iterations = global_step
+      except RuntimeError as err:
+        raise exceptions.ArgumentError(
+            '%s: the Keras optimizer already has weights from another graph, so its iterations '
+            'cannot be tied to the global step. Return a new optimizer from the callable each '
+            'time it is called' % self.description) from err
+    return optimizer
+
+  def __repr__(self):
+    return '<optimizer_fn %s>' % self.description
+
+
+def _resolve_made(made, description):
+  """Checks what an optimizer callable returned; converts a new-style Keras optimizer."""
+  kind = _kind(made)
+  if kind is None:
+    _validation.fail('what %s returned' % description,
+                     'a tf.compat.v1.train.Optimizer or a tf.keras optimizer', made,
+                     error=exceptions.ArgumentTypeError)
+  if kind == 'new':
+    cls, config = _legacy_config(made, 'what %s returned' % description)
+    return cls.from_config(config)
+  return made
+
+
+def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer'):
+  """Checks an optimizer argument now and returns a function making it in a graph.
+
+  Args:
+    optimizer: a name, a ``tf.compat.v1.train.Optimizer``, a Keras optimizer (legacy or new),
+      or a callable returning one of those (see the module docstring).
+    learning_rate: positive number used with a name; None means the optimizer's own default
+      (as the canned Estimators do). Must be None when ``optimizer`` is not a name: set the
+      rate on the optimizer itself.
+    name: how the argument is called in error messages (e.g. ``params["optimizer"]``).
+
+  Returns:
+    A function ``optimizer_fn()`` that returns an optimizer for the current default graph:
+    the same ``tf.compat.v1.train`` instance, or a new legacy Keras optimizer whose
+    ``iterations`` is the graph's global step. It has a ``description`` attribute.
+
+  Raises:
+    ArgumentError: unknown name, bad learning rate, Keras optimizer without a legacy twin.
+    ArgumentTypeError: anything else.
+  """
+  if learning_rate is not None:
+    lr_name = 'learning_rate' if name == 'optimizer' else name.replace('optimizer',
+                                                                        'learning_rate')
+    _validation.check_positive_number(lr_name, learning_rate)
+    if not isinstance(optimizer, str):
+      _validation.fail(
+          lr_name, 'None when %s is not a name' % name, learning_rate,
+          'set the learning rate on the optimizer itself, or give %s as a name such as '
+          "'Adam'" % name)
+
+  if isinstance(optimizer, str):
+    key = optimizer.lower()
+    if key not in _BY_NAME:
+      _validation.fail(name, _EXPECTED, optimizer)
+    spelling, cls = _BY_NAME[key]
+    kwargs = {} if learning_rate is None else {'learning_rate': learning_rate}
+    description = 'tf.keras.optimizers.legacy.%s(%s)' % (
+        cls.__name__, '' if learning_rate is None else 'learning_rate=%r' % learning_rate)
+    return _OptimizerFn(lambda: cls(**kwargs), description)
+
+  kind = _kind(optimizer)
+  if kind == 'v1':
+    return _OptimizerFn(lambda: optimizer, type(optimizer).__name__)
+  if kind in ('legacy', 'new'):
+    cls, config = _legacy_config(optimizer, name)
+    try:
+      cls.from_config(config)
+    except Exception as err:  # A custom subclass whose config does not round-trip.
+      raise exceptions.ArgumentError(_validation.message(
+          name, 'a Keras optimizer that can be rebuilt from its get_config()', optimizer,
+          'pass a callable that returns a new optimizer instead')) from err
+    description = 'tf.keras.optimizers.legacy.%s' % cls.__name__
+    if kind == 'new':
+      description += ' (converted from tf.keras.optimizers.%s)' % type(optimizer).__name__
+    return _OptimizerFn(lambda: cls.from_config(config), description)
+
+  if callable(optimizer):
+    description = 'the optimizer callable %s' % getattr(optimizer, '__name__', repr(optimizer))
+    # A new-style Keras optimizer made inside a graph holds graph variables, and cannot be
+    # read to convert it there; if the callable works eagerly and makes one, make it eagerly.
+    try:
+      with _eager():
+        probe = optimizer()
+    except Exception:  # pylint: disable=broad-except  (e.g. it needs the graph's global step)
+      probe = None
+    if _kind(probe) == 'new':
+      def make_eagerly():
+        with _eager():
+          return _resolve_made(optimizer(), description)
+      return _OptimizerFn(make_eagerly, description)
+    return _OptimizerFn(lambda: _resolve_made(optimizer(), description), description)
+
+  _validation.fail(name, _EXPECTED, optimizer, error=exceptions.ArgumentTypeError)
+
+
+def minimize(loss, optimizer, var_list=None):
+  """Returns the op that applies one optimizer step to ``loss`` and increments the global step.
+
+  Args:
+    loss: scalar loss Tensor.
+    optimizer: what an optimizer_fn returned (a v1 optimizer, or a legacy Keras optimizer whose
+      ``iterations`` is the global step: its ``apply_gradients`` increments it).
+    var_list: variables to train; all trainable variables of the graph by default.
+
+  Returns:
+    The train op.
+
+  Raises:
+    ArgumentError: there is nothing to train.
+  """
+  if var_list is None:
+    var_list = tf.compat.v1.trainable_variables()
+  var_list = list(var_list)
+  if not var_list:
+    raise exceptions.ArgumentError(
+        'the model has no trainable variables, so there is nothing to train: the network must '
+        'create its weights in the model_fn (e.g. with tf.keras.layers)')
+  if isinstance(optimizer, _V1):
+    grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
+  else:
+    grads_and_vars = list(zip(tf.compat.v1.gradients(loss, var_list), var_list))
+  grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
+  if not grads_and_vars:
+    raise exceptions.ArgumentError(
+        'the loss does not depend on any trainable variable (all gradients are None): compute '
+        'the logits from the network weights, not from constants or argmax/round outputs')
+  if isinstance(optimizer, _V1):
+    return optimizer.apply_gradients(
+        grads_and_vars, global_step=tf.compat.v1.train.get_or_create_global_step())
+  return optimizer.apply_gradients(grads_and_vars)

@@ -1,0 +1,184 @@
+"""The TensorFlow side of a cluster role: waiting for the chief, and counting each task's steps.
+
+Two traps of between-graph training with parameter servers (measured with TF 2.15):
+
+* A non-chief worker that reaches session creation before the chief has initialized the
+  variables on the ps is told "model not ready" by ``SessionManager.wait_for_session`` and
+  sleeps ``recovery_wait_secs`` (30 s, not configurable through the Estimator) before checking
+  again. On top of that, ``train_and_evaluate`` delays worker ``i`` by ``5 * (i + 1)`` s
+  (``RunConfig(experimental_max_worker_delay_secs=...)`` caps it). A short job can end before
+  a worker trains a single step. :func:`wait_for_chief` makes a worker wait for the chief's
+  first checkpoint instead (the chief saves one right after initializing the model), polling
+  every half second.
+* Nothing in TF's logs says how many steps each task ran: the global step is shared.
+  :class:`TaskStepsHook` counts the steps of one task and records them in the model_dir.
+"""
+
+import json
+import os
+import time
+
+import tensorflow as tf
+
+from tfest_adapters import _cluster_config
+from tfest_adapters import _validation
+from tfest_adapters import exceptions
+
+TASK_STEPS_DIR = 'task_steps'
+
+
+def wait_for_chief(model_dir, config=None, timeout_secs=600, poll_secs=0.5):
+  """In a non-chief worker, waits until the chief has initialized the model.
+
+  The chief's ``CheckpointSaverHook`` writes a checkpoint right after the chief's session
+  initialized the variables on the ps, so a checkpoint in ``model_dir`` means the model is
+  ready and the worker's session will not sleep 30 s waiting for it. Every other role (chief,
+  ps, evaluator, a local run) returns at once. Call it just before
+  ``train_and_evaluate``, and give the RunConfig ``experimental_max_worker_delay_secs=0``
+  (the worker has already waited).
+
+  Example:
+
+    config = tf.estimator.RunConfig(model_dir=model_dir, experimental_max_worker_delay_secs=0)
+    wait_for_chief(model_dir, config)
+    tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+
+  Args:
+    model_dir: the model_dir shared by the cluster (shared storage on real machines).
+    config: the ``tf.estimator.RunConfig``, or None to read TF_CONFIG.
+    timeout_secs: how long to wait before giving up.
+    poll_secs: how often to look.
+
+  Returns:
+    The checkpoint path found, or None when this role does not wait.
+
+  Raises:
+    ClusterError: no checkpoint came within ``timeout_secs``, or the config's session has no
+      device filters (the chief would then wait for this worker's server, which starts only
+      after this wait: a deadlock).
+  """
+  _validation.check_positive_number('timeout_secs', timeout_secs)
+  _validation.check_positive_number('poll_secs', poll_secs)
+  role = _cluster_config.current_role(config)
+  if not (role.distributed and role.task_type == _cluster_config.WORKER):
+    return None
+  if config is not None:
+    session_config = config.session_config
+    if session_config is None or not list(session_config.device_filters):
+      raise exceptions.ClusterError(
+          "%s's RunConfig has a session_config without device_filters, given: %r. Without "
+          "them the chief's session waits for every task of the cluster, this worker's "
+          "included, whose server starts only after this wait. Leave session_config to "
+          "RunConfig (it sets ['/job:ps', '/job:worker/task:%d']) or set device_filters "
+          "yourself" % (role.name, session_config, role.task_index))
+  model_dir = os.fspath(model_dir)
+  deadline = time.monotonic() + timeout_secs
+  logged = False
+  while True:
+    path = tf.train.latest_checkpoint(model_dir)
+    if path:
+      return path
+    if time.monotonic() > deadline:
+      raise exceptions.ClusterError(
+          "%s waited timeout_secs=%s s for the chief's first checkpoint in %r and none came. "
+          "Is the chief running, with the same model_dir (shared storage on real machines)?"
+          % (role.name, timeout_secs, model_dir))
+    if not logged:
+      tf.compat.v1.logging.info("%s waits for the chief's first checkpoint in %s",
+                                role.name, model_dir)
+      logged = True
+    time.sleep(poll_secs)
+
+
+class TaskStepsHook(tf.compat.v1.train.SessionRunHook):
+  """Counts the training steps one task runs, into ``<model_dir>/task_steps/<type>-<index>.json``.
+
+  Each ``session.run`` of the training loop is one step of this task. The record is rewritten
+  (atomically) every ``every_secs`` seconds and when training ends, and keeps one entry per
+  process, so a restarted task adds to its earlier count (a process that was killed loses at
+  most ``every_secs`` of its steps). The files are read back by :func:`read_task_steps`.
+
+  Example:
+
+    hooks = [TaskStepsHook(model_dir)]
+    train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=1000, hooks=hooks)
+
+  Args:
+    model_dir: the Estimator's model_dir (any path ``tf.io.gfile`` can write).
+    role: the :class:`~tfest_adapters.cluster.Role` (default: from TF_CONFIG).
+    every_secs: how often the record is rewritten while training.
+  """
+
+  def __init__(self, model_dir, role=None, every_secs=1.0):
+    self._dir = os.path.join(os.fspath(model_dir), TASK_STEPS_DIR)
+    self._role = role if role is not None else _cluster_config.current_role()
+    self._every_secs = _validation.check_positive_number('every_secs', every_secs)
+    self._path = os.path.join(self._dir, '%s-%d.json' % (self._role.task_type,
+                                                         self._role.task_index))
+    self._run = None
+    self._previous = []
+    self._last_write = 0.0
+    self._global_step = None
+
+  def begin(self):
+    self._global_step = tf.compat.v1.train.get_global_step()
+    self._previous = _read_record(self._path).get('runs', [])
+    self._run = {'pid': os.getpid(), 'steps': 0, 'first_global_step': None,
+                 'last_global_step': None, 'started': time.time(), 'ended': None}
+
+  def before_run(self, run_context):
+    if self._global_step is None:
+      return None
+    return tf.compat.v1.train.SessionRunArgs(self._global_step)
+
+  def after_run(self, run_context, run_values):
+    self._run['steps'] += 1
+    if run_values.results is not None:
+      step = int(run_values.results)
+      if self._run['first_global_step'] is None:
+        self._run['first_global_step'] = step
+      self._run['last_global_step'] = step
+    if time.monotonic() - self._last_write >= self._every_secs:
+      self._write()
+
+  def end(self, session):
+    self._run['ended'] = time.time()
+    self._write()
+
+  def _write(self):
+    self._last_write = time.monotonic()
+    runs = self._previous + [self._run]
+    record = {'task': self._role.name, 'steps': sum(r['steps'] for r in runs), 'runs': runs}
+    tf.io.gfile.makedirs(self._dir)
+    tmp = '%s.tmp-%d' % (self._path, os.getpid())
+    with tf.io.gfile.GFile(tmp, 'w') as f:
+      f.write(json.dumps(record, indent=1))
+    tf.io.gfile.rename(tmp, self._path, overwrite=True)
+
+
+def _read_record(path):
+  if not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    return json.loads(f.read())
+
+
+def read_task_steps(model_dir):
+  """Returns ``{'chief:0': steps, 'worker:0': steps, ...}`` recorded by :class:`TaskStepsHook`.
+
+  Args:
+    model_dir: the model_dir the hooks wrote into.
+
+  Returns:
+    dict of task name -> number of training steps that task ran (all its processes);
+    empty when no task recorded anything.
+  """
+  directory = os.path.join(os.fspath(model_dir), TASK_STEPS_DIR)
+  if not tf.io.gfile.isdir(directory):
+    return {}
+  steps = {}
+  for name in sorted(tf.io.gfile.listdir(directory)):
+    if name.endswith('.json'):
+      record = _read_record(os.path.join(directory, name))
+      steps[record['task']] = int(record['steps'])
+  return steps

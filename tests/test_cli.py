@@ -22,8 +22,8 @@ import pytest
 from conftest import DATA_DIR
 from conftest import IRIS_FEATURES
 from conftest import IRIS_LABEL
-from tfest_adapters import _cli
 from tfest_adapters import __main__ as tfest_main
+from tfest_adapters import exceptions
 
 TRAIN_CSV = str(DATA_DIR / 'iris_training.csv')
 TEST_CSV = str(DATA_DIR / 'iris_test.csv')
@@ -32,7 +32,7 @@ STEPS = 30
 
 def _tfest(*args, cwd=None, timeout=300):
   """Runs ``python -m tfest_adapters *args`` in a subprocess."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
   return subprocess.run([sys.executable, '-m', 'tfest_adapters'] + [str(a) for a in args],
                         capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
 
@@ -463,15 +463,27 @@ def test_unknown_optimizer_names_the_flag(capsys, untouched):
   assert '--optimizer' in line and 'Adamm' in line
 
 
-@pytest.mark.slow
-def test_steps_per_run_needs_a_template_that_takes_it(capsys, untouched):
+def test_steps_per_run_needs_a_template_that_takes_it(capsys, tmp_path):
   from tfest_adapters import models  # pylint: disable=g-import-not-at-top
-  keys = getattr(models, 'CLASSIFIER_PARAMS', None)
-  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
-                               '--model-dir', untouched, '--steps-per-run', '5',
-                               '--steps', '0'])
-  assert code == 2
-  del keys, line
+  try:
+    models.classifier_model_fn.check_params(dict(
+        feature_keys=['x'], hidden_units=[2], n_classes=2, steps_per_run=2))
+    supported = True
+  except exceptions.ArgumentKeyError:
+    supported = False
+  argv = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', tmp_path / 'm',
+          '--steps', '4', '--steps-per-run', '2', '--no-progress']
+  if supported:
+    assert tfest_main.main(argv) == 0
+    assert _metrics(capsys.readouterr().out)['global_step'] == 4
+  else:
+    code, line = _error(capsys, argv)
+    assert code == 2
+    assert line == (
+        'tfest: error: --steps-per-run needs a model template that runs several steps per '
+        'session.run call, given: --steps-per-run 2, but classifier_model_fn of this '
+        'tfest_adapters takes no steps_per_run param; leave --steps-per-run out')
+    assert not (tmp_path / 'm').exists()
 
 
 # More of train: resuming, class names and categorical columns, a regressor on .npz.
@@ -487,3 +499,95 @@ def test_train_again_continues_the_same_model(tmp_path, capsys):
   out = capsys.readouterr().out
   assert 'Continuing %s: a classifier' % model_dir in out
   assert _metrics(out.split('Continuing')[1])['global_step'] == 10
+
+
+def _iris_with_names(path):
+  """Iris with class names as labels and a text column: categorical features and labels."""
+  frame = pd.read_csv(TRAIN_CSV)
+  frame['Species'] = np.array(['Setosa', 'Versicolor', 'Virginica'])[frame['Species']]
+  frame.insert(0, 'Size', np.where(frame['PetalLength'] > 4, 'large', 'small'))
+  frame.to_csv(path, index=False)
+  return frame
+
+
+@pytest.mark.slow
+def test_class_names_and_a_categorical_column(tmp_path, capsys):
+  train = _iris_with_names(tmp_path / 'named.csv')
+  model_dir = tmp_path / 'named'
+  assert tfest_main.main(['train', '--train', tmp_path / 'named.csv', '--label', 'Species',
+                          '--model-dir', model_dir, '--steps', '5', '--seed', '0',
+                          '--no-progress']) == 0
+  assert '4 numeric, 1 categorical' in capsys.readouterr().out
+  record = json.loads((model_dir / 'tfest.json').read_text())
+  assert record['schema']['label'] == {
+      'name': 'Species', 'kind': 'class_names', 'n_classes': 3,
+      'vocabulary': ['Setosa', 'Versicolor', 'Virginica']}
+  assert record['schema']['features'][0] == {
+      'name': 'Size', 'kind': 'categorical', 'vocabulary': ['large', 'small']}
+  # A category never seen in training is predicted (out-of-vocabulary bucket), not refused.
+  rows = train.drop(columns='Species')[:4].assign(Size=['large', 'small', 'medium', 'small'])
+  rows.to_csv(tmp_path / 'rows.csv', index=False)
+  assert tfest_main.main(['predict', '--model-dir', model_dir, '--input', tmp_path / 'rows.csv',
+                          '--output', tmp_path / 'out.csv']) == 0
+  out = pd.read_csv(tmp_path / 'out.csv')
+  assert list(out.columns) == ['class', 'probability_Setosa', 'probability_Versicolor',
+                               'probability_Virginica']
+  assert set(out['class']) <= {'Setosa', 'Versicolor', 'Virginica'} and len(out) == 4
+  # A class name the model never saw cannot be evaluated.
+  train.assign(Species=['Rose'] + list(train['Species'][1:])).to_csv(
+      tmp_path / 'rose.csv', index=False)
+  capsys.readouterr()
+  _, line = _error(capsys, ['evaluate', '--model-dir', model_dir, '--eval',
+                            tmp_path / 'rose.csv'])
+  assert line.endswith("label column 'Species' must hold classes the model was trained on "
+                       "('Setosa', 'Versicolor', 'Virginica'), given: 'Rose' at line 2")
+
+
+@pytest.mark.slow
+def test_regressor_on_npz_with_a_vector_feature(tmp_path, capsys):
+  frame = pd.read_csv(TRAIN_CSV)
+  path = tmp_path / 'iris.npz'
+  np.savez(path, petal_width=frame['PetalWidth'].to_numpy(np.float32),
+           measurements=frame[['SepalLength', 'SepalWidth', 'PetalLength']].to_numpy())
+  model_dir = tmp_path / 'regressor'
+  assert tfest_main.main(['train', '--train', path, '--label', 'petal_width', '--model',
+                          'regressor', '--hidden-units', '8', '--model-dir', model_dir,
+                          '--steps', '5', '--no-progress']) == 0
+  out = capsys.readouterr().out
+  assert 'a regressor with hidden units 8 on features measurements' in out
+  assert 'average_loss' in _metrics(out)
+  record = json.loads((model_dir / 'tfest.json').read_text())
+  assert record['schema']['features'][0]['shape'] == [3]
+  assert len(record['schema']['features'][0]['mean']) == 3
+  assert tfest_main.main(['predict', '--model-dir', model_dir, '--input', path,
+                          '--output', tmp_path / 'out.csv']) == 0
+  predictions = pd.read_csv(tmp_path / 'out.csv')
+  assert list(predictions.columns) == ['prediction'] and len(predictions) == 120
+  assert np.isfinite(predictions['prediction']).all()
+
+
+@pytest.mark.slow
+def test_tfrecord_with_a_feature_spec(tmp_path, capsys):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  frame = pd.read_csv(TRAIN_CSV)
+  path = tmp_path / 'iris.tfrecord'
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for row in frame.itertuples(index=False):
+      feature = {k: tf.train.Feature(float_list=tf.train.FloatList(value=[getattr(row, k)]))
+                 for k in IRIS_FEATURES}
+      feature['Species'] = tf.train.Feature(int64_list=tf.train.Int64List(value=[row.Species]))
+      writer.write(tf.train.Example(features=tf.train.Features(feature=feature))
+                   .SerializeToString())
+  spec = tmp_path / 'spec.json'
+  spec.write_text(json.dumps(dict({k: 'float32' for k in IRIS_FEATURES}, Species='int64')))
+  model_dir = tmp_path / 'tfrecord'
+  assert tfest_main.main(['train', '--train', path, '--feature-spec', spec, '--eval', TEST_CSV,
+                          '--label', 'Species', '--model-dir', model_dir, '--steps', '5',
+                          '--no-progress']) == 0
+  assert '(120 training rows from %s)' % path in capsys.readouterr().out
+  bad_spec = tmp_path / 'bad.json'
+  bad_spec.write_text(json.dumps({'SepalLength': 'float16'}))
+  _, line = _error(capsys, ['train', '--train', path, '--feature-spec', bad_spec, '--label',
+                            'Species', '--model-dir', tmp_path / 'other'])
+  assert line.endswith("--feature-spec: column 'SepalLength' must have a dtype among float32, "
+                       "float64, int64, string, given: 'float16'")

@@ -345,20 +345,29 @@ def _check_same_model(args, record):
       ('--n-classes', args.n_classes, schema['label'].get('n_classes')),
       ('--optimizer', args.optimizer, record['options'].get('optimizer')),
       ('--activation', args.activation, record['options'].get('activation')),
-      ('--no-normalize', args.normalize, None if normalized else False),
   ]
   for flag, given, recorded in checks:
     if given is not None and given != recorded:
-      if isinstance(given, list):
-        given = ','.join(str(g) for g in given)
-      if isinstance(recorded, list):
-        recorded = ','.join(str(r) for r in recorded)
-      if recorded is None:
-        recorded = "the template's default" if flag != '--no-normalize' else 'normalized input'
-      _fail('--model-dir %s already holds %s, trained with %s %s, given: %s %s; pass a new '
-            '--model-dir, or leave %s out to continue training that model' % (
-                args.model_dir, describe_model(record), flag, recorded, flag, given, flag),
-            exceptions.ModelDirError)
+      _refuse_other_model(args.model_dir, record, 'with %s %s' % (flag, _flag_text(recorded)),
+                          '%s %s' % (flag, _flag_text(given)), flag)
+  if args.normalize is False and normalized:
+    _refuse_other_model(args.model_dir, record, 'on standardized numeric columns',
+                        '--no-normalize', '--no-normalize')
+
+
+def _flag_text(value):
+  if value is None:
+    return "the template's default"
+  if isinstance(value, list):
+    return ','.join(str(v) for v in value)
+  return str(value)
+
+
+def _refuse_other_model(model_dir, record, trained, given, flag):
+  _fail('--model-dir %s already holds %s, trained %s, given: %s; pass a new --model-dir, or '
+        'leave %s out to continue training that model' % (
+            model_dir, describe_model(record), trained, given, flag),
+        exceptions.ModelDirError)
 
 
 def _read(args, path, arg):
@@ -439,7 +448,7 @@ def run_train(plan):
       record, args.model_dir, plan.train_x, plan.train_y, eval_x=plan.eval_x,
       eval_y=plan.eval_y, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
       steps_per_run=args.steps_per_run, eval_every=args.eval_every, progress=args.progress,
-      save_record=lambda r: _write_record(args.model_dir, r), resuming=plan.resuming)
+      save_record=lambda r: _write_record(args.model_dir, r))
   where = args.eval if args.eval is not None else args.train + ' (the training data)'
   print('Evaluation on %s at step %d:' % (where, result['metrics']['global_step']), file=out)
   _print_metrics(result['metrics'], out)
@@ -596,15 +605,13 @@ def main(argv=None):
   0 on success, 2 for a bad argument or input (found before TensorFlow runs), 1 when
   TensorFlow fails, 130 when interrupted.
   """
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  os.environ.setdefault('MPLBACKEND', 'Agg')
   args = build_parser().parse_args(argv)
+  _quiet(args.verbose)
   prepare, run = _COMMANDS[args.command]
   phase = 'checking the input'
   try:
     plan = prepare(args)
     phase = 'running'
-    _quiet(args.verbose)
     return run(plan)
   except exceptions.TfestError as e:
     if args.debug:
@@ -626,9 +633,18 @@ def main(argv=None):
 
 
 def _quiet(verbose):
-  """Silences TensorFlow's Python logging and warnings, unless ``--verbose``."""
+  """Silences TensorFlow's logging and warnings, unless ``--verbose``.
+
+  Called before TensorFlow is imported. ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (not the
+  project's usual 2) so that an error is the only line on stderr: TensorFlow 2.15 logs three
+  harmless C++ errors at import ("Unable to register cuDNN factory ..."). Errors that matter
+  reach Python as exceptions, which main reports. A value already set is kept.
+  """
+  os.environ.setdefault('MPLBACKEND', 'Agg')
   if verbose:
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
     return
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   import logging  # pylint: disable=g-import-not-at-top
   import warnings  # pylint: disable=g-import-not-at-top
   logging.getLogger('tensorflow').setLevel(logging.ERROR)

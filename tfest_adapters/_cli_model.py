@@ -139,12 +139,12 @@ def _plain(metrics):
 
 def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1000,
           batch_size=32, seed=None, steps_per_run=None, eval_every=None, progress=True,
-          save_record=None, resuming=False):
+          save_record=None):
   """Trains ``steps`` more steps, evaluates, writes the history; returns what it measured.
 
   Returns:
-    dict with ``metrics`` (final evaluation, on the eval data or else the training data),
-    ``history_csv`` and ``history_png`` (paths).
+    dict with ``metrics`` (the final evaluation, on the eval data or else the training data,
+    with ``global_step``), ``history_csv`` and ``history_png`` (paths).
   """
   estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
   # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
@@ -155,34 +155,33 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   eval_fn = tfa.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
   if save_record is not None:
     save_record(record)
-  history = tfa.fit(estimator, train_fn, steps=steps,
-                    eval_input_fn=eval_fn if eval_every else None,
-                    eval_every_steps=eval_every, progress=progress)
-  metrics = _plain(estimator.evaluate(eval_fn))
+  # fit evaluates every eval_every steps and, in any case, once at the end. Its History
+  # continues the rows of the model_dir's event files when training resumes.
+  history = tfa.fit(estimator, train_fn, steps=steps, eval_input_fn=eval_fn,
+                    eval_every_steps=eval_every, progress=progress,
+                    keep_best=eval_every is not None)
   history_csv = os.path.join(model_dir, 'history.csv')
   history_png = os.path.join(model_dir, 'history.png')
-  save_history(history, history_csv, history_png, resuming=resuming)
-  return dict(metrics=metrics, history_csv=history_csv, history_png=history_png)
+  save_history(history, history_csv, history_png)
+  return dict(metrics=final_metrics(history), history_csv=history_csv,
+              history_png=history_png)
 
 
-def save_history(history, csv_path, png_path, resuming=False):
-  """Writes the history as CSV and as a plot; a resumed run appends to the earlier history.
+def final_metrics(history):
+  """The metrics of the last evaluation in a History, and its ``global_step``."""
+  last = history.eval.iloc[-1]
+  metrics = {MetricKeys.GLOBAL_STEP: int(last['step'])}
+  for column in history.eval_columns:
+    if not np.isnan(last[column]):
+      metrics[column[len('eval_'):]] = float(last[column])
+  return metrics
 
-  Returns:
-    The History written (the whole model_dir's when resuming).
-  """
-  import pandas as pd  # pylint: disable=g-import-not-at-top
-  if resuming and os.path.isfile(csv_path):
-    earlier = pd.read_csv(csv_path)
-    if 'step' in earlier.columns and len(history.frame):
-      earlier = earlier[earlier['step'] < history.frame['step'].min()]
-      history = tfa.History(pd.concat([earlier, history.frame], ignore_index=True),
-                            model_dir=history.model_dir, best_step=history.best_step,
-                            best_metrics=history.best_metrics)
+
+def save_history(history, csv_path, png_path):
+  """Writes a History as CSV and as a plot (PNG)."""
   history.to_csv(csv_path)
   # History.plot draws on a matplotlib Figure without pyplot: nothing to close.
   history.plot().savefig(png_path, dpi=100)
-  return history
 
 
 def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):

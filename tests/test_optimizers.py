@@ -1,0 +1,201 @@
+"""Optimizers: names, tf.compat.v1.train and Keras ones (new-style converted, global step wired).
+
+Training tests can never hang: their data is finite and a hook stops after a fixed number of
+session runs whatever the global step does; they then check that the global step advanced.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfest_adapters import exceptions
+from tfest_adapters.models import _optimizers
+from tfest_adapters.models import make_model_fn
+
+RUNS = 3
+
+
+class _RunLimitHook(tf.compat.v1.train.SessionRunHook):
+  """Stops training after ``limit`` session runs, even if the global step never moves."""
+
+  def __init__(self, limit):
+    self._limit = limit
+    self._runs = 0
+
+  def after_run(self, run_context, run_values):
+    self._runs += 1
+    if self._runs >= self._limit:
+      run_context.request_stop()
+
+
+def _network_fn(features, mode, params):
+  del mode, params
+  return tf.keras.layers.Dense(3)(tf.stack([features['f%d' % i] for i in range(4)], axis=1))
+
+
+def _input_fn(small_data, boring_input_fn):
+  x, y = small_data
+  # 4 batches, no repeat: training ends when the data does.
+  return boring_input_fn(x, y, batch_size=16, repeat=False)
+
+
+def _steps_after_two_trainings(optimizer, small_data, boring_input_fn, tmp_path, **kwargs):
+  """Trains twice (two graphs: the optimizer must work in each); returns the global step."""
+  estimator = tf.estimator.Estimator(
+      make_model_fn(_network_fn, 'multi_class', n_classes=3, optimizer=optimizer, **kwargs),
+      model_dir=str(tmp_path), config=tf.estimator.RunConfig(tf_random_seed=0))
+  for _ in range(2):
+    estimator.train(_input_fn(small_data, boring_input_fn), hooks=[_RunLimitHook(RUNS)])
+  return estimator.get_variable_value('global_step')
+
+
+@pytest.mark.parametrize('make_optimizer', [
+    lambda: 'Adam',
+    lambda: tf.compat.v1.train.AdamOptimizer(0.01),
+    lambda: tf.keras.optimizers.legacy.Adam(0.01),
+    lambda: tf.keras.optimizers.Adam(0.01),
+    lambda: (lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9)),
+    lambda: (lambda: tf.compat.v1.train.GradientDescentOptimizer(
+        tf.compat.v1.train.exponential_decay(
+            0.1, tf.compat.v1.train.get_global_step(), 10, 0.9))),
+], ids=['name', 'v1', 'keras_legacy', 'keras_new', 'callable_keras_new',
+        'callable_v1_decay'])
+def test_every_optimizer_kind_trains_and_advances_the_global_step(
+    make_optimizer, small_data, boring_input_fn, tmp_path):
+  assert _steps_after_two_trainings(make_optimizer(), small_data, boring_input_fn,
+                                    tmp_path) == 2 * RUNS
+
+
+def test_learning_rate_goes_to_the_named_optimizer(small_data, boring_input_fn, tmp_path):
+  _steps_after_two_trainings('sgd', small_data, boring_input_fn, tmp_path,
+                             learning_rate=0.25)
+  reader = tf.train.load_checkpoint(str(tmp_path))
+  assert reader.get_tensor('training/SGD/learning_rate') == np.float32(0.25)
+
+
+@pytest.mark.parametrize('name,cls', [
+    ('Adagrad', tf.keras.optimizers.legacy.Adagrad), ('adam', tf.keras.optimizers.legacy.Adam),
+    ('FTRL', tf.keras.optimizers.legacy.Ftrl), ('rmsprop', tf.keras.optimizers.legacy.RMSprop),
+    ('Sgd', tf.keras.optimizers.legacy.SGD)])
+def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls):
+  with tf.Graph().as_default():
+    optimizer = _optimizers.make_optimizer_fn(name, 0.5)()
+    assert type(optimizer) is cls
+    assert optimizer.get_config()['learning_rate'] == 0.5
+    assert optimizer.iterations is tf.compat.v1.train.get_global_step()
+
+
+def test_name_without_learning_rate_uses_the_optimizer_default_as_canned():
+  with tf.Graph().as_default():
+    optimizer = _optimizers.make_optimizer_fn('Adagrad')()
+  assert optimizer.get_config()['learning_rate'] == pytest.approx(
+      tf.keras.optimizers.legacy.Adagrad().get_config()['learning_rate'])
+
+
+def test_new_keras_optimizer_converts_with_the_same_hyperparameters():
+  optimizer_fn = _optimizers.make_optimizer_fn(
+      tf.keras.optimizers.Adam(0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5, clipnorm=1.0))
+  with tf.Graph().as_default():
+    legacy = optimizer_fn()
+  assert isinstance(legacy, tf.keras.optimizers.legacy.Adam)
+  config = legacy.get_config()
+  assert config['learning_rate'] == pytest.approx(0.02)
+  assert (config['beta_1'], config['beta_2'], config['epsilon'], config['clipnorm']) == (
+      pytest.approx(0.8), pytest.approx(0.99), pytest.approx(1e-5), 1.0)
+  assert 'converted from tf.keras.optimizers.Adam' in optimizer_fn.description
+
+
+def test_legacy_keras_instance_is_cloned_per_graph_and_tied_to_its_global_step():
+  given = tf.keras.optimizers.legacy.RMSprop(0.03)
+  optimizer_fn = _optimizers.make_optimizer_fn(given)
+  made = []
+  for _ in range(2):
+    with tf.Graph().as_default():
+      made.append(optimizer_fn())
+      assert made[-1].iterations is tf.compat.v1.train.get_global_step()
+  assert made[0] is not made[1] and given not in made
+
+
+def test_unknown_name_is_refused():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r"optimizer must be one of 'Adagrad', 'Adam', 'Ftrl', 'RMSProp', "
+                           r"'SGD' \(any case\).*given: 'adamw'"):
+    _optimizers.make_optimizer_fn('adamw')
+
+
+def test_wrong_type_is_refused():
+  with pytest.raises(exceptions.ArgumentTypeError, match=r'optimizer must be one of .*given: 3'):
+    _optimizers.make_optimizer_fn(3)
+
+
+@pytest.mark.parametrize('learning_rate', [0, -0.1, float('nan'), '0.1', True])
+def test_bad_learning_rate_is_refused(learning_rate):
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'learning_rate must be a positive finite number, given: '):
+    _optimizers.make_optimizer_fn('Adam', learning_rate)
+
+
+def test_learning_rate_with_an_optimizer_instance_is_refused():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'learning_rate must be None when optimizer is not a name, given: '
+                           r'0.1\. set the learning rate on the optimizer itself'):
+    _optimizers.make_optimizer_fn(tf.keras.optimizers.legacy.Adam(), 0.1)
+
+
+def test_params_names_appear_in_messages():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'params\["learning_rate"\] must be a positive finite number'):
+    _optimizers.make_optimizer_fn('Adam', -1, name='params["optimizer"]')
+
+
+def test_new_keras_optimizer_without_legacy_twin_is_refused():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'tf.keras.optimizers.AdamW has no legacy equivalent.*use one of '
+                           r'tf.keras.optimizers.legacy.Adadelta'):
+    _optimizers.make_optimizer_fn(tf.keras.optimizers.AdamW(0.01))
+
+
+def test_new_keras_optimizer_with_weight_decay_is_refused_not_silently_dropped():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'optimizer must be convertible to a legacy Keras optimizer.*'
+                           r'weight_decay=0.1.*would be dropped'):
+    _optimizers.make_optimizer_fn(tf.keras.optimizers.SGD(0.1, weight_decay=0.1))
+
+
+def test_callable_returning_something_else_is_refused_in_the_graph():
+  optimizer_fn = _optimizers.make_optimizer_fn(lambda: 'adam')
+  with tf.Graph().as_default():
+    with pytest.raises(exceptions.ArgumentTypeError,
+                       match=r'what the optimizer callable <lambda> returned must be a '
+                             r"tf.compat.v1.train.Optimizer or a tf.keras optimizer, given: "
+                             r"'adam'"):
+      optimizer_fn()
+
+
+def test_callable_returning_one_used_legacy_instance_is_refused_clearly():
+  shared = tf.keras.optimizers.legacy.SGD(0.1)
+  optimizer_fn = _optimizers.make_optimizer_fn(lambda: shared)
+  for attempt in range(2):
+    with tf.Graph().as_default():
+      variable = tf.Variable(1.0)
+      if attempt == 0:
+        _optimizers.minimize(variable * 2.0, optimizer_fn())
+      else:
+        with pytest.raises(exceptions.ArgumentError,
+                           match=r'already has weights from another graph.*Return a new '
+                                 r'optimizer from the callable'):
+          optimizer_fn()
+
+
+def test_minimize_without_trainable_variables_is_refused():
+  with tf.Graph().as_default():
+    with pytest.raises(exceptions.ArgumentError, match=r'the model has no trainable variables'):
+      _optimizers.minimize(tf.constant(1.0), _optimizers.make_optimizer_fn('SGD')())
+
+
+def test_minimize_without_gradients_is_refused():
+  with tf.Graph().as_default():
+    tf.Variable(1.0)
+    with pytest.raises(exceptions.ArgumentError,
+                       match=r'the loss does not depend on any trainable variable'):
+      _optimizers.minimize(tf.constant(1.0), _optimizers.make_optimizer_fn('SGD')())

@@ -1,0 +1,197 @@
+"""A tf.data pipeline over in-memory arrays that never puts them in the graph.
+
+``tf.data.Dataset.from_tensor_slices(arrays)`` embeds the arrays in the GraphDef as constants:
+every graph the Estimator builds (train, eval, predict, each checkpoint's .meta, graph.pbtxt)
+carries a copy, and past 2 GB the graph cannot be serialised at all. Here the arrays stay in
+Python: a generator computes each batch's row indices (:mod:`._batching`) and gathers the
+batch with one NumPy fancy index per column, and ``Dataset.from_generator`` hands it to the
+graph through a ``py_func``. The graph holds only shapes and dtypes.
+
+tf.data pays per tensor component, so columns of one dtype are packed into a single
+``[batch, width]`` matrix for the trip through ``from_generator`` and split back with one
+cheap ``tf.unstack``/``tf.split`` per batch; the caller's structure (dict keys and their order,
+bare tensors) is rebuilt by a ``rebuild`` function the builders supply.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from tfest_adapters import _validation
+from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _batching
+
+# NumPy kinds that can share a packed matrix: bool, signed, unsigned, float, complex.
+_PACKABLE_KINDS = 'biufc'
+
+
+class _Single:
+  """One column, gathered and passed on as it is."""
+
+  def __init__(self, column_id, array, dtype):
+    self.column_ids = (column_id,)
+    self._array = array
+    self._dtype = dtype
+
+  def spec(self, batch_dim):
+    return tf.TensorSpec([batch_dim] + list(self._array.shape[1:]), self._dtype)
+
+  def gather(self, indices):
+    return self._array[indices]
+
+  def unpack(self, tensor, columns):
+    columns[self.column_ids[0]] = tensor
+
+
+class _Packed:
+  """Columns of one dtype, gathered into one ``[batch, width]`` matrix and split back."""
+
+  def __init__(self, column_ids, arrays, dtype):
+    self.column_ids = tuple(column_ids)
+    self._arrays = arrays
+    self._dtype = dtype
+    self._np_dtype = arrays[0].dtype
+    self._shapes = [tuple(a.shape[1:]) for a in arrays]
+    self._widths = [int(np.prod(s, dtype=np.int64)) for s in self._shapes]
+    self._width = sum(self._widths)
+    self._all_scalar = all(not s for s in self._shapes)
+
+  def spec(self, batch_dim):
+    return tf.TensorSpec([batch_dim, self._width], self._dtype)
+
+  def gather(self, indices):
+    out = np.empty((len(indices), self._width), self._np_dtype)
+    offset = 0
+    for array, width in zip(self._arrays, self._widths):
+      if array.ndim == 1:
+        out[:, offset] = array[indices]
+      else:
+        out[:, offset:offset + width] = array[indices].reshape(len(indices), width)
+      offset += width
+    return out
+
+  def unpack(self, tensor, columns):
+    if self._all_scalar:
+      parts = tf.unstack(tensor, num=self._width, axis=1)
+    else:
+      parts = tf.split(tensor, self._widths, axis=1)
+    for column_id, shape, part in zip(self.column_ids, self._shapes, parts):
+      if not self._all_scalar and shape != (1,):
+        part = tf.reshape(part, [-1] + list(shape))
+      columns[column_id] = part
+
+
+def _components(arrays, dtypes):
+  """Groups the columns into packed matrices (one per packable dtype) and single columns."""
+  groups = {}
+  order = []
+  for column_id, (array, dtype) in enumerate(zip(arrays, dtypes)):
+    packable = (array.dtype.kind in _PACKABLE_KINDS and array.dtype == dtype.as_numpy_dtype
+                and array.ndim >= 1 and all(d > 0 for d in array.shape[1:]))
+    key = array.dtype.str if packable else ('single', column_id)
+    if key not in groups:
+      groups[key] = []
+      order.append(key)
+    groups[key].append(column_id)
+  components = []
+  for key in order:
+    ids = groups[key]
+    if len(ids) == 1:
+      components.append(_Single(ids[0], arrays[ids[0]], dtypes[ids[0]]))
+    else:
+      components.append(_Packed(ids, [arrays[i] for i in ids], dtypes[ids[0]]))
+  return components
+
+
+def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=None,
+                 shard=(1, 0), drop_remainder=False, prefetch=tf.data.AUTOTUNE):
+  """Returns a Dataset of batches of rows of ``arrays``, structured by ``rebuild``.
+
+  Args:
+    arrays: list of numpy arrays with the same first dimension; referenced, never copied.
+    dtypes: list of ``tf.DType``, one per array: the dtype of its tensors.
+    rebuild: function(list of column tensors, in the order of ``arrays``) -> the element
+      (e.g. ``(features_dict, labels)``); traced once by ``Dataset.map``.
+    batch_size, num_epochs, shuffle, seed, drop_remainder: see
+      :func:`._batching.index_batches`.
+    shard: ``(num_shards, index)``.
+    prefetch: batches to prepare ahead of the model.
+
+  Returns:
+    A ``tf.data.Dataset``. Its batch dimension is static when every batch is full
+    (``num_epochs`` is None or ``drop_remainder``).
+  """
+  num_rows = len(arrays[0])
+  num_shards, shard_index = shard
+  components = _components(arrays, dtypes)
+  full_batches_only = num_epochs is None or drop_remainder
+  batch_dim = batch_size if full_batches_only else None
+  signature = tuple(c.spec(batch_dim) for c in components)
+
+  def generator():
+    for indices in _batching.index_batches(
+        num_rows, batch_size, num_epochs, shuffle, seed=seed, num_shards=num_shards,
+        shard_index=shard_index, drop_remainder=drop_remainder):
+      yield tuple(c.gather(indices) for c in components)
+
+  def unpack(*tensors):
+    columns = [None] * len(arrays)
+    for component, tensor in zip(components, tensors):
+      component.unpack(tensor, columns)
+    return rebuild(columns)
+
+  dataset = tf.data.Dataset.from_generator(generator, output_signature=signature)
+  return dataset.map(unpack).prefetch(prefetch)
+
+
+# Validation shared by the builders (new arguments, in the project's message style).
+
+
+def validate_batch_size(batch_size):
+  """A positive int; a non-int is a TypeError (as the legacy op conversion), None a ValueError."""
+  if batch_size is not None and (
+      not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)):
+    _validation.fail('batch_size', 'a positive int', batch_size,
+                     error=exceptions.ArgumentTypeError)
+  return _validation.check_positive_int('batch_size', batch_size)
+
+
+def validate_num_epochs(num_epochs):
+  """None (repeat forever) or an int >= 0."""
+  if num_epochs is None:
+    return None
+  if not isinstance(num_epochs, numbers.Integral) or isinstance(num_epochs, bool):
+    _validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs,
+                     error=exceptions.ArgumentTypeError)
+  if num_epochs < 0:
+    _validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs)
+  return int(num_epochs)
+
+
+def validate_seed(seed):
+  """None or an int >= 0."""
+  if seed is None:
+    return None
+  if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+    _validation.fail('seed', 'None or a non-negative int', seed,
+                     error=exceptions.ArgumentTypeError)
+  if seed < 0:
+    _validation.fail('seed', 'None or a non-negative int', seed)
+  return int(seed)
+
+
+def check_rows(name, num_rows, error=exceptions.ArgumentError):
+  """Refuses data without rows (nothing to read, and an endless loop when repeating)."""
+  if num_rows == 0:
+    raise error('%s must have at least one row, given: 0 rows' % name)
+
+
+def check_shard_not_empty(num_rows, shard):
+  """Refuses a shard with no rows: a worker with nothing to read would wait forever."""
+  num_shards, index = shard
+  if _batching.shard_size(num_rows, num_shards, index) == 0:
+    raise exceptions.ArgumentError(
+        'the data must have at least one row per input pipeline, given: %d rows for %d '
+        'pipelines (this is pipeline %d). Use fewer workers or more data' %
+        (num_rows, num_shards, index))

@@ -1,0 +1,71 @@
+"""Which part of the data this worker reads when training runs on several workers.
+
+Resolved when the Estimator calls the input_fn, from what it passes:
+
+1. an ``input_context`` (``tf.distribute.InputContext``, given by a distribution strategy):
+   shard ``input_pipeline_id`` of ``num_input_pipelines``, in every mode;
+2. else, in TRAIN mode, the ``RunConfig`` (the ``config`` the Estimator passes, or one built
+   from ``TF_CONFIG`` when the input_fn is called without it): shard
+   ``global_id_in_cluster`` of ``num_worker_replicas``, where the chief (or master) is 0 and
+   the workers follow, as in ``tensorflow_estimator/python/estimator/run_config.py``;
+3. else no sharding: evaluation and prediction always read everything, and so does a
+   single-process run (no ``TF_CONFIG``), which keeps the in-memory builders equal batch for
+   batch to the legacy ``tf.compat.v1.estimator.inputs`` functions.
+
+Shards are disjoint and together complete: shard ``i`` of ``n`` holds rows (or files, or
+records) ``i, i + n, i + 2n, ...``.
+"""
+
+import collections
+import json
+import os
+
+import tensorflow as tf
+
+Shard = collections.namedtuple('Shard', ['num_shards', 'index'])
+
+NO_SHARDING = Shard(1, 0)
+
+# Task types that run the training input_fn (ps and evaluator do not).
+_TRAINING_TASK_TYPES = ('chief', 'master', 'worker')
+
+
+def _is_train(mode):
+  return mode == tf.estimator.ModeKeys.TRAIN
+
+
+def _config_from_environment():
+  """A RunConfig read from TF_CONFIG, or None when TF_CONFIG names no cluster."""
+  try:
+    tf_config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+  except ValueError:
+    return None
+  if not tf_config.get('cluster'):
+    return None
+  return tf.estimator.RunConfig()
+
+
+def resolve(mode=None, config=None, input_context=None):
+  """Returns the :class:`Shard` this input_fn call should read.
+
+  Args:
+    mode: a ``tf.estimator.ModeKeys`` value, or None when called outside an Estimator.
+    config: the Estimator's ``RunConfig``, or None.
+    input_context: a ``tf.distribute.InputContext``, or None.
+  """
+  if input_context is not None:
+    if input_context.num_input_pipelines > 1:
+      return Shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    return NO_SHARDING
+  if not _is_train(mode):
+    return NO_SHARDING
+  if config is None:
+    config = _config_from_environment()
+    if config is None:
+      return NO_SHARDING
+  num_workers = config.num_worker_replicas or 0
+  global_id = config.global_id_in_cluster
+  if (num_workers <= 1 or global_id is None or config.task_type not in _TRAINING_TASK_TYPES
+      or not 0 <= global_id < num_workers):
+    return NO_SHARDING
+  return Shard(num_workers, global_id)

@@ -8,8 +8,9 @@ variables, the evaluator evaluates each new checkpoint). This module:
 * builds and checks TF_CONFIG: :func:`make_tf_config`, :func:`validate_tf_config`;
 * says which role this process plays and which data shard is its own: :func:`current_role`,
   :class:`Role`;
-* handles the traps of between-graph training: :func:`wait_for_chief` (a worker that starts
-  before the chief initialized the model otherwise sleeps 30 s), :class:`TaskStepsHook` and
+* handles the traps of between-graph training: :class:`WaitForChiefHook` /
+  :func:`wait_for_chief` (a worker that starts before the chief initialized the model
+  otherwise sleeps 30 s), :class:`TaskStepsHook` and
   :func:`read_task_steps` (how many steps each task ran);
 * runs a real cluster of processes on 127.0.0.1 and ends it, bounded:
   :func:`run_local_cluster`, :class:`LocalCluster`, :class:`ClusterResult`.
@@ -25,7 +26,8 @@ docs/distributed.md):
   print(result.returncodes)
 
 Importing this module does not import TensorFlow; :func:`wait_for_chief`,
-:class:`TaskStepsHook` and :func:`read_task_steps` do, when first used.
+:class:`WaitForChiefHook`, :class:`TaskStepsHook` and :func:`read_task_steps` do, when first
+used.
 """
 
 import importlib
@@ -51,6 +53,7 @@ from tfest_adapters.exceptions import ClusterError
 # Names that need TensorFlow, resolved on first use.
 _TF_EXPORTS = {
     'wait_for_chief': 'tfest_adapters._cluster_hooks',
+    'WaitForChiefHook': 'tfest_adapters._cluster_hooks',
     'TaskStepsHook': 'tfest_adapters._cluster_hooks',
     'read_task_steps': 'tfest_adapters._cluster_hooks',
 }

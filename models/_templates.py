@@ -64,6 +64,35 @@ def _unique(values):
   return result
 
 
+_DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+_PREDICT_SIGNATURE = 'predict'  # base_head.PREDICT_SERVING_KEY
+
+
+def _servable_by_default(spec, features):
+  """Makes the predict signature the default one when a raw receiver feeds the features.
+
+  TF's heads make the classification (or regression) signature ``serving_default``, but that
+  signature takes a single string Tensor of serialized tf.Examples: with a raw serving
+  receiver (features fed as they are, ``build_raw_serving_input_receiver_fn``) the SavedModel
+  builder drops it and the export has no default signature at all. In that case only,
+  ``serving_default`` becomes the head's predict signature; with a tf.Example receiver it
+  stays classification/regression.
+  """
+  outputs = spec.export_outputs or {}
+  if (isinstance(outputs.get(_DEFAULT_SIGNATURE), tf.estimator.export.PredictOutput) or
+      _PREDICT_SIGNATURE not in outputs):
+    return spec
+  tensors = tf.nest.flatten(features)
+  raw = tensors and all(
+      getattr(getattr(t, 'op', None), 'type', None) in ('Placeholder', 'PlaceholderWithDefault')
+      for t in tensors)
+  if not raw or (len(tensors) == 1 and tensors[0].dtype == tf.string):
+    return spec
+  outputs = dict(outputs)
+  outputs[_DEFAULT_SIGNATURE] = outputs[_PREDICT_SIGNATURE]
+  return spec._replace(export_outputs=outputs)
+
+
 def _validate_labels(labels, mode):
   if labels is None:
     raise exceptions.ArgumentError(
@@ -91,7 +120,8 @@ def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=(
   head_features = features if isinstance(features, dict) else {}
   # Predict.
   if mode == ModeKeys.PREDICT:
-    return head.create_estimator_spec(features=head_features, mode=mode, logits=logits)
+    return _servable_by_default(
+        head.create_estimator_spec(features=head_features, mode=mode, logits=logits), features)
   _validate_labels(labels, mode)
   regularization_losses = _unique(
       _layer_attr(layers, 'losses') +

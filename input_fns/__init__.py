@@ -13,8 +13,20 @@ read with parallel, vectorised tf.data readers. In multi-worker training each wo
 its own disjoint shard.
 """
 
+from tfest_adapters.input_fns.file_io import csv_input_fn
+from tfest_adapters.input_fns.file_io import TFRecordFiles
+from tfest_adapters.input_fns.file_io import tfrecord_input_fn
+from tfest_adapters.input_fns.file_io import write_tfrecords
 from tfest_adapters.input_fns.numpy_io import numpy_input_fn
+from tfest_adapters.input_fns.pandas_io import pandas_input_fn
+from tfest_adapters.input_fns.tensor_slices import tensor_slices_input_fn
 
 __all__ = [
     'numpy_input_fn',
+    'pandas_input_fn',
+    'tensor_slices_input_fn',
+    'csv_input_fn',
+    'tfrecord_input_fn',
+    'write_tfrecords',
+    'TFRecordFiles',
 ]

@@ -26,9 +26,12 @@ _PARENT_POLL_SECS = 0.5
 def _watch_parent(parent_pid):
   while True:
     if os.getppid() != parent_pid:
-      sys.stderr.write('tfest cluster: the process that started this role (pid %d) is gone; '
-                       'ending this role (pid %d).\n' % (parent_pid, os.getpid()))
-      sys.stderr.flush()
+      try:  # Nobody may read it any more: the pipe can be broken.
+        sys.stderr.write('tfest cluster: the process that started this role (pid %d) is '
+                         'gone; ending this role (pid %d).\n' % (parent_pid, os.getpid()))
+        sys.stderr.flush()
+      except Exception:  # pylint: disable=broad-except
+        pass
       os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(_PARENT_POLL_SECS)
 

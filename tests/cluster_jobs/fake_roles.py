@@ -2,8 +2,9 @@
 
 Each role prints its TF_CONFIG task, then behaves like its TensorFlow counterpart would:
 a ps blocks forever (as in ``server.join()``), the others work for ``--secs`` and exit 0.
-``--fail ROLE`` makes that role exit with code 3, ``--hang ROLE`` makes it never end, and
-``--echo-env NAME`` prints an environment variable.
+``--fail ROLE`` makes that role exit with code 3, ``--hang ROLE`` makes it never end,
+``--quit ROLE`` makes it exit 0 at once (a ps that quits), and ``--echo-env NAME`` prints an
+environment variable. :func:`role_main` is the same as a function target.
 """
 
 import argparse
@@ -18,6 +19,7 @@ def main(argv=None):
   parser.add_argument('--secs', type=float, default=0.2)
   parser.add_argument('--fail', action='append', default=[])
   parser.add_argument('--hang', action='append', default=[])
+  parser.add_argument('--quit', action='append', default=[])
   parser.add_argument('--echo-env', action='append', default=[])
   args = parser.parse_args(argv)
   tf_config = json.loads(os.environ['TF_CONFIG'])
@@ -28,6 +30,8 @@ def main(argv=None):
   for var in args.echo_env:
     print('env %s=%s' % (var, os.environ.get(var, '<unset>')))
   sys.stdout.flush()
+  if name in args.quit:
+    return 0
   if name in args.fail:
     time.sleep(args.secs)
     print('role %s fails' % name, file=sys.stderr)
@@ -39,6 +43,11 @@ def main(argv=None):
   time.sleep(args.secs)
   print('role %s done' % name)
   return 0
+
+
+def role_main(secs):
+  """The script's behaviour as a function target: ``role_main(secs)``."""
+  return main(['--secs', str(secs)])
 
 
 if __name__ == '__main__':

@@ -1,0 +1,129 @@
+"""The DNN network: tf.estimator.DNNClassifier's, variable for variable, and its checks."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfest_adapters import exceptions
+from tfest_adapters.models import classifier_model_fn
+from tfest_adapters.models import dnn_network_fn
+from tfest_adapters.models import make_model_fn
+
+ModeKeys = tf.estimator.ModeKeys
+KEYS = ['x0', 'x1', 'x2']
+
+
+def _features(n=6):
+  rng = np.random.RandomState(0)
+  return {k: tf.constant(rng.normal(size=n).astype(np.float32)) for k in KEYS}
+
+
+def _initial_weights(model_fn, mode=ModeKeys.TRAIN, seed=3):
+  """Builds the graph and returns {name: initial value} of the network's variables."""
+  with tf.Graph().as_default():
+    tf.compat.v1.random.set_random_seed(seed)
+    tf.compat.v1.train.create_global_step()
+    labels = tf.constant([0, 1, 2, 0, 1, 2], tf.int64)
+    model_fn(_features(), labels if mode != ModeKeys.PREDICT else None, mode)
+    variables = [v for v in tf.compat.v1.global_variables() if v.name.startswith('dnn/')]
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      return dict(zip([v.name for v in variables], session.run(variables)))
+
+
+def _canned_model_fn(hidden_units, dropout=None):
+  canned = tf.estimator.DNNClassifier(
+      hidden_units, [tf.feature_column.numeric_column(k) for k in KEYS], n_classes=3,
+      dropout=dropout, optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.1))
+  return lambda features, labels, mode: canned.model_fn(features, labels, mode, canned.config)
+
+
+def _template_model_fn(hidden_units, dropout=None):
+  params = dict(feature_keys=KEYS, hidden_units=hidden_units, n_classes=3, dropout=dropout,
+                learning_rate=0.1)
+  return lambda features, labels, mode: classifier_model_fn(features, labels, mode, params)
+
+
+def test_same_variables_and_same_initial_values_as_the_canned_dnn():
+  canned = _initial_weights(_canned_model_fn([5, 4]))
+  ours = _initial_weights(_template_model_fn([5, 4]))
+  assert sorted(ours) == sorted(canned) == [
+      'dnn/hiddenlayer_0/bias:0', 'dnn/hiddenlayer_0/kernel:0', 'dnn/hiddenlayer_1/bias:0',
+      'dnn/hiddenlayer_1/kernel:0', 'dnn/logits/bias:0', 'dnn/logits/kernel:0']
+  for name, value in canned.items():
+    assert value.shape == ours[name].shape, name
+    assert np.array_equal(value, ours[name]), name  # Same glorot init, same op seeds.
+  assert np.any(canned['dnn/hiddenlayer_0/kernel:0'] != 0)
+
+
+def _op_names(mode, dropout):
+  with tf.Graph().as_default() as graph:
+    tf.compat.v1.train.create_global_step()
+    labels = tf.constant([0, 1, 2, 0, 1, 2], tf.int64)
+    _template_model_fn([4], dropout)(_features(), None if mode == ModeKeys.PREDICT else labels,
+                                     mode)
+    return [op.name for op in graph.get_operations()]
+
+
+def test_dropout_only_in_train():
+  def has_dropout(mode, dropout):
+    return any('dropout' in name for name in _op_names(mode, dropout))
+  assert has_dropout(ModeKeys.TRAIN, 0.5)
+  assert not has_dropout(ModeKeys.EVAL, 0.5)
+  assert not has_dropout(ModeKeys.PREDICT, 0.5)
+  assert not has_dropout(ModeKeys.TRAIN, None)
+
+
+def test_dnn_network_fn_serves_any_head():
+  model_fn = make_model_fn(dnn_network_fn([4], feature_keys=KEYS), 'multi_label', n_classes=5)
+  with tf.Graph().as_default():
+    spec = model_fn(_features(), None, ModeKeys.PREDICT, {}, None)
+  assert spec.predictions['logits'].shape.as_list() == [6, 5]
+
+
+def test_dnn_network_fn_with_feature_columns():
+  columns = [tf.feature_column.numeric_column(k) for k in KEYS]
+  network_fn = dnn_network_fn([3], feature_columns=columns, activation=tf.nn.elu)
+  with tf.Graph().as_default():
+    logits, model = network_fn(_features(), ModeKeys.EVAL, {}, 2)
+  assert logits.shape.as_list() == [6, 2]
+  assert isinstance(model, tf.keras.Model)
+
+
+def test_dnn_network_fn_refuses_bad_hidden_units():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'hidden_units must be a list of positive ints, given: \[0\]'):
+    dnn_network_fn([0], feature_keys=KEYS)
+
+
+def test_dnn_network_fn_needs_features():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r"feature_columns or feature_keys must be given \(exactly one of "
+                           r"them\), given: neither"):
+    dnn_network_fn([3])
+
+
+def test_dnn_network_fn_refuses_bad_dropout():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r'dropout must be None or a drop probability in \[0, 1\), given: 2'):
+    dnn_network_fn([3], feature_keys=KEYS, dropout=2)
+
+
+def test_dnn_network_fn_refuses_bad_activation():
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r"activation must be a tf.keras.activations name or a callable, "
+                           r"given: 'nope'"):
+    dnn_network_fn([3], feature_keys=KEYS, activation='nope')
+
+
+def test_dnn_network_fn_refuses_non_bool_batch_norm():
+  with pytest.raises(exceptions.ArgumentTypeError, match=r'batch_norm must be a bool, given: '):
+    dnn_network_fn([3], feature_keys=KEYS, batch_norm='yes')
+
+
+def test_dnn_network_needs_a_features_dict():
+  network_fn = dnn_network_fn([3], feature_keys=KEYS)
+  with tf.Graph().as_default():
+    with pytest.raises(exceptions.ArgumentTypeError,
+                       match=r'features must be a dict of feature name to Tensor'):
+      network_fn(tf.zeros([6, 3]), ModeKeys.TRAIN, {}, 3)

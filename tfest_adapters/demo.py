@@ -134,7 +134,11 @@ def main(argv=None):
   if args.steps <= 0:
     parser.error('--steps must be a positive int, given: %d' % args.steps)
 
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  # A job's console, not a library's: keep TensorFlow's C++ start-up chatter (cuDNN/cuFFT
+  # factory registration on a machine without a GPU) and its deprecation notices out of it.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  import tensorflow as tf
+  tf.get_logger().setLevel('ERROR')
   result = run(steps=args.steps, model_dir=args.model_dir, seed=args.seed,
                data_dir=args.data_dir, progress=not args.no_progress)
   failures = []

@@ -137,11 +137,40 @@ def _source_op(tensor):
   return op
 
 
+def _function_names(node_def):
+  """Names of the functions a node calls (control flow v2, function calls)."""
+  names = []
+  for attr in node_def.attr.values():
+    if attr.HasField('func'):
+      names.append(attr.func.name)
+    names.extend(f.name for f in attr.list.func)
+  return names
+
+
+def _functions_write_variables(node_def, library, seen):
+  """True if a function-calling node may write a variable (checked through nested calls)."""
+  for name in _function_names(node_def):
+    if name in seen:
+      continue
+    seen.add(name)
+    function = library.get(name)
+    if function is None:
+      return True
+    for node in function.node_def:
+      if node.op in _WRITE_OPS or node.op.startswith('ResourceApply'):
+        return True
+      if _functions_write_variables(node, library, seen):
+        return True
+  return False
+
+
 def increments_global_step(train_op):
   """True if running ``train_op`` writes the global step; False if not; None if unknown.
 
   Walks the ops ``train_op`` depends on (data and control inputs). Unknown when the graph
-  has no global step, or when the walk meets a function or control-flow-v2 op.
+  has no global step, or when the walk meets a function or control-flow-v2 op whose body
+  writes variables (what it writes is not visible from outside; assertion guards, which
+  write nothing, do not count).
   """
   op = train_op if isinstance(train_op, tf.Operation) else train_op.op
   global_step = tf.compat.v1.train.get_global_step(op.graph)
@@ -149,14 +178,16 @@ def increments_global_step(train_op):
     return None
   step_op = _source_op(global_step if not hasattr(global_step, 'handle')
                        else global_step.handle)
-  seen, stack, opaque = {op}, [op], False
+  seen, stack, opaque, library = {op}, [op], False, None
   while stack:
     current = stack.pop()
     if current.type in _WRITE_OPS and current.inputs and (
         _source_op(current.inputs[0]) is step_op):
       return True
-    if current.type in _OPAQUE_OPS:
-      opaque = True
+    if current.type in _OPAQUE_OPS and not opaque:
+      if library is None:
+        library = {f.signature.name: f for f in op.graph.as_graph_def().library.function}
+      opaque = _functions_write_variables(current.node_def, library, set())
     for parent in [t.op for t in current.inputs] + list(current.control_inputs):
       if parent not in seen:
         seen.add(parent)
@@ -301,7 +332,7 @@ def _translate(err, mode, labels, takes_labels):
     if text.startswith('Loss must be scalar'):
       _fail(mode, 'spec loss must be a scalar Tensor (%s). Reduce the per-example losses, e.g. '
             'loss = tf.reduce_mean(per_example_loss)' % text)
-    if text.startswith('Multiple export_outputs were provided'):
+    if re.match(r'Multiple .?export_outputs.? were provided', text):
       _fail(mode, 'spec export_outputs has several signatures and none named %r: name the one '
             'served by default %r (%s)' % ((tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY,) * 2
                                             + (text,)))

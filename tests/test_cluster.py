@@ -301,11 +301,12 @@ def test_a_ps_that_quits_while_training_is_an_error():
 
 def test_kill_restart_and_wait_for_log(tmp_path):
   with cluster.LocalCluster(FAKE, workers=1, ps=1, evaluator=False, timeout=30,
-                            args=['--secs', '1'], log=False, log_dir=tmp_path) as c:
+                            args=['--secs', '1.5'], log=False, log_dir=tmp_path) as c:
     match = c.wait_for_log('worker:0', r'pid (\d+)')
     assert int(match.group(1)) == c.pid('worker:0')
     c.kill('worker:0')
     assert not c.is_running('worker:0')
+    c.wait_for_log('chief:0', r'pid (\d+)')
     first_chief = c.pid('chief:0')
     c.restart('chief:0')
     assert c.pid('chief:0') != first_chief

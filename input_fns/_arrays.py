@@ -3,12 +3,12 @@
 ``tf.data.Dataset.from_tensor_slices(arrays)`` embeds the arrays in the GraphDef as constants:
 every graph the Estimator builds (train, eval, predict, each checkpoint's .meta, graph.pbtxt)
 carries a copy, and past 2 GB the graph cannot be serialised at all. Here the arrays stay in
-Python: a generator computes each batch's row indices (:mod:`._batching`) and gathers the
-batch with one NumPy fancy index per column, and ``Dataset.from_generator`` hands it to the
-graph through a ``py_func``. The graph holds only shapes and dtypes.
+Python: batch ``i``'s row indices come from a :class:`._batching.BatchPlan`, the batch is
+gathered with one NumPy fancy index per column inside a ``tf.numpy_function``, and tf.data
+asks for batches ``0, 1, 2...`` with ``Dataset.range``. The graph holds only shapes and dtypes.
 
 tf.data pays per tensor component, so columns of one dtype are packed into a single
-``[batch, width]`` matrix for the trip through ``from_generator`` and split back with one
+``[batch, width]`` matrix for the trip out of Python and split back with one
 cheap ``tf.unstack``/``tf.split`` per batch; the caller's structure (dict keys and their order,
 bare tensors) is rebuilt by a ``rebuild`` function the builders supply.
 """
@@ -108,13 +108,17 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
                  shard=(1, 0), drop_remainder=False, prefetch=tf.data.AUTOTUNE):
   """Returns a Dataset of batches of rows of ``arrays``, structured by ``rebuild``.
 
+  The Dataset is ``Dataset.range(num_batches).map(load_batch).prefetch(prefetch)``, where
+  ``load_batch`` gathers batch ``i`` (:class:`._batching.BatchPlan`) in a
+  ``tf.numpy_function``, unpacks the packed columns and rebuilds the caller's structure.
+
   Args:
     arrays: list of numpy arrays with the same first dimension; referenced, never copied.
     dtypes: list of ``tf.DType``, one per array: the dtype of its tensors.
     rebuild: function(list of column tensors, in the order of ``arrays``) -> the element
-      (e.g. ``(features_dict, labels)``); traced once by ``Dataset.map``.
+      (e.g. ``(features_dict, labels)``); traced once, by ``Dataset.map``.
     batch_size, num_epochs, shuffle, seed, drop_remainder: see
-      :func:`._batching.index_batches`.
+      :class:`._batching.BatchPlan`.
     shard: ``(num_shards, index)``.
     prefetch: batches to prepare ahead of the model.
 
@@ -122,27 +126,33 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
     A ``tf.data.Dataset``. Its batch dimension is static when every batch is full
     (``num_epochs`` is None or ``drop_remainder``).
   """
-  num_rows = len(arrays[0])
   num_shards, shard_index = shard
+  plan = _batching.BatchPlan(len(arrays[0]), batch_size, num_epochs, shuffle, seed=seed,
+                             num_shards=num_shards, shard_index=shard_index,
+                             drop_remainder=drop_remainder)
   components = _components(arrays, dtypes)
-  full_batches_only = num_epochs is None or drop_remainder
-  batch_dim = batch_size if full_batches_only else None
-  signature = tuple(c.spec(batch_dim) for c in components)
+  batch_dim = batch_size if plan.full_batches_only else None
+  specs = [c.spec(batch_dim) for c in components]
+  num_batches = plan.num_batches
+  if num_batches is None:
+    num_batches = np.iinfo(np.int64).max
 
-  def generator():
-    for indices in _batching.index_batches(
-        num_rows, batch_size, num_epochs, shuffle, seed=seed, num_shards=num_shards,
-        shard_index=shard_index, drop_remainder=drop_remainder):
-      yield tuple(c.gather(indices) for c in components)
+  def gather(batch_index):
+    indices = plan.indices(int(batch_index))
+    return [c.gather(indices) for c in components]
 
-  def unpack(*tensors):
+  # Nothing to convert: skipping AutoGraph makes building the Dataset several times faster.
+  @tf.autograph.experimental.do_not_convert
+  def load_batch(batch_index):
+    tensors = tf.numpy_function(gather, [batch_index], [s.dtype for s in specs],
+                                stateful=False, name='gather_batch')
     columns = [None] * len(arrays)
-    for component, tensor in zip(components, tensors):
+    for component, spec, tensor in zip(components, specs, tensors):
+      tensor.set_shape(spec.shape)
       component.unpack(tensor, columns)
     return rebuild(columns)
 
-  dataset = tf.data.Dataset.from_generator(generator, output_signature=signature)
-  return dataset.map(unpack).prefetch(prefetch)
+  return tf.data.Dataset.range(num_batches).map(load_batch).prefetch(prefetch)
 
 
 # Validation shared by the builders (new arguments, in the project's message style).

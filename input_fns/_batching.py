@@ -1,7 +1,7 @@
 """The order in which in-memory rows are read: batches of row indices, epoch after epoch.
 
 Every in-memory builder (``numpy_input_fn``, ``pandas_input_fn``, ``tensor_slices_input_fn``)
-reads its arrays through :func:`index_batches`, one numpy fancy-index gather per batch, so the
+reads its arrays through a :class:`BatchPlan`, one numpy fancy-index gather per batch, so the
 arrays themselves never enter the graph. Keeping the order in one place means a change of
 policy (for instance several batches per element) is made here once.
 
@@ -11,14 +11,16 @@ stream (so a batch may straddle two epochs), and only the very last batch of a f
 of epochs may be short. Without shuffling the order is exactly the legacy one.
 
 With shuffling, every epoch is a full permutation of the rows (each row exactly once per
-epoch), drawn from a ``numpy.random.Generator`` seeded by ``seed``; Python's ``random`` and
-NumPy's global generator are never touched. Up to :data:`EXACT_PERMUTATION_MAX_ROWS` rows the
+epoch), drawn from a ``numpy.random.Generator`` seeded by ``seed`` and the epoch number;
+Python's ``random`` and NumPy's global generator are never touched. Up to :data:`EXACT_PERMUTATION_MAX_ROWS` rows the
 permutation is ``Generator.permutation``. Above that, building an O(rows) permutation would
 delay the first step by seconds and cost 4 or 8 bytes per row, so the permutation is computed
 on demand instead: a keyed Feistel network on the smallest power of two above the number of
 rows, with cycle walking back into range. It is a bijection on the rows (a true permutation),
 a fresh one per epoch, at a constant cost per row and in a fixed 512 KiB of memory.
 """
+
+import threading
 
 import numpy as np
 
@@ -128,57 +130,97 @@ def shard_size(num_rows, num_shards=1, shard_index=0):
   return len(range(shard_index, num_rows, num_shards))
 
 
-def index_batches(num_rows, batch_size, num_epochs, shuffle, seed=None, num_shards=1,
-                  shard_index=0, drop_remainder=False):
-  """Yields the row indices of each batch, as int64 numpy arrays.
+class BatchPlan:
+  """The row indices of batch ``i``, for any ``i``: random access to the batch stream.
+
+  Random access (rather than a stateful generator) lets tf.data ask for batch ``i`` with a
+  plain ``Dataset.range(...).map(...)``, which is much cheaper to build than
+  ``Dataset.from_generator``, and restarts cleanly whenever the dataset is iterated again.
+  Batches are usually asked for in order; the orders of the last two epochs are cached.
 
   Args:
     num_rows: int > 0, rows in the data.
     batch_size: int > 0.
     num_epochs: int >= 0, or None to run forever.
     shuffle: bool; False gives rows in order, True a fresh permutation every epoch.
-    seed: int >= 0 or None (fresh OS entropy). Used only when ``shuffle``.
-    num_shards: int > 0; with ``shard_index``, this shard reads rows
+    seed: int >= 0, or None to draw one from OS entropy (once per plan).
+    num_shards: int > 0; with ``shard_index``, this plan reads rows
       ``shard_index, shard_index + num_shards, ...`` only (disjoint, complete shards).
     shard_index: int in ``[0, num_shards)``.
     drop_remainder: bool; drops a final batch shorter than ``batch_size``.
+
+  Attributes:
+    num_batches: int, or None when ``num_epochs`` is None.
+    full_batches_only: bool, every batch has ``batch_size`` rows.
+  """
+
+  def __init__(self, num_rows, batch_size, num_epochs, shuffle, seed=None, num_shards=1,
+               shard_index=0, drop_remainder=False):
+    self._rows = shard_size(num_rows, num_shards, shard_index)
+    if self._rows == 0:
+      raise ValueError('shard %d of %d has no rows' % (shard_index, num_shards))
+    self._batch_size = batch_size
+    self._shuffle = shuffle
+    self._num_shards = num_shards
+    self._shard_index = shard_index
+    if seed is None:
+      seed = np.random.SeedSequence().entropy
+    self._entropy = [seed] if num_shards == 1 else [seed, num_shards, shard_index]
+    self._orders = {}
+    self._lock = threading.Lock()  # tf.data may call indices() from several threads.
+    if num_epochs is None:
+      self._total = None
+      self.num_batches = None
+    else:
+      self._total = self._rows * num_epochs
+      self.num_batches = (self._total // batch_size if drop_remainder
+                          else -(-self._total // batch_size))
+    self.full_batches_only = num_epochs is None or drop_remainder
+
+  def _order(self, epoch):
+    with self._lock:
+      order = self._orders.get(epoch)
+      if order is None:
+        rng = np.random.default_rng(self._entropy + [epoch]) if self._shuffle else None
+        order = _epoch_order(self._rows, self._shuffle, rng)
+        self._orders = {e: o for e, o in self._orders.items() if e == epoch - 1}
+        self._orders[epoch] = order
+      return order
+
+  def indices(self, batch_index):
+    """Row indices (int64) of batch ``batch_index`` (0-based)."""
+    start = batch_index * self._batch_size
+    stop = start + self._batch_size
+    if self._total is not None:
+      stop = min(stop, self._total)
+    pieces = []
+    while start < stop:
+      epoch, offset = divmod(start, self._rows)
+      take = min(stop - start, self._rows - offset)
+      pieces.append(self._order(epoch)(offset, offset + take))
+      start += take
+    positions = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    if self._num_shards == 1:
+      return positions
+    return positions * self._num_shards + self._shard_index
+
+
+def index_batches(num_rows, batch_size, num_epochs, shuffle, seed=None, num_shards=1,
+                  shard_index=0, drop_remainder=False):
+  """Yields the row indices of each batch of a :class:`BatchPlan`, in order.
+
+  Args: as :class:`BatchPlan`; a shard without rows, or ``num_epochs=0``, yields nothing.
 
   Yields:
     int64 arrays of length ``batch_size`` (the last one possibly shorter when
     ``num_epochs`` is an int and ``drop_remainder`` is False).
   """
-  rows = shard_size(num_rows, num_shards, shard_index)
-  if rows == 0 or num_epochs == 0:
+  if shard_size(num_rows, num_shards, shard_index) == 0:
     return
-  entropy = None if seed is None else (
-      [seed] if num_shards == 1 else [seed, num_shards, shard_index])
-  rng = np.random.default_rng(entropy) if shuffle else None
-  epoch = 0
-  order = None
-  position = rows  # Forces a new epoch on the first batch.
-  pieces = []
-  missing = batch_size
-  while True:
-    if position == rows:
-      if num_epochs is not None and epoch == num_epochs:
-        break
-      order = _epoch_order(rows, shuffle, rng)
-      epoch += 1
-      position = 0
-    take = min(missing, rows - position)
-    pieces.append(order(position, position + take))
-    position += take
-    missing -= take
-    if missing == 0:
-      positions = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-      yield _to_rows(positions, num_shards, shard_index)
-      pieces = []
-      missing = batch_size
-  if pieces and not drop_remainder:
-    yield _to_rows(np.concatenate(pieces), num_shards, shard_index)
-
-
-def _to_rows(positions, num_shards, shard_index):
-  if num_shards == 1:
-    return positions
-  return positions * num_shards + shard_index
+  plan = BatchPlan(num_rows, batch_size, num_epochs, shuffle, seed=seed,
+                   num_shards=num_shards, shard_index=shard_index,
+                   drop_remainder=drop_remainder)
+  batch_index = 0
+  while plan.num_batches is None or batch_index < plan.num_batches:
+    yield plan.indices(batch_index)
+    batch_index += 1

@@ -214,8 +214,17 @@ def inspect_input_fn(estimator, input_fn, mode, name):
       ) from e
     cardinality = None
     if isinstance(result, tf.data.Dataset):
-      value = tf.get_static_value(result.cardinality())
-      cardinality = int(value) if value is not None else int(tf.data.UNKNOWN_CARDINALITY)
+      # Computed from the dataset's structure (no element is read): a session runs the op,
+      # since tf.get_static_value cannot fold it.
+      op = result.cardinality()
+      value = tf.get_static_value(op)
+      if value is None:
+        try:
+          with tf.compat.v1.Session() as session:
+            value = session.run(op)
+        except tf.errors.OpError:
+          value = tf.data.UNKNOWN_CARDINALITY
+      cardinality = int(value)
     return result, cardinality
 
 
@@ -229,13 +238,13 @@ def _check_input_fn(estimator, input_fn, mode, name, bounded_by):
         name, 'a function returning a tf.data.Dataset when the Estimator has a distribution '
         'strategy', result, 'Return the dataset itself; its batch size is per replica')
   if cardinality == tf.data.INFINITE_CARDINALITY and bounded_by is None:
-    _validation.fail(
-        name, 'an input that ends, or a bound on the steps taken from it',
-        'a dataset that repeats forever',
+    raise exceptions.ArgumentError(
+        '%s repeats forever (its dataset has infinite cardinality), so %s would never end. '
         'Pass %s, or make the dataset finite (num_epochs=1)' % (
+            name, 'evaluation' if mode == tf.estimator.ModeKeys.EVAL else 'training',
             'eval_steps' if mode == tf.estimator.ModeKeys.EVAL else 'steps or max_steps'))
   if cardinality == 0:
-    _validation.fail(name, 'an input with at least one batch', 'an empty dataset')
+    raise exceptions.ArgumentError('%s gives an empty dataset (no batch at all)' % name)
   return cardinality
 
 

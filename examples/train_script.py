@@ -37,6 +37,8 @@ def parse_args(argv=None):
   parser.add_argument('--label', default='Species', help='the label column (default: Species)')
   parser.add_argument('--steps', type=int, default=1000, help='training steps (default: 1000)')
   parser.add_argument('--batch-size', type=int, default=32, help='batch size (default: 32)')
+  parser.add_argument('--eval-every', type=int, default=None,
+                      help='evaluate every this many steps (default: a quarter of --steps)')
   parser.add_argument('--model-dir', default=None,
                       help='where checkpoints go (default: a new runs/train-script-<time>)')
   parser.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
@@ -45,6 +47,10 @@ def parse_args(argv=None):
   if args.steps <= 0 or args.batch_size <= 0:
     parser.error('--steps and --batch-size must be positive ints, given: %d and %d' % (
         args.steps, args.batch_size))
+  if args.eval_every is None:
+    args.eval_every = max(args.steps // 4, 1)
+  elif args.eval_every <= 0:
+    parser.error('--eval-every must be a positive int, given: %d' % args.eval_every)
   return args
 
 
@@ -72,9 +78,9 @@ def main(argv=None):
       model_dir=model_dir, seed=args.seed)
   print('model_dir:', model_dir)
 
-  # Train with a progress bar, evaluating every quarter of the run; keep the history.
+  # Train with a progress bar, evaluating every --eval-every steps; keep the history.
   history = tfa.fit(estimator, train_input_fn, max_steps=args.steps,
-                    eval_input_fn=test_input_fn, eval_every_steps=max(args.steps // 4, 1),
+                    eval_input_fn=test_input_fn, eval_every_steps=args.eval_every,
                     progress=not args.no_progress)
   history.to_csv(os.path.join(model_dir, 'history.csv'))
   history.plot().savefig(os.path.join(model_dir, 'history.png'))

@@ -8,6 +8,7 @@ what they were.
 """
 
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -48,10 +49,15 @@ def _snapshot(directory):
   return files
 
 
+def _main(argv):
+  """Runs tfest in-process (argv items may be paths)."""
+  return tfest_main.main([str(a) for a in argv])
+
+
 def _error(capsys, argv):
   """Runs tfest in-process on input it must refuse; returns (exit status, the stderr line)."""
   try:
-    code = tfest_main.main([str(a) for a in argv])
+    code = _main([str(a) for a in argv])
   except SystemExit as e:  # argparse's own errors
     code = e.code
   captured = capsys.readouterr()
@@ -72,7 +78,7 @@ def trained(tmp_path_factory):
   proc = _tfest('train', '--train', TRAIN_CSV, '--eval', TEST_CSV, '--label', IRIS_LABEL,
                 '--model', 'classifier', '--hidden-units', '10,10', '--steps', STEPS,
                 '--batch-size', 32, '--model-dir', model_dir, '--seed', 0,
-                '--learning-rate', 0.1, '--eval-every', STEPS // 2)
+                '--learning-rate', 0.1)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return model_dir, proc
 
@@ -175,12 +181,11 @@ def test_export_writes_a_saved_model_with_its_record(trained, exported):
 
 
 @pytest.mark.slow
-def test_predict_saved_model_matches_model_dir(exported, predictions):
+def test_predict_saved_model_matches_model_dir(exported, predictions, capsys):
+  # In-process (the subcommands above already run as subprocesses): saves a TF import.
   path, _ = exported
-  proc = _tfest('predict', '--saved-model', path, '--input', TEST_CSV)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  import io  # pylint: disable=g-import-not-at-top
-  served = pd.read_csv(io.StringIO(proc.stdout))
+  assert _main(['predict', '--saved-model', path, '--input', TEST_CSV]) == 0
+  served = pd.read_csv(io.StringIO(capsys.readouterr().out))
   assert list(served.columns) == list(predictions.columns)
   np.testing.assert_array_equal(served['class'], predictions['class'])
   np.testing.assert_allclose(served.drop(columns='class').to_numpy(),
@@ -195,14 +200,14 @@ def test_help_on_every_subcommand(capsys):
                          ('predict', ['--model-dir', '--saved-model', '--input', '--output']),
                          ('export', ['--model-dir', '--export-dir'])]:
     with pytest.raises(SystemExit) as info:
-      tfest_main.main([command, '--help'])
+      _main([command, '--help'])
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith('usage: tfest %s' % command)
     for flag in flags:
       assert flag in text, (command, flag)
   with pytest.raises(SystemExit) as info:
-    tfest_main.main(['--help'])
+    _main(['--help'])
   assert info.value.code == 0
   text = capsys.readouterr().out
   assert all(c in text for c in ('train', 'evaluate', 'predict', 'export'))
@@ -474,7 +479,7 @@ def test_steps_per_run_needs_a_template_that_takes_it(capsys, tmp_path):
   argv = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', tmp_path / 'm',
           '--steps', '4', '--steps-per-run', '2', '--no-progress']
   if supported:
-    assert tfest_main.main(argv) == 0
+    assert _main(argv) == 0
     assert _metrics(capsys.readouterr().out)['global_step'] == 4
   else:
     code, line = _error(capsys, argv)
@@ -486,19 +491,7 @@ def test_steps_per_run_needs_a_template_that_takes_it(capsys, tmp_path):
     assert not (tmp_path / 'm').exists()
 
 
-# More of train: resuming, class names and categorical columns, a regressor on .npz.
-
-
-@pytest.mark.slow
-def test_train_again_continues_the_same_model(tmp_path, capsys):
-  model_dir = tmp_path / 'resume'
-  args = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', model_dir,
-          '--steps', '5', '--seed', '1', '--no-progress']
-  assert tfest_main.main(args) == 0
-  assert tfest_main.main(args) == 0
-  out = capsys.readouterr().out
-  assert 'Continuing %s: a classifier' % model_dir in out
-  assert _metrics(out.split('Continuing')[1])['global_step'] == 10
+# More of train: class names, categorical columns and resuming; a regressor on .npz; TFRecord.
 
 
 def _iris_with_names(path):
@@ -514,10 +507,16 @@ def _iris_with_names(path):
 def test_class_names_and_a_categorical_column(tmp_path, capsys):
   train = _iris_with_names(tmp_path / 'named.csv')
   model_dir = tmp_path / 'named'
-  assert tfest_main.main(['train', '--train', tmp_path / 'named.csv', '--label', 'Species',
+  assert _main(['train', '--train', tmp_path / 'named.csv', '--label', 'Species',
                           '--model-dir', model_dir, '--steps', '5', '--seed', '0',
                           '--no-progress']) == 0
   assert '4 numeric, 1 categorical' in capsys.readouterr().out
+  # Training again in the same model_dir continues from its checkpoint, with its record.
+  assert _main(['train', '--train', tmp_path / 'named.csv', '--label', 'Species',
+                          '--model-dir', model_dir, '--steps', '5', '--no-progress']) == 0
+  out = capsys.readouterr().out
+  assert out.startswith('Continuing %s: a classifier' % model_dir)
+  assert _metrics(out)['global_step'] == 10
   record = json.loads((model_dir / 'tfest.json').read_text())
   assert record['schema']['label'] == {
       'name': 'Species', 'kind': 'class_names', 'n_classes': 3,
@@ -527,7 +526,7 @@ def test_class_names_and_a_categorical_column(tmp_path, capsys):
   # A category never seen in training is predicted (out-of-vocabulary bucket), not refused.
   rows = train.drop(columns='Species')[:4].assign(Size=['large', 'small', 'medium', 'small'])
   rows.to_csv(tmp_path / 'rows.csv', index=False)
-  assert tfest_main.main(['predict', '--model-dir', model_dir, '--input', tmp_path / 'rows.csv',
+  assert _main(['predict', '--model-dir', model_dir, '--input', tmp_path / 'rows.csv',
                           '--output', tmp_path / 'out.csv']) == 0
   out = pd.read_csv(tmp_path / 'out.csv')
   assert list(out.columns) == ['class', 'probability_Setosa', 'probability_Versicolor',
@@ -550,7 +549,7 @@ def test_regressor_on_npz_with_a_vector_feature(tmp_path, capsys):
   np.savez(path, petal_width=frame['PetalWidth'].to_numpy(np.float32),
            measurements=frame[['SepalLength', 'SepalWidth', 'PetalLength']].to_numpy())
   model_dir = tmp_path / 'regressor'
-  assert tfest_main.main(['train', '--train', path, '--label', 'petal_width', '--model',
+  assert _main(['train', '--train', path, '--label', 'petal_width', '--model',
                           'regressor', '--hidden-units', '8', '--model-dir', model_dir,
                           '--steps', '5', '--no-progress']) == 0
   out = capsys.readouterr().out
@@ -559,7 +558,7 @@ def test_regressor_on_npz_with_a_vector_feature(tmp_path, capsys):
   record = json.loads((model_dir / 'tfest.json').read_text())
   assert record['schema']['features'][0]['shape'] == [3]
   assert len(record['schema']['features'][0]['mean']) == 3
-  assert tfest_main.main(['predict', '--model-dir', model_dir, '--input', path,
+  assert _main(['predict', '--model-dir', model_dir, '--input', path,
                           '--output', tmp_path / 'out.csv']) == 0
   predictions = pd.read_csv(tmp_path / 'out.csv')
   assert list(predictions.columns) == ['prediction'] and len(predictions) == 120
@@ -567,27 +566,26 @@ def test_regressor_on_npz_with_a_vector_feature(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_tfrecord_with_a_feature_spec(tmp_path, capsys):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  frame = pd.read_csv(TRAIN_CSV)
-  path = tmp_path / 'iris.tfrecord'
-  with tf.io.TFRecordWriter(str(path)) as writer:
-    for row in frame.itertuples(index=False):
-      feature = {k: tf.train.Feature(float_list=tf.train.FloatList(value=[getattr(row, k)]))
-                 for k in IRIS_FEATURES}
-      feature['Species'] = tf.train.Feature(int64_list=tf.train.Int64List(value=[row.Species]))
-      writer.write(tf.train.Example(features=tf.train.Features(feature=feature))
-                   .SerializeToString())
+def test_evaluate_tfrecord_shards_with_a_feature_spec(trained, tmp_path, capsys):
+  # The Iris test rows as 2 TFRecord shards by write_tfrecords; its feature spec as JSON.
+  from tfest_adapters import input_fns  # pylint: disable=g-import-not-at-top
+  model_dir, train_proc = trained
+  frame = pd.read_csv(TEST_CSV)
+  written = input_fns.write_tfrecords(frame[list(IRIS_FEATURES)], frame['Species'],
+                                      str(tmp_path / 'iris.tfrecord'), num_shards=2,
+                                      label_key='Species')
   spec = tmp_path / 'spec.json'
-  spec.write_text(json.dumps(dict({k: 'float32' for k in IRIS_FEATURES}, Species='int64')))
-  model_dir = tmp_path / 'tfrecord'
-  assert tfest_main.main(['train', '--train', path, '--feature-spec', spec, '--eval', TEST_CSV,
-                          '--label', 'Species', '--model-dir', model_dir, '--steps', '5',
-                          '--no-progress']) == 0
-  assert '(120 training rows from %s)' % path in capsys.readouterr().out
+  spec.write_text(json.dumps({k: {'dtype': v.dtype.name, 'shape': list(v.shape)}
+                              for k, v in written.feature_spec.items()}))
+  assert _main(['evaluate', '--model-dir', model_dir, '--eval', tmp_path / 'iris.tfrecord-*',
+                '--feature-spec', spec, '--json']) == 0
+  metrics = json.loads(capsys.readouterr().out)
+  trained_metrics = _metrics(train_proc.stdout)
+  for key in ('accuracy', 'average_loss'):
+    assert metrics[key] == pytest.approx(trained_metrics[key], rel=1e-5), key
   bad_spec = tmp_path / 'bad.json'
   bad_spec.write_text(json.dumps({'SepalLength': 'float16'}))
-  _, line = _error(capsys, ['train', '--train', path, '--feature-spec', bad_spec, '--label',
-                            'Species', '--model-dir', tmp_path / 'other'])
+  _, line = _error(capsys, ['evaluate', '--model-dir', model_dir, '--eval',
+                            tmp_path / 'iris.tfrecord-*', '--feature-spec', bad_spec])
   assert line.endswith("--feature-spec: column 'SepalLength' must have a dtype among float32, "
                        "float64, int64, string, given: 'float16'")

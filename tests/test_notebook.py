@@ -64,7 +64,7 @@ def test_notebook_runs_every_cell(tmp_path, monkeypatch):
   notebook = _read()
   kernel_name, env = _kernel_for_this_interpreter(tmp_path)
   model_dir = tmp_path / 'iris-notebook'
-  for key, value in dict(env, TFEST_NOTEBOOK_STEPS=str(STEPS),
+  for key, value in dict(env, TFEST_NOTEBOOK_STEPS=str(STEPS), TFEST_NOTEBOOK_EVAL_EVERY=str(STEPS),
                          TFEST_NOTEBOOK_MODEL_DIR=str(model_dir),
                          TFEST_DATA_DIR=str(DATA_DIR), TF_CPP_MIN_LOG_LEVEL='2').items():
     monkeypatch.setenv(key, value)

@@ -41,6 +41,7 @@ RECORD_VERSION = 1
 HISTORY_CSV = 'history.csv'
 HISTORY_PNG = 'history.png'
 DEFAULT_HIDDEN_UNITS = (10, 10)
+DEFAULT_LEARNING_RATE = 0.05
 
 
 def _fail(text, error=exceptions.ArgumentError):
@@ -175,7 +176,9 @@ def build_parser():
                      help='training steps per session.run call, when the model template '
                           'supports it')
   train.add_argument('--learning-rate', type=_positive_float, default=None,
-                     help="the optimizer's learning rate (default: the template's)")
+                     help='the learning rate (default: %g, as tf.estimator.DNNClassifier; or '
+                          'the one the model in --model-dir was trained with)' %
+                     DEFAULT_LEARNING_RATE)
   train.add_argument('--optimizer', default=None,
                      help="Adagrad, Adam, SGD, RMSProp or Ftrl (default: the template's)")
   train.add_argument('--dropout', type=_dropout, default=None,
@@ -411,11 +414,17 @@ def prepare_train(args):
         'options': {},
         'schema': schema,
     }
+    resuming_record = False
     resuming = False
   else:
     record = dict(record)
+    resuming_record = True
     resuming = _has_checkpoint(args.model_dir)
   options = dict(record.get('options', {}))
+  if not resuming_record:
+    # tf.estimator.DNNClassifier's learning rate for an optimizer given by name; the
+    # optimizers' own defaults (0.001 for Adagrad) barely move a small network in 1000 steps.
+    options['learning_rate'] = DEFAULT_LEARNING_RATE
   for key in ('optimizer', 'activation', 'learning_rate', 'dropout'):
     if getattr(args, key) is not None:
       options[key] = getattr(args, key)
@@ -640,7 +649,6 @@ def _quiet(verbose):
   harmless C++ errors at import ("Unable to register cuDNN factory ..."). Errors that matter
   reach Python as exceptions, which main reports. A value already set is kept.
   """
-  os.environ.setdefault('MPLBACKEND', 'Agg')
   if verbose:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
     return

@@ -65,12 +65,17 @@ def _quote_list(names, limit=12):
   return text
 
 
-def _did_you_mean(name, choices):
-  """' (did you mean 'X'?)' when a column name is close to ``name``, else ''."""
+def _did_you_mean(name, choices, fuzzy=True):
+  """' (did you mean 'X'?)' when a column name is close to ``name``, else ''.
+
+  Close is the same name in another case, or (``fuzzy``) a similar spelling.
+  """
   choices = list(choices)
   for choice in choices:
-    if choice.lower() == str(name).lower():
+    if choice.strip().lower() == str(name).strip().lower():
       return " (did you mean '%s'?)" % choice
+  if not fuzzy:
+    return ''
   close = difflib.get_close_matches(str(name), choices, n=1)
   return " (did you mean '%s'?)" % close[0] if close else ''
 
@@ -349,6 +354,11 @@ def _as_numeric(table, name, arg_hint, trained_on=False):
   return numbers
 
 
+def numeric_column(table, name):
+  """A column as float64, refusing text, missing and non-finite values (one line each)."""
+  return _as_numeric(table, name, '')
+
+
 def _as_strings(table, name):
   values = table.columns[name]
   if values.ndim != 1:
@@ -360,12 +370,12 @@ def _as_strings(table, name):
   return np.char.strip(values.astype(str))
 
 
-def _check_columns(table, names, what):
+def _check_columns(table, names, what, fuzzy=True):
   missing = [n for n in names if n not in table.columns]
   if missing:
     name = missing[0]
     _fail('%s has no column %r%s (%s); its columns are: %s' % (
-        table.name, name, _did_you_mean(name, table.columns), what,
+        table.name, name, _did_you_mean(name, table.columns, fuzzy), what,
         _quote_list(table.columns)))
 
 
@@ -497,7 +507,8 @@ def conform(table, schema, with_labels):
   numbers, and must be classes the model knows.
   """
   names = [f['name'] for f in schema['features']]
-  _check_columns(table, names, 'the model was trained on %s' % ', '.join(names))
+  # Not fuzzy: a column missing from rows to predict is rarely a typo of another feature.
+  _check_columns(table, names, 'the model was trained on %s' % ', '.join(names), fuzzy=False)
   features = {}
   for feature in schema['features']:
     name = feature['name']

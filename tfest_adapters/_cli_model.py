@@ -200,23 +200,38 @@ def predict_model_dir(record, model_dir, features, batch_size=128):
   return predictions_frame(record, predictions)
 
 
-def predict_saved_model(path, record, features, table):
+def predict_saved_model(path, record, features, table, batch_size=1024):
   """Predictions of a SavedModel as a DataFrame; ``record`` None for a foreign SavedModel."""
   predictor = tfa.Predictor.from_saved_model(path)
-  if features is None:
-    features = _raw_features(table)
-  return predictions_frame(record, predictor(features))
+  try:
+    if features is None:
+      features = _signature_features(table, predictor)
+    return predictions_frame(record, predictor(features, batch_size=batch_size))
+  finally:
+    predictor.close()
 
 
-def _raw_features(table):
-  """The columns of a table for a SavedModel tfest did not export: numbers or text."""
+def _signature_features(table, predictor):
+  """The table's columns that a SavedModel tfest did not export takes, in its dtypes."""
+  spec = predictor.input_spec
   features = {}
-  for name, values in table.columns.items():
-    if values.dtype.kind in 'US':
-      numbers, missing, bad = data._parse_numbers(values)  # pylint: disable=protected-access
-      if not (bad.any() or missing.any()):
-        values = numbers.astype(np.float32)
-    features[name] = values
+  for key in predictor.input_keys:
+    if key not in table.columns:
+      raise exceptions.ArgumentError(
+          '%s must have the columns the SavedModel takes (%s), given: no column %r' % (
+              table.name, ', '.join(predictor.input_keys), key))
+    values = table.columns[key]
+    dtype = spec.get(key, (None,))[0]
+    if dtype == 'string':
+      features[key] = values.astype(str)
+    elif values.dtype.kind in 'US':
+      _, missing, bad = data._parse_numbers(values)  # pylint: disable=protected-access
+      if dtype is None and (bad.any() or missing.any()):
+        features[key] = values  # A string feature of a tf.Example parsing signature.
+      else:
+        features[key] = data.numeric_column(table, key)
+    else:
+      features[key] = values
   return features
 
 
@@ -259,18 +274,14 @@ def predictions_frame(record, predictions):
 
 
 def export(record, model_dir, export_dir_base, parse_examples=False):
-  """Exports the latest checkpoint as a SavedModel; returns its directory (str)."""
+  """Exports the latest checkpoint as a SavedModel; returns its directory (str).
+
+  The receiver takes raw feature tensors shaped like the sample rows kept in the run record
+  (or serialized tf.Example protos with ``parse_examples``), and the export is checked by
+  ``export_saved_model`` against ``Estimator.predict`` on those rows.
+  """
   estimator = build_estimator(record, model_dir)
   sample = data.sample_features(record['schema'], record['sample'])
-  if parse_examples:
-    spec = {}
-    for feature in record['schema']['features']:
-      if feature['kind'] == data.NUMERIC:
-        spec[feature['name']] = tf.io.FixedLenFeature(feature['shape'], tf.float32)
-      else:
-        spec[feature['name']] = tf.io.FixedLenFeature([], tf.string)
-    path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample,
-                                  feature_spec=spec, parse_examples=True)
-  else:
-    path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample)
+  path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample,
+                                parse_examples=parse_examples)
   return path.decode('utf-8') if isinstance(path, bytes) else str(path)

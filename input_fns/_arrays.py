@@ -38,7 +38,14 @@ class _Single:
     return tf.TensorSpec([batch_dim] + list(self._array.shape[1:]), self._dtype)
 
   def gather(self, indices):
-    return self._array[indices]
+    batch = self._array[indices]
+    # tf.numpy_function turns str into bytes as ASCII; TensorFlow's convention is UTF-8.
+    if batch.dtype.kind == 'U':
+      return np.char.encode(batch, 'utf-8')
+    if batch.dtype.kind == 'O' and self._dtype == tf.string:
+      encoded = [v.encode('utf-8') if isinstance(v, str) else v for v in batch.ravel()]
+      return np.array(encoded, dtype=object).reshape(batch.shape)
+    return batch
 
   def unpack(self, tensor, columns):
     columns[self.column_ids[0]] = tensor

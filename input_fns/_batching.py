@@ -12,12 +12,13 @@ of epochs may be short. Without shuffling the order is exactly the legacy one.
 
 With shuffling, every epoch is a full permutation of the rows (each row exactly once per
 epoch), drawn from a ``numpy.random.Generator`` seeded by ``seed`` and the epoch number;
-Python's ``random`` and NumPy's global generator are never touched. Up to :data:`EXACT_PERMUTATION_MAX_ROWS` rows the
-permutation is ``Generator.permutation``. Above that, building an O(rows) permutation would
-delay the first step by seconds and cost 4 or 8 bytes per row, so the permutation is computed
-on demand instead: a keyed Feistel network on the smallest power of two above the number of
-rows, with cycle walking back into range. It is a bijection on the rows (a true permutation),
-a fresh one per epoch, at a constant cost per row and in a fixed 512 KiB of memory.
+Python's ``random`` and NumPy's global generator are never touched. Up to
+:data:`EXACT_PERMUTATION_MAX_ROWS` rows the permutation is ``Generator.permutation``. Above
+that, building an O(rows) permutation would delay the first step by seconds and cost 8 bytes
+per row, so the permutation is computed on demand instead: a keyed Feistel network on the
+smallest power of two above the number of rows, with cycle walking back into range. It is a
+bijection on the rows (a true permutation), a fresh one per epoch, at a constant cost per row
+and in a fixed 512 KiB of memory.
 """
 
 import threading

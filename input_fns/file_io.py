@@ -19,8 +19,8 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _sharding
-from tfest_adapters.input_fns import tensor_slices
 
 _ModeKeys = tf.estimator.ModeKeys
 
@@ -500,19 +500,15 @@ def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
       feature, a bad compression type.
     TypeError: unsupported types or dtypes.
   """
-  if not (isinstance(features, dict) or tensor_slices._pandas_module(features) is not None):  # pylint: disable=protected-access
+  if not (isinstance(features, dict) or _columns.is_dataframe(features)):
     _validation.fail('features', 'a dict of arrays or a pandas DataFrame', features,
                      'Name a single array: {"x": array}', error=exceptions.ArgumentTypeError)
-  kind, feature_columns = tensor_slices._flatten('features', features, allow_none=False)  # pylint: disable=protected-access
-  if kind != 'dict':
-    _validation.fail('features', 'a dict of arrays or a pandas DataFrame', features,
-                     error=exceptions.ArgumentTypeError)
-  if labels is not None and (isinstance(labels, dict) or
-                             type(labels).__name__ == 'DataFrame'):
+  _, feature_columns = _columns.flatten('features', features, allow_none=False)
+  if isinstance(labels, dict) or _columns.is_dataframe(labels):
     _validation.fail('labels', 'one array or pandas Series, or None', labels,
                      error=exceptions.ArgumentTypeError)
-  _, label_columns = tensor_slices._flatten('labels', labels, allow_none=True)  # pylint: disable=protected-access
-  num_rows = tensor_slices._validate_lengths(feature_columns, label_columns)  # pylint: disable=protected-access
+  _, label_columns = _columns.flatten('labels', labels, allow_none=True)
+  num_rows = _columns.validate_lengths(feature_columns, label_columns)
   if not isinstance(path, (str, os.PathLike)):
     _validation.fail('path', 'a file path', path, error=exceptions.ArgumentTypeError)
   path = os.fspath(path)

@@ -111,6 +111,9 @@ def test_head_trains_evaluates_predicts_and_exports(case, tmp_path):
   predictions = list(estimator.predict(_input_fn(features)))
   assert len(predictions) == N
   assert {k: v.shape for k, v in predictions[0].items()} == spec['predictions']
+  if case == 'head_instance':  # Classes come from the label vocabulary.
+    assert {p[K.CLASSES][0] for p in predictions} == {b'neg', b'pos'}
+    assert list(predictions[0][K.ALL_CLASSES]) == [b'neg', b'pos']
 
   with tf.Graph().as_default():  # The receiver only reads names, dtypes and shapes.
     receiver = tf.estimator.export.build_raw_serving_input_receiver_fn(
@@ -126,20 +129,6 @@ def test_head_trains_evaluates_predicts_and_exports(case, tmp_path):
   key = K.PREDICTIONS if case == 'regression' else K.PROBABILITIES
   np.testing.assert_allclose(served[key].numpy(), np.stack([p[key] for p in predictions[:5]]),
                              rtol=1e-5, atol=1e-6)
-
-
-def test_classes_come_from_the_label_vocabulary(tmp_path):
-  features, x = _data()
-  estimator = tf.estimator.Estimator(
-      make_model_fn(_network_fn, 'multi_class', label_vocabulary=['a', 'b', 'c'],
-                    optimizer='Adam', learning_rate=0.05),
-      model_dir=str(tmp_path), config=tf.estimator.RunConfig(tf_random_seed=0))
-  labels = np.array(['a', 'b', 'c'])[_labels('multi_class', x)]
-  estimator.train(_input_fn(features, labels, repeat=True), steps=30)
-  predictions = list(estimator.predict(_input_fn(features)))
-  classes = {p[K.CLASSES][0] for p in predictions}
-  assert classes <= {b'a', b'b', b'c'} and classes
-  assert list(predictions[0][K.ALL_CLASSES]) == [b'a', b'b', b'c']
 
 
 @pytest.mark.parametrize('name,cls,logits_dimension,kwargs', [

@@ -22,6 +22,8 @@ Accepted, as ``tf.estimator.DNNClassifier`` accepts them (and two traps handled)
   on the global step).
 """
 
+import numbers
+
 import tensorflow as tf
 
 from tfest_adapters import _validation
@@ -133,7 +135,8 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
   Args:
     optimizer: a name, a ``tf.compat.v1.train.Optimizer``, a Keras optimizer (legacy or new),
       or a callable returning one of those (see the module docstring).
-    learning_rate: positive number used with a name; None means the optimizer's own default
+    learning_rate: positive number, or a ``tf.keras.optimizers.schedules.LearningRateSchedule``
+      (evaluated at the global step), used with a name; None means the optimizer's own default
       (as the canned Estimators do). Must be None when ``optimizer`` is not a name: set the
       rate on the optimizer itself.
     name: how the argument is called in error messages (e.g. ``params["optimizer"]``).
@@ -150,7 +153,10 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
   if learning_rate is not None:
     lr_name = 'learning_rate' if name == 'optimizer' else name.replace('optimizer',
                                                                         'learning_rate')
-    _validation.check_positive_number(lr_name, learning_rate)
+    if not isinstance(learning_rate, tf.keras.optimizers.schedules.LearningRateSchedule):
+      _validation.check_positive_number(
+          lr_name, learning_rate,
+          'or a tf.keras.optimizers.schedules.LearningRateSchedule (it reads the global step)')
     if not isinstance(optimizer, str):
       _validation.fail(
           lr_name, 'None when %s is not a name' % name, learning_rate,
@@ -164,7 +170,9 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     spelling, cls = _BY_NAME[key]
     kwargs = {} if learning_rate is None else {'learning_rate': learning_rate}
     description = 'tf.keras.optimizers.legacy.%s(%s)' % (
-        cls.__name__, '' if learning_rate is None else 'learning_rate=%r' % learning_rate)
+        cls.__name__, '' if learning_rate is None else 'learning_rate=%s' % (
+            learning_rate if isinstance(learning_rate, numbers.Real) else
+            type(learning_rate).__name__))
     return _OptimizerFn(lambda: cls(**kwargs), description)
 
   kind = _kind(optimizer)

@@ -203,7 +203,11 @@ def classifier_model_fn(features, labels, mode, params, config=None):
       ``hidden_units`` (e.g. ``[10, 10]``) and ``n_classes`` (or ``label_vocabulary``);
       optional ``optimizer`` (default ``'Adagrad'``), ``learning_rate`` (default: the
       optimizer's own), ``dropout``, ``activation`` (default relu), ``batch_norm``,
-      ``weight_column``. Unknown keys and bad values raise before any op is built.
+      ``weight_column``. Unknown keys and bad values raise before any op is built
+      (``classifier_model_fn.check_params(params)`` runs the same check without a graph).
+      The Estimator deep-copies params, which a new-style Keras optimizer refuses: put a
+      name, a legacy Keras or tf.compat.v1 optimizer, or a callable such as
+      ``lambda: tf.keras.optimizers.Adam(0.01)`` there.
     config: the Estimator's RunConfig; its ``tf_random_seed`` seeds the graph and Keras.
 
   Returns:

@@ -86,6 +86,20 @@ def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls
     assert optimizer.iterations is tf.compat.v1.train.get_global_step()
 
 
+def test_learning_rate_schedule_follows_the_global_step():
+  schedule = tf.keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
+  optimizer_fn = _optimizers.make_optimizer_fn('SGD', schedule)
+  assert optimizer_fn.description == (
+      'tf.keras.optimizers.legacy.SGD(learning_rate=ExponentialDecay)')
+  with tf.Graph().as_default():
+    optimizer = optimizer_fn()
+    rate = optimizer._decayed_lr(tf.float32)  # pylint: disable=protected-access
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      session.run(tf.compat.v1.assign(tf.compat.v1.train.get_global_step(), 3))
+      assert session.run(rate) == pytest.approx(0.125)
+
+
 def test_name_without_learning_rate_uses_the_optimizer_default_as_canned():
   with tf.Graph().as_default():
     optimizer = _optimizers.make_optimizer_fn('Adagrad')()
@@ -132,7 +146,8 @@ def test_wrong_type_is_refused():
 @pytest.mark.parametrize('learning_rate', [0, -0.1, float('nan'), '0.1', True])
 def test_bad_learning_rate_is_refused(learning_rate):
   with pytest.raises(exceptions.ArgumentError,
-                     match=r'learning_rate must be a positive finite number, given: '):
+                     match=r'learning_rate must be a positive finite number, given: .*or a '
+                           r'tf.keras.optimizers.schedules.LearningRateSchedule'):
     _optimizers.make_optimizer_fn('Adam', learning_rate)
 
 

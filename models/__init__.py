@@ -11,7 +11,7 @@ for each mode, with losses, metrics, predictions and export signatures from TF's
   ``tf.estimator.Head``), with an optimizer given by name, as a ``tf.compat.v1.train``
   optimizer or as a Keras optimizer (new-style ones converted, the global step wired).
 * :func:`dnn_network_fn`: the canned DNN as a ``network_fn``; :func:`make_head`: TF's heads by
-  name.
+  name; :func:`make_optimizer_fn`: an optimizer checked now, made fresh in each graph.
 * :func:`check_spec`, :func:`mode_checked`: what each mode needs, checked with clear errors;
   :func:`dry_run`: all three modes built and run on one batch, without training.
 
@@ -32,6 +32,7 @@ from tfest_adapters.models._dry_run import dry_run
 from tfest_adapters.models._dry_run import ModeReport
 from tfest_adapters.models._heads import make_head
 from tfest_adapters.models._networks import dnn_network_fn
+from tfest_adapters.models._optimizers import make_optimizer_fn
 from tfest_adapters.models._optimizers import NAMES as OPTIMIZER_NAMES
 from tfest_adapters.models._spec_checks import check_spec
 from tfest_adapters.models._spec_checks import mode_checked
@@ -50,5 +51,6 @@ __all__ = [
     'ModeReport',
     'dnn_network_fn',
     'make_head',
+    'make_optimizer_fn',
     'OPTIMIZER_NAMES',
 ]

@@ -19,7 +19,9 @@ Accepted, as ``tf.estimator.DNNClassifier`` accepts them (and two traps handled)
   ``get_updates``, which it does not have (``'Adam' object has no attribute 'get_updates'``),
   so it is converted to its legacy equivalent with the same hyperparameters;
 * a callable returning any of the above, called in each graph (for learning rates that depend
-  on the global step).
+  on the global step). It is also called once eagerly when given, to see whether it makes a
+  new-style Keras optimizer: those are then made eagerly and converted, since inside a graph
+  their hyperparameters are graph variables that cannot be read.
 """
 
 import numbers
@@ -106,6 +108,8 @@ class _OptimizerFn:
       try:
         optimizer.iterations = global_step
       except RuntimeError as err:
+        if optimizer.iterations is global_step:  # Already wired (by the user's callable).
+          return optimizer
         raise exceptions.ArgumentError(
             '%s: the Keras optimizer already has weights from another graph, so its iterations '
             'cannot be tied to the global step. Return a new optimizer from the callable each '
@@ -144,7 +148,15 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
   Returns:
     A function ``optimizer_fn()`` that returns an optimizer for the current default graph:
     the same ``tf.compat.v1.train`` instance, or a new legacy Keras optimizer whose
-    ``iterations`` is the graph's global step. It has a ``description`` attribute.
+    ``iterations`` is the graph's global step. It has a ``description`` attribute, survives
+    ``copy.deepcopy`` (so it can go in an Estimator's params, where a new-style Keras
+    optimizer cannot) and is accepted wherever an optimizer is.
+
+  Example:
+
+    optimizer_fn = make_optimizer_fn(tf.keras.optimizers.Adam(0.01))
+    estimator = tf.estimator.Estimator(classifier_model_fn, params=dict(
+        feature_keys=['x'], hidden_units=[8], n_classes=2, optimizer=optimizer_fn))
 
   Raises:
     ArgumentError: unknown name, bad learning rate, Keras optimizer without a legacy twin.
@@ -163,6 +175,8 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
           'set the learning rate on the optimizer itself, or give %s as a name such as '
           "'Adam'" % name)
 
+  if isinstance(optimizer, _OptimizerFn):  # Already checked (e.g. passed through params).
+    return optimizer
   if isinstance(optimizer, str):
     key = optimizer.lower()
     if key not in _BY_NAME:

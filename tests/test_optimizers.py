@@ -4,13 +4,17 @@ Training tests can never hang: their data is finite and a hook stops after a fix
 session runs whatever the global step does; they then check that the global step advanced.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfest_adapters import exceptions
 from tfest_adapters.models import _optimizers
+from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import make_model_fn
+from tfest_adapters.models import make_optimizer_fn
 
 RUNS = 3
 
@@ -129,6 +133,29 @@ def test_legacy_keras_instance_is_cloned_per_graph_and_tied_to_its_global_step()
       made.append(optimizer_fn())
       assert made[-1].iterations is tf.compat.v1.train.get_global_step()
   assert made[0] is not made[1] and given not in made
+
+
+def test_optimizer_fn_survives_the_estimator_params_deepcopy(small_data, boring_input_fn,
+                                                           tmp_path):
+  x, y = small_data
+  optimizer_fn = make_optimizer_fn(tf.keras.optimizers.Adam(0.01))  # Itself not deep-copyable.
+  assert copy.deepcopy(optimizer_fn).description == optimizer_fn.description
+  assert make_optimizer_fn(optimizer_fn) is optimizer_fn
+  estimator = tf.estimator.Estimator(
+      classifier_model_fn, model_dir=str(tmp_path), params=dict(
+          feature_keys=['f0', 'f1'], hidden_units=[4], n_classes=3, optimizer=optimizer_fn))
+  estimator.train(boring_input_fn(x, y, repeat=False), hooks=[_RunLimitHook(RUNS)])
+  assert estimator.get_variable_value('global_step') == RUNS
+
+
+def test_callable_may_wire_the_global_step_itself():
+  def make():
+    optimizer = tf.keras.optimizers.legacy.SGD(0.1)
+    optimizer.iterations = tf.compat.v1.train.get_or_create_global_step()
+    return optimizer
+  with tf.Graph().as_default():
+    optimizer = make_optimizer_fn(make)()
+    assert optimizer.iterations is tf.compat.v1.train.get_global_step()
 
 
 def test_unknown_name_is_refused():

@@ -488,7 +488,7 @@ def test_cluster_trains_to_max_steps_with_chief_worker_ps_and_evaluator(tmp_path
 @pytest.mark.slow
 def test_cluster_worker_killed_mid_run_chief_finishes(tmp_path):
   model_dir = tmp_path / 'model'
-  max_steps = 1500
+  max_steps = 1000
   with cluster.LocalCluster(JOB, workers=1, ps=1, evaluator=False, timeout=120,
                             args=_job_args(model_dir, max_steps),
                             log_dir=tmp_path / 'logs') as c:
@@ -514,11 +514,14 @@ def test_cluster_worker_killed_mid_run_chief_finishes(tmp_path):
 @pytest.mark.slow
 def test_cluster_chief_killed_and_restarted_resumes_from_its_checkpoint(tmp_path):
   model_dir = tmp_path / 'model'
-  max_steps = 1500
+  max_steps = 1000
   with cluster.LocalCluster(JOB, workers=1, ps=1, evaluator=True, timeout=150,
                             args=_job_args(model_dir, max_steps), log_dir=tmp_path / 'logs'
                             ) as c:
-    saved = int(c.wait_for_log('chief:0', r'Saving checkpoints for ([1-9]\d*) into').group(1))
+    # Killed once a checkpoint after the first is complete ("Saving checkpoints for N" is
+    # logged before the files are written; a chief killed then restarts from the one before).
+    saved = int(c.wait_for_log(
+        'chief:0', r'after saving checkpoint ([1-9]\d*)\.\.\.').group(1))
     c.restart('chief:0')
     restored = c.wait_for_log('chief:0', r'Restoring parameters from .*model\.ckpt-(\d+)')
     first = c.wait_for_log('chief:0', r'step = (\d+)')
@@ -535,3 +538,26 @@ def test_cluster_chief_killed_and_restarted_resumes_from_its_checkpoint(tmp_path
   assert _checkpoint_step(model_dir) >= max_steps
   metrics = _eval_metrics(model_dir)
   assert max(metrics) >= max_steps
+
+
+@pytest.mark.slow
+def test_cluster_ps_killed_hangs_the_others_until_the_watchdog_names_them(tmp_path):
+  model_dir = tmp_path / 'model'
+  timeout = 60
+  with cluster.LocalCluster(JOB, workers=1, ps=1, evaluator=False, timeout=timeout,
+                            args=_job_args(model_dir, 100000), log_dir=tmp_path / 'logs',
+                            kill_grace=2) as c:
+    c.wait_for_log('worker:0', r'loss = [0-9.e-]+, step = \d+')
+    c.kill('ps:0')
+    killed_at = time.monotonic()
+    with pytest.raises(exceptions.ClusterError,
+                       match=r"^(chief|worker):0 did not end within timeout=60 s and was ended "
+                       r"by the watchdog \(ps:0 not running: a trainer waits forever for a ps "
+                       r"that is gone, retrying its session; .*\)\. Other roles: ps:0 "
+                       r"\(killed\)") as info:
+      c.wait()
+  # Bounded: the trainers were ended by the deadline, not left waiting for the ps.
+  assert time.monotonic() - killed_at < timeout + 2 + 5
+  result = info.value.result
+  assert result['ps:0'].status == 'killed'
+  assert {result['chief:0'].status, result['worker:0'].status} <= {'timed out', 'aborted'}

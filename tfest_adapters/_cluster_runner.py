@@ -563,8 +563,8 @@ class LocalCluster(object):
       if now > role.deadline:
         role.planned = TIMED_OUT
         self._terminate(role)
-        self._fail(role, 'did not end within timeout=%s s and was ended by the watchdog' %
-                   self._timeout)
+        self._fail(role, 'did not end within timeout=%s s and was ended by the watchdog%s' % (
+            self._timeout, self._missing_ps_hint(role)))
       elif (role.task_type == _cluster_config.WORKER and self._chief_done_at is not None and
             now > self._chief_done_at + self._shutdown_timeout):
         role.planned = TIMED_OUT
@@ -573,6 +573,16 @@ class LocalCluster(object):
                    '(shutdown_timeout) and was ended by the watchdog' % self._shutdown_timeout)
     if self._error is None:
       self._maybe_stop_ps(roles)
+
+  def _missing_ps_hint(self, role):
+    if role.task_type not in _cluster_config.TRAINER_TYPES:
+      return ''
+    gone = [r.name for r in self._roles.values()
+            if r.task_type == _cluster_config.PS and not r.running]
+    if not gone:
+      return ''
+    return (' (%s not running: a trainer waits forever for a ps that is gone, retrying its '
+            'session; restart the ps on the same port to let it go on)' % ', '.join(gone))
 
   def _on_exit(self, role, now):
     if role.status == FAILED:

@@ -71,7 +71,7 @@ class _Input:
       return 'any shape'
     return str(tuple(self.shape)).replace('None', 'n')
 
-  def convert(self, value, batch):
+  def convert(self, value):
     """(array, is_single_example) ready to feed, or an error naming the key."""
     array = value if isinstance(value, np.ndarray) else np.asarray(
         value.to_numpy() if hasattr(value, 'to_numpy') else value)
@@ -94,10 +94,6 @@ class _Input:
         raise exceptions.ArgumentError(
             "features[%r] must have shape %s (n rows), given shape %s" % (
                 self.key, self.describe_shape(), tuple(array.shape)))
-    if batch is not None and array.shape and array.shape[0] != batch:
-      raise exceptions.ArgumentError(
-          'features must all have the same number of rows, given %d rows for %r and %d for '
-          'the first feature' % (array.shape[0], self.key, batch))
     return array, single
 
   def _fail_dtype(self, array):
@@ -268,7 +264,6 @@ class Predictor:
                                        'given %s' % {k: len(a) for k, a in arrays.items()})
       features = {_export.EXAMPLES_KEY: _export.serialize_examples(arrays, self._parse_spec)}
     feeds = []
-    batch = None
     singles = set()
     for spec in self._inputs:
       try:
@@ -281,15 +276,18 @@ class Predictor:
             'features is missing %r; the model expects keys: %s; given keys: %s' % (
                 spec.key, ', '.join(repr(k) for k in self.input_keys),
                 ', '.join(map(repr, given)) or 'none'))
-      array, single = spec.convert(value, batch)
+      array, single = spec.convert(value)
       singles.add(single)
-      if batch is None and array.shape:
-        batch = array.shape[0]
       feeds.append(array)
     if len(singles) > 1:
       raise exceptions.ArgumentError(
           'features mix single examples and batches: give every feature with the batch '
           'dimension first, or none of them')
+    rows = [len(f) if f.shape else None for f in feeds]
+    if len(set(rows)) > 1:
+      raise exceptions.ArgumentError(
+          'features must all have the same number of rows, given %s' % ', '.join(
+              '%d for %r' % (n, spec.key) for n, spec in zip(rows, self._inputs)))
     return feeds, singles == {True}
 
   def predict(self, features, batch_size=None):

@@ -22,6 +22,7 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pandas as pd  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import tfest_adapters as tfa  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -56,6 +57,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
   args = parse_args(argv)
+  tf.get_logger().setLevel('ERROR')  # TensorFlow's INFO lines and deprecation warnings off.
   model_dir = args.model_dir or os.path.join(
       'runs', 'train-script-' + datetime.datetime.now().strftime('%Y%m%d-%H%M%S'))
 

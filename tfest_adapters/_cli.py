@@ -603,8 +603,15 @@ _COMMANDS = {
 
 
 def _one_line(error):
+  """The first line of an error message; for a TensorFlow graph error, the op's own message."""
   text = getattr(error, 'message', None) or str(error) or type(error).__name__
   lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+  if lines and lines[0].startswith('Graph execution error'):
+    # 'Graph execution error:', 'Detected at node ...', the Python trace, "Node: 'x'", then
+    # the op's message.
+    for i, line in enumerate(lines[:-1]):
+      if line.startswith('Node: '):
+        return '%s (at node %s)' % (lines[i + 1], line[len('Node: '):])
   return lines[0] if lines else type(error).__name__
 
 
@@ -631,6 +638,12 @@ def main(argv=None):
   except KeyboardInterrupt:
     print('tfest: interrupted', file=sys.stderr)
     return 130
+  except BrokenPipeError:
+    # Output piped into a command that stopped reading (`tfest predict ... | head`): stop
+    # quietly, as the Python docs advise (and keep the interpreter from complaining at exit).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
   except Exception as e:  # pylint: disable=broad-except
     # TensorFlow's own errors: one line, the traceback with --debug.
     if args.debug:

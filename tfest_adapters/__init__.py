@@ -37,6 +37,10 @@ _EXPORTS = {
     'check_spec': 'tfest_adapters.models',
     'mode_checked': 'tfest_adapters.models',
     'dry_run': 'tfest_adapters.models',
+    'DryRunReport': 'tfest_adapters.models',
+    'dnn_network_fn': 'tfest_adapters.models',
+    'make_head': 'tfest_adapters.models',
+    'make_optimizer_fn': 'tfest_adapters.models',
     # Estimator side.
     'make_estimator': 'tfest_adapters._estimator',
     'fit': 'tfest_adapters._fit',

@@ -498,7 +498,7 @@ def _iris_with_names(path):
   """Iris with class names as labels and a text column: categorical features and labels."""
   frame = pd.read_csv(TRAIN_CSV)
   frame['Species'] = np.array(['Setosa', 'Versicolor', 'Virginica'])[frame['Species']]
-  frame.insert(0, 'Size', np.where(frame['PetalLength'] > 4, 'large', 'small'))
+  frame.insert(0, 'Petal size', np.where(frame['PetalLength'] > 4, 'large', 'small'))
   frame.to_csv(path, index=False)
   return frame
 
@@ -521,10 +521,13 @@ def test_class_names_and_a_categorical_column(tmp_path, capsys):
   assert record['schema']['label'] == {
       'name': 'Species', 'kind': 'class_names', 'n_classes': 3,
       'vocabulary': ['Setosa', 'Versicolor', 'Virginica']}
+  # A column name TensorFlow refuses as a scope or placeholder name gets a safe key.
   assert record['schema']['features'][0] == {
-      'name': 'Size', 'kind': 'categorical', 'vocabulary': ['large', 'small']}
+      'name': 'Petal size', 'key': 'Petal_size', 'kind': 'categorical',
+      'vocabulary': ['large', 'small']}
   # A category never seen in training is predicted (out-of-vocabulary bucket), not refused.
-  rows = train.drop(columns='Species')[:4].assign(Size=['large', 'small', 'medium', 'small'])
+  rows = train.drop(columns='Species')[:4]
+  rows['Petal size'] = ['large', 'small', 'medium', 'small']
   rows.to_csv(tmp_path / 'rows.csv', index=False)
   assert _main(['predict', '--model-dir', model_dir, '--input', tmp_path / 'rows.csv',
                           '--output', tmp_path / 'out.csv']) == 0

@@ -121,6 +121,25 @@ class _Parser(argparse.ArgumentParser):
     self.exit(2, 'tfest: error: %s (see: %s --help)\n' % (message, self.prog))
 
 
+def _add_reading(group):
+  group.add_argument('--format', choices=data.FORMATS, default=None,
+                     help='format of the data files (default: from the extension: .csv, .npz, '
+                          '.tfrecord)')
+  group.add_argument('--feature-spec', metavar='SPEC.json', default=None,
+                     help='how to parse TFRecord files of tf.Example: a JSON object of column '
+                          'name -> dtype (float32, float64, int64, string) or {"dtype": ..., '
+                          '"shape": [...]}, label included')
+
+
+def _add_common(parser):
+  group = parser.add_argument_group('output')
+  group.add_argument('--verbose', action='store_true',
+                     help="show TensorFlow's own log messages and warnings")
+  group.add_argument('--debug', action='store_true',
+                     help='show the full traceback of an error instead of one line')
+  return group
+
+
 def build_parser():
   """The argparse parser of ``tfest`` and its four subcommands."""
   parser = _Parser(
@@ -132,90 +151,81 @@ def build_parser():
   commands = parser.add_subparsers(dest='command', metavar='command', parser_class=_Parser)
   commands.required = True
 
-  common = argparse.ArgumentParser(add_help=False)
-  common.add_argument('--verbose', action='store_true',
-                      help="show TensorFlow's own log messages and warnings")
-  common.add_argument('--debug', action='store_true',
-                      help='show the full traceback of an error instead of one line')
-
-  reading = argparse.ArgumentParser(add_help=False)
-  reading.add_argument('--format', choices=data.FORMATS, default=None,
-                       help='format of the data files (default: from the extension: .csv, '
-                            '.npz, .tfrecord)')
-  reading.add_argument('--feature-spec', metavar='SPEC.json', default=None,
-                       help='how to parse TFRecord files of tf.Example: a JSON object of column '
-                            'name -> dtype (float32, float64, int64, string) or {"dtype": ..., '
-                            '"shape": [...]}, label included')
-
   train = commands.add_parser(
-      'train', parents=[reading, common], help='train a model from a data file',
+      'train', help='train a model from a data file',
       description='Train a classifier or a regressor on a CSV, .npz or TFRecord file, evaluate '
                   'it, and write history.csv, history.png and tfest.json into --model-dir. '
                   'Running it again on the same --model-dir continues training.')
-  train.add_argument('--train', required=True, metavar='FILE',
+  group = train.add_argument_group('data')
+  group.add_argument('--train', required=True, metavar='FILE',
                      help='training data: a CSV file with a header line, a .npz file, or '
                           'TFRecord files (a glob pattern) with --feature-spec')
-  train.add_argument('--label', required=True, metavar='COLUMN', help='the label column')
-  train.add_argument('--eval', metavar='FILE', default=None,
+  group.add_argument('--label', required=True, metavar='COLUMN', help='the label column')
+  group.add_argument('--eval', metavar='FILE', default=None,
                      help='evaluation data with the same columns (default: evaluate on --train)')
-  train.add_argument('--model-dir', required=True, metavar='DIR',
-                     help='checkpoints, events, tfest.json and history go here')
-  train.add_argument('--model', choices=data.MODELS, default=None,
-                     help='classifier (class ids or class names as labels) or regressor '
-                          '(default: classifier, or the model already in --model-dir)')
-  train.add_argument('--hidden-units', type=_units, default=None, metavar='N,N',
-                     help='units of each hidden layer (default: %s)' % ','.join(
-                         str(u) for u in DEFAULT_HIDDEN_UNITS))
-  train.add_argument('--steps', type=_positive_int, default=1000,
-                     help='training steps to run now (default: 1000)')
-  train.add_argument('--batch-size', type=_positive_int, default=32,
-                     help='examples per training step (default: 32)')
-  train.add_argument('--seed', type=_non_negative_int, default=None,
-                     help='seed for the weights and the data order (default: not seeded)')
-  train.add_argument('--steps-per-run', type=_positive_int, default=None, metavar='K',
-                     help='training steps per session.run call, when the model template '
-                          'supports it')
-  train.add_argument('--learning-rate', type=_positive_float, default=None,
-                     help='the learning rate (default: %g, as tf.estimator.DNNClassifier; or '
-                          'the one the model in --model-dir was trained with)' %
-                     DEFAULT_LEARNING_RATE)
-  train.add_argument('--optimizer', default=None,
-                     help="Adagrad, Adam, SGD, RMSProp or Ftrl (default: the template's)")
-  train.add_argument('--dropout', type=_dropout, default=None,
-                     help='dropout rate of the hidden layers when training (default: none)')
-  train.add_argument('--activation', default=None,
-                     help="activation of the hidden layers, such as relu or tanh (default: "
-                          "the template's)")
-  train.add_argument('--n-classes', type=_positive_int, default=None,
-                     help='number of classes when labels are class ids (default: largest + 1)')
-  train.add_argument('--features', type=_names, default=None, metavar='A,B',
+  group.add_argument('--features', type=_names, default=None, metavar='A,B',
                      help='the feature columns (default: every column but the label)')
-  train.add_argument('--categorical', type=_names, default=None, metavar='A,B',
+  group.add_argument('--categorical', type=_names, default=None, metavar='A,B',
                      help='columns of numbers to treat as categories (text columns always are)')
-  train.add_argument('--no-normalize', dest='normalize', action='store_const', const=False,
+  group.add_argument('--no-normalize', dest='normalize', action='store_const', const=False,
                      default=None,
                      help='feed numeric columns as they are (default: standardized with the '
                           'mean and standard deviation of --train)')
-  train.add_argument('--eval-every', type=_positive_int, default=None, metavar='STEPS',
+  _add_reading(group)
+  group = train.add_argument_group('model')
+  group.add_argument('--model-dir', required=True, metavar='DIR',
+                     help='checkpoints, events, tfest.json and history go here')
+  group.add_argument('--model', choices=data.MODELS, default=None,
+                     help='classifier (class ids or class names as labels) or regressor '
+                          '(default: classifier, or the model already in --model-dir)')
+  group.add_argument('--hidden-units', type=_units, default=None, metavar='N,N',
+                     help='units of each hidden layer (default: %s)' % ','.join(
+                         str(u) for u in DEFAULT_HIDDEN_UNITS))
+  group.add_argument('--n-classes', type=_positive_int, default=None, metavar='N',
+                     help='number of classes when labels are class ids (default: largest + 1)')
+  group.add_argument('--optimizer', default=None,
+                     help="Adagrad, Adam, SGD, RMSProp or Ftrl (default: the template's, "
+                          "Adagrad)")
+  group.add_argument('--learning-rate', type=_positive_float, default=None, metavar='RATE',
+                     help='the learning rate (default: %g, as tf.estimator.DNNClassifier; or '
+                          'the last one the model in --model-dir was trained with)' %
+                     DEFAULT_LEARNING_RATE)
+  group.add_argument('--activation', default=None,
+                     help="activation of the hidden layers, such as relu or tanh (default: "
+                          "the template's, relu)")
+  group.add_argument('--dropout', type=_dropout, default=None, metavar='RATE',
+                     help='dropout rate of the hidden layers when training (default: none)')
+  group = train.add_argument_group('training')
+  group.add_argument('--steps', type=_positive_int, default=1000,
+                     help='training steps to run now (default: 1000)')
+  group.add_argument('--batch-size', type=_positive_int, default=32, metavar='N',
+                     help='examples per training step (default: 32)')
+  group.add_argument('--seed', type=_non_negative_int, default=None,
+                     help='seed for the weights and the data order (default: not seeded)')
+  group.add_argument('--eval-every', type=_positive_int, default=None, metavar='STEPS',
                      help='also evaluate on --eval every STEPS training steps, for the history')
-  train.add_argument('--no-progress', dest='progress', action='store_false',
-                     help='no progress bar')
+  group.add_argument('--steps-per-run', type=_positive_int, default=None, metavar='K',
+                     help='training steps per session.run call, when the model template '
+                          'supports it')
+  _add_common(train).add_argument('--no-progress', dest='progress', action='store_false',
+                                  help='no progress bar')
 
   evaluate = commands.add_parser(
-      'evaluate', parents=[reading, common], help='evaluate a trained model_dir on a data file',
+      'evaluate', help='evaluate a trained model_dir on a data file',
       description='Evaluate the latest checkpoint of a model_dir trained by "tfest train" on a '
                   'data file with the training columns and the label; print the metrics.')
   evaluate.add_argument('--model-dir', required=True, metavar='DIR',
                         help='a model_dir trained by tfest train')
   evaluate.add_argument('--eval', '--input', dest='eval', required=True, metavar='FILE',
                         help='evaluation data, with the label column')
-  evaluate.add_argument('--batch-size', type=_positive_int, default=128,
+  evaluate.add_argument('--batch-size', type=_positive_int, default=128, metavar='N',
                         help='examples per evaluation step (default: 128)')
-  evaluate.add_argument('--json', action='store_true',
-                        help='print the metrics as one JSON object')
+  _add_reading(evaluate)
+  _add_common(evaluate).add_argument('--json', action='store_true',
+                                     help='print the metrics as one JSON object')
 
   predict = commands.add_parser(
-      'predict', parents=[reading, common], help='predict rows of a data file',
+      'predict', help='predict rows of a data file',
       description='Predict every row of a data file with a model_dir trained by "tfest train" '
                   'or with a SavedModel; write one CSV row of predictions per input row.')
   source = predict.add_mutually_exclusive_group(required=True)
@@ -227,11 +237,13 @@ def build_parser():
                             'ignored)')
   predict.add_argument('--output', metavar='FILE', default=None,
                        help='write the predictions CSV here (default: standard output)')
-  predict.add_argument('--batch-size', type=_positive_int, default=128,
+  predict.add_argument('--batch-size', type=_positive_int, default=128, metavar='N',
                        help='examples per prediction step (default: 128)')
+  _add_reading(predict)
+  _add_common(predict)
 
   export = commands.add_parser(
-      'export', parents=[common], help='export a trained model_dir as a SavedModel',
+      'export', help='export a trained model_dir as a SavedModel',
       description='Export the latest checkpoint of a model_dir trained by "tfest train" as a '
                   'SavedModel, check that it predicts what the Estimator predicts, and print '
                   'its directory.')
@@ -242,6 +254,7 @@ def build_parser():
                            '(default: <model-dir>/export)')
   export.add_argument('--parse-examples', action='store_true',
                       help='serve serialized tf.Example protos instead of raw feature tensors')
+  _add_common(export)
   return parser
 
 
@@ -391,14 +404,19 @@ class _Plan(object):
 
 
 def prepare_train(args):
-  """Checks everything ``tfest train`` needs, without TensorFlow; returns a :class:`_Plan`."""
+  """Checks everything ``tfest train`` needs; returns a :class:`_Plan`.
+
+  The model_dir, the options and the data files are checked without TensorFlow; then the
+  model template checks its params (TensorFlow imported, no graph built).
+  """
   record = _record_for_train(args.model_dir)
-  if record is not None:
+  new_model = record is None
+  if not new_model:
     _check_same_model(args, record)
   if args.eval_every is not None and args.eval is None:
     _fail('--eval-every needs --eval, given: --eval-every %d without --eval' % args.eval_every)
   train_table = _read(args, args.train, '--train')
-  if record is None:
+  if new_model:
     model = args.model or data.CLASSIFIER
     if args.n_classes is not None and model == data.REGRESSOR:
       _fail('--n-classes must be left out for --model regressor, given: %d' % args.n_classes)
@@ -414,15 +432,12 @@ def prepare_train(args):
         'options': {},
         'schema': schema,
     }
-    resuming_record = False
-    resuming = False
   else:
     record = dict(record)
-    resuming_record = True
-    resuming = _has_checkpoint(args.model_dir)
+  resuming = not new_model and _has_checkpoint(args.model_dir)
   options = dict(record.get('options', {}))
-  if not resuming_record:
-    # tf.estimator.DNNClassifier's learning rate for an optimizer given by name; the
+  if new_model:
+    # The learning rate tf.estimator's DNN estimators give an optimizer named by a string; the
     # optimizers' own defaults (0.001 for Adagrad) barely move a small network in 1000 steps.
     options['learning_rate'] = DEFAULT_LEARNING_RATE
   for key in ('optimizer', 'activation', 'learning_rate', 'dropout'):
@@ -559,7 +574,7 @@ def run_predict(plan):
   args = plan.args
   if args.saved_model is not None:
     frame = _cli_model.predict_saved_model(args.saved_model, plan.record, plan.features,
-                                           plan.table)
+                                           plan.table, batch_size=args.batch_size)
   else:
     frame = _cli_model.predict_model_dir(plan.record, args.model_dir, plan.features,
                                          batch_size=args.batch_size)

@@ -27,6 +27,7 @@ import glob
 import json
 import math
 import os
+import re
 
 import numpy as np
 
@@ -418,7 +419,28 @@ def infer_schema(table, label, model, features=None, categorical=(), n_classes=N
     _fail('%s must have at least one feature column besides the label %r, given: only the label'
           % (table.name, label))
   columns = [_infer_feature(table, name, name in categorical, normalize) for name in features]
+  for column, key in zip(columns, feature_keys(features)):
+    column['key'] = key
   return {'features': columns, 'label': _infer_label(table, label, model, n_classes)}
+
+
+def feature_keys(names):
+  """TensorFlow-safe feature keys for column names: 'sepal length (cm)' -> 'sepal_length_cm'.
+
+  Feature keys become name scopes (Keras' DenseFeatures) and serving placeholder names, which
+  must match ``[A-Za-z0-9.][A-Za-z0-9_.-]*``; CSV headers often do not. Keys are unique.
+  """
+  keys, used = [], set()
+  for name in names:
+    key = re.sub(r'_+', '_', re.sub(r'[^A-Za-z0-9_.-]', '_', str(name)))
+    key = re.sub(r'^[^A-Za-z0-9.]+', '', key).rstrip('_') or 'feature'
+    unique, n = key, 1
+    while unique in used:
+      n += 1
+      unique = '%s_%d' % (key, n)
+    used.add(unique)
+    keys.append(unique)
+  return keys
 
 
 def _infer_feature(table, name, force_categorical, normalize):
@@ -501,7 +523,8 @@ def _infer_label(table, label, model, n_classes):
 def conform(table, schema, with_labels):
   """Checks a table against a schema; returns (features dict, labels or None).
 
-  Numeric features come back as float32 arrays of the trained shape, categorical ones as str
+  The features dict is keyed by the schema's feature keys (see :func:`feature_keys`). Numeric
+  features come back as float32 arrays of the trained shape, categorical ones as str
   arrays (values the model never saw are kept: they fall into the out-of-vocabulary bucket).
   Labels (when ``with_labels``) come back as int64 class ids, str class names or float32
   numbers, and must be classes the model knows.
@@ -511,15 +534,15 @@ def conform(table, schema, with_labels):
   _check_columns(table, names, 'the model was trained on %s' % ', '.join(names), fuzzy=False)
   features = {}
   for feature in schema['features']:
-    name = feature['name']
+    name, key = feature['name'], feature['key']
     if feature['kind'] == NUMERIC:
       numbers = _as_numeric(table, name, '', trained_on=True)
       if list(numbers.shape[1:]) != list(feature['shape']):
         _fail('%s column %r must have shape %s per example as in training, given: %s' % (
             table.name, name, list(feature['shape']), list(numbers.shape[1:])))
-      features[name] = numbers.astype(np.float32)
+      features[key] = numbers.astype(np.float32)
     else:
-      features[name] = _as_strings(table, name)
+      features[key] = _as_strings(table, name)
   labels = None
   if with_labels:
     labels = conform_labels(table, schema['label'])
@@ -562,7 +585,7 @@ def sample_rows(features, rows=SAMPLE_ROWS):
 
 def sample_features(schema, sample):
   """The sample batch of a run record back as numpy arrays of the trained dtypes."""
-  kinds = {f['name']: f['kind'] for f in schema['features']}
+  kinds = {f['key']: f['kind'] for f in schema['features']}
   return {name: np.asarray(values, dtype=np.float32 if kinds[name] == NUMERIC else str)
           for name, values in sample.items()}
 

@@ -39,7 +39,7 @@ def feature_columns(schema):
   """The ``tf.feature_column`` list of a schema (see :func:`_cli_data.infer_schema`)."""
   columns = []
   for feature in schema['features']:
-    name = feature['name']
+    name = feature['key']
     if feature['kind'] == data.NUMERIC:
       normalizer = None
       if 'mean' in feature:
@@ -75,34 +75,37 @@ def _as_flags(text):
   return re.sub(r'params\["(\w+)"\]', lambda m: _FLAGS.get(m.group(1), m.group(0)), text)
 
 
+def _checked(check, params):
+  """``check(params)``, with the template's ``params["key"]`` named as tfest flags."""
+  try:
+    check(params)
+  except exceptions.TfestError as e:
+    raise type(e)(_as_flags(str(e))) from None
+
+
 def check_params(record, steps_per_run=None):
   """Runs the model template's own params check (no graph), naming tfest flags in errors.
 
+  ``steps_per_run`` is passed to the template only when its check accepts the key.
+
   Raises:
-    ArgumentError: a params value the template refuses, or ``steps_per_run`` given to a
-      template that does not take it.
+    ArgumentError, ArgumentTypeError, ArgumentKeyError: a params value the template refuses,
+      or ``steps_per_run`` given to a template that does not take it.
   """
-  check = getattr(model_fn_of(record['model']), 'check_params', None)
+  model_fn = model_fn_of(record['model'])
+  check = model_fn.check_params
   params = params_of(record)
-  if check is not None:
-    try:
-      check(params)
-    except exceptions.TfestError as e:
-      raise type(e)(_as_flags(str(e))) from None
+  _checked(check, params)
   if steps_per_run is None:
     return
   try:
-    if check is None:
-      raise exceptions.ArgumentKeyError('no check_params')
     check(dict(params, steps_per_run=steps_per_run))
-  except exceptions.ArgumentKeyError:
+  except exceptions.ArgumentKeyError:  # The only new key is steps_per_run.
     raise exceptions.ArgumentError(
         '--steps-per-run needs a model template that runs several steps per session.run call, '
         'given: --steps-per-run %d, but %s of this tfest_adapters takes no steps_per_run '
-        'param; leave --steps-per-run out' % (
-            steps_per_run, model_fn_of(record['model']).__name__)) from None
-  except exceptions.TfestError as e:
-    raise type(e)(_as_flags(str(e))) from None
+        'param; leave --steps-per-run out' % (steps_per_run, model_fn.__name__)) from None
+  _checked(check, dict(params, steps_per_run=steps_per_run))
 
 
 def params_of(record, steps_per_run=None):

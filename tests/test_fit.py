@@ -219,3 +219,31 @@ def test_progress_bar_shows_step_loss_and_rate(tmp_path, monkeypatch):
   text = stream.getvalue()
   assert '6/6' in text and 'step/s' in text
   assert 'loss=' in text and 'eval_accuracy=' in text
+
+
+def test_extension_points_contexts_hooks_and_saving_listeners(tmp_path):
+  events = []
+
+  class Context:
+    def __init__(self, loop):
+      events.append(('built', loop.model_dir))
+
+    def __enter__(self):
+      events.append('enter')
+
+    def __exit__(self, *exc_info):
+      events.append(('exit', exc_info[0]))
+
+  class Listener(tf.estimator.CheckpointSaverListener):
+    def after_save(self, session, global_step_value):
+      events.append(('saved', int(global_step_value)))
+
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0)
+  loop = _fit.FitLoop(est, TRAIN, max_steps=3, progress=False)
+  loop.contexts.append(Context)
+  loop.saving_listeners.append(Listener())
+  history = loop.run()
+  assert events[:2] == [('built', str(tmp_path)), 'enter']
+  assert events[-1] == ('exit', None)
+  assert ('saved', 3) in events
+  assert list(history['step']) == [1, 2, 3]

@@ -426,7 +426,12 @@ class FitLoop:
   Extension points (used to add behaviour without rewriting the loop):
 
   * ``self.hooks``: the SessionRunHooks of every ``Estimator.train`` call (the step
-    recorder first, then the caller's). Append hooks here.
+    recorder first, then the caller's). Append hooks here. Mind that the Estimator's
+    CheckpointSaverHook runs its ``after_run`` before any of these (chief hooks come first):
+    a check that must veto a save belongs in a saving listener.
+  * ``self.saving_listeners``: ``tf.estimator.CheckpointSaverListener`` objects passed to
+    every ``Estimator.train`` call; raising in ``before_save`` stops a checkpoint from being
+    written.
   * ``self.contexts``: callables ``context(loop) -> context manager`` entered, in order,
     around the whole run (after the checks, before the first ``train``), e.g. a model_dir
     lock; their ``__exit__`` sees any exception the run raises.
@@ -491,6 +496,7 @@ class FitLoop:
     self.recorder = _hooks.StepRecorderHook()
     self.listeners = self.recorder.listeners
     self.hooks = [self.recorder] + self.user_hooks
+    self.saving_listeners = []
     self.contexts = []
     self.evals = []  # (step, wall_time, metrics, None)
     self.stopped_early = False
@@ -514,7 +520,8 @@ class FitLoop:
 
   def train_chunk(self, stop):
     """One Estimator.train call up to global step ``stop`` (None: until out of data)."""
-    self.estimator.train(self.train_input_fn, max_steps=stop, hooks=self.hooks)
+    self.estimator.train(self.train_input_fn, max_steps=stop, hooks=self.hooks,
+                         saving_listeners=self.saving_listeners or None)
 
   def evaluate(self, step, checkpoint_path):
     """Evaluates exactly ``checkpoint_path``; records it; returns True to stop early."""

@@ -1,5 +1,6 @@
 """make_estimator: a real Estimator; arguments refused before any graph; seeds; wrapping."""
 
+import json
 import os
 import warnings
 
@@ -211,3 +212,11 @@ def test_warm_start_from_an_existing_model_dir(tmp_path, small_data):
   w_first = first.get_variable_value('logits/kernel')
   w_second = second.get_variable_value('logits/kernel')
   assert np.max(np.abs(w_second - w_first)) < 0.2
+
+
+def test_model_dir_from_tf_config_is_used(tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', json.dumps({'model_dir': str(tmp_path / 'from_env')}))
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')  # No temporary-directory warning.
+    est = tfa.make_estimator(boring_model_fn)
+  assert est.model_dir == str(tmp_path / 'from_env')

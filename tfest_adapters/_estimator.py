@@ -10,6 +10,7 @@ nothing touches an existing checkpoint.
 import copy
 import difflib
 import inspect
+import json
 import os
 import random
 import tempfile
@@ -297,6 +298,14 @@ def _validate_warm_start_from(warm_start_from):
   return warm_start_from
 
 
+def _tf_config_model_dir():
+  """The model_dir a TF_CONFIG may carry (RunConfig reads it too), or None."""
+  try:
+    return json.loads(os.environ.get('TF_CONFIG') or '{}').get('model_dir') or None
+  except (ValueError, AttributeError):
+    return None
+
+
 def _resolve_model_dir(model_dir, config_model_dir):
   import tensorflow as tf
   if model_dir is not None:
@@ -307,7 +316,7 @@ def _resolve_model_dir(model_dir, config_model_dir):
     raise exceptions.ArgumentError(
         'model_dir and config.model_dir differ, given: model_dir=%r, config.model_dir=%r. '
         'Give one of them' % (model_dir, config_model_dir))
-  model_dir = model_dir or config_model_dir
+  model_dir = model_dir or config_model_dir or _tf_config_model_dir()
   if model_dir is None:
     model_dir = tempfile.mkdtemp(prefix='tfest-model-')
     warnings.warn(

@@ -44,10 +44,14 @@ def parse_args(argv=None):
   parser.add_argument('--keep-checkpoint-max', type=int, default=5,
                       help='checkpoints kept; the evaluator fails on one deleted while it '
                       'restores it, so keep more when checkpoints come faster than evaluations')
-  parser.add_argument('--throttle-secs', type=float, default=10,
+  parser.add_argument('--throttle-secs', type=int, default=10,
                       help='least seconds between two evaluations by the evaluator')
   parser.add_argument('--log-step-count-steps', type=int, default=100)
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--chief-waits-for-workers-secs', type=float, default=0,
+                      help='the chief waits up to this long for the workers to step before '
+                      'training itself (0: no waiting); for short jobs that must use every '
+                      'worker')
   parser.add_argument('--strategy', choices=('ps', 'multi_worker_mirrored'), default='ps',
                       help='ps: asynchronous, variables on the ps tasks (default); '
                       'multi_worker_mirrored: synchronous all-reduce between chief and '
@@ -61,31 +65,10 @@ def parse_args(argv=None):
 
 
 def load_csv(path):
-  """(features dict of float32 arrays, int32 labels) from an Iris CSV file."""
+  """(features dict of float32 arrays, int64 labels) from an Iris CSV file."""
   data = np.genfromtxt(path, delimiter=',', names=True)
   return ({k: data[k].astype(np.float32) for k in FEATURES},
-          data[LABEL].astype(np.int32))
-
-
-def train_input_fn_builder(features, labels, batch_size, seed):
-  """Training input_fn: this trainer's shard of the rows, shuffled, repeated."""
-  def input_fn(config):
-    import tensorflow as tf
-    from tfest_adapters import cluster
-    role = cluster.current_role(config)
-    ds = tf.data.Dataset.from_tensor_slices((dict(features), labels))
-    # Rows i, i + n, i + 2n, ... for trainer i of n (the chief is 0, worker k is k + 1).
-    ds = ds.shard(role.num_shards, role.shard_index)
-    return ds.shuffle(len(labels), seed=seed).repeat().batch(batch_size)
-  return input_fn
-
-
-def eval_input_fn_builder(features, labels, batch_size):
-  """Evaluation input_fn: every row once."""
-  def input_fn():
-    import tensorflow as tf
-    return tf.data.Dataset.from_tensor_slices((dict(features), labels)).batch(batch_size)
-  return input_fn
+          data[LABEL].astype(np.int64))
 
 
 def train(args):
@@ -116,19 +99,25 @@ def train(args):
                   optimizer='Adagrad', learning_rate=0.1),
       model_dir=args.model_dir, seed=args.seed, **run_config_options)
 
-  train_spec = tf.estimator.TrainSpec(
-      train_input_fn_builder(train_x, train_y, args.batch_size, args.seed),
-      max_steps=args.max_steps,
+  # In TRAIN mode with TF_CONFIG, numpy_input_fn reads this trainer's shard only: rows
+  # i, i + n, i + 2n, ... for trainer i of n (the chief is 0, worker k is k + 1).
+  train_input_fn = tfa.numpy_input_fn(train_x, train_y, batch_size=args.batch_size,
+                                      num_epochs=None, shuffle=True, seed=args.seed)
+  eval_input_fn = tfa.numpy_input_fn(eval_x, eval_y, batch_size=args.batch_size,
+                                     num_epochs=1, shuffle=False)
+  wait_for_workers = []
+  if args.chief_waits_for_workers_secs > 0:
+    wait_for_workers.append(cluster.WaitForWorkersHook(
+        estimator.config, timeout_secs=args.chief_waits_for_workers_secs,
+        max_steps=args.max_steps))
+  tf.compat.v1.logging.info('%s starts train_and_evaluate', role.name)
+  result = tfa.train_and_evaluate(
+      estimator, train_input_fn, eval_input_fn, max_steps=args.max_steps,
+      throttle_secs=args.throttle_secs,
       # A worker builds its graph, then waits for the chief's first checkpoint before its
       # session starts (else it may sleep 30 s); each trainer records its own step count.
-      hooks=[cluster.WaitForChiefHook(args.model_dir, estimator.config),
-             cluster.TaskStepsHook(args.model_dir, role)])
-  eval_spec = tf.estimator.EvalSpec(
-      eval_input_fn_builder(eval_x, eval_y, args.batch_size),
-      steps=None, start_delay_secs=0, throttle_secs=args.throttle_secs)
-
-  tf.compat.v1.logging.info('%s starts train_and_evaluate', role.name)
-  result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+      train_hooks=[cluster.WaitForChiefHook(args.model_dir, estimator.config),
+                   cluster.TaskStepsHook(args.model_dir, role)] + wait_for_workers)
   tf.compat.v1.logging.info('%s finished; steps run per task so far: %s', role.name,
                             cluster.read_task_steps(args.model_dir))
   return result

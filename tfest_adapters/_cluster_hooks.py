@@ -11,6 +11,10 @@ Two traps of between-graph training with parameter servers (measured with TF 2.1
   first, then wait for the chief's first checkpoint (the chief saves one right after
   initializing the model), polling every 0.2 s, and only then create its session: it starts
   training a fraction of a second after the chief instead of seconds or 30 s later.
+* Even so, a worker whose graph takes longer to build than the chief's (the processes share
+  the CPUs of one machine, or the worker starts late) joins seconds after the chief started
+  training, and a short job can end before it joins. :class:`WaitForWorkersHook` makes the
+  chief wait, bounded, until the workers have stepped before it trains itself.
 * Nothing in TF's logs says how many steps each task ran: the global step is shared.
   :class:`TaskStepsHook` counts the steps of one task and records them in the model_dir.
 """
@@ -124,6 +128,65 @@ class WaitForChiefHook(tf.compat.v1.train.SessionRunHook):
   def begin(self):
     self.checkpoint = wait_for_chief(self._model_dir, self._config, self._timeout_secs,
                                      self._poll_secs)
+
+
+class WaitForWorkersHook(tf.compat.v1.train.SessionRunHook):
+  """In the chief, waits (bounded) until the workers have run steps before training itself.
+
+  After the chief's session is created (the model is initialized and the first checkpoint
+  written), ``after_create_session`` polls the global step until it has advanced by
+  ``min_worker_steps`` without the chief, that is until workers are training, or until
+  ``timeout_secs`` pass (then the chief trains alone, with a warning: asynchronous training
+  does not need the workers). In every other role, and in a cluster without workers, it does
+  nothing. Asynchronous training needs no such barrier; it makes short jobs and tests use
+  every worker.
+
+  Example:
+
+    hooks = [WaitForChiefHook(model_dir, config), WaitForWorkersHook(config, max_steps=1000)]
+
+  Args:
+    config: the Estimator's ``tf.estimator.RunConfig``, or None to read TF_CONFIG.
+    min_worker_steps: global steps the workers must run first.
+    timeout_secs: the longest the chief waits.
+    max_steps: the training's max_steps, if any: no waiting once the global step reached it.
+    poll_secs: how often the global step is read.
+  """
+
+  def __init__(self, config=None, min_worker_steps=1, timeout_secs=60, max_steps=None,
+               poll_secs=0.1):
+    self._role = _cluster_config.current_role(config)
+    self._min_worker_steps = _validation.check_positive_int('min_worker_steps',
+                                                            min_worker_steps)
+    self._timeout_secs = _validation.check_positive_number('timeout_secs', timeout_secs)
+    self._max_steps = _validation.check_optional_positive_int('max_steps', max_steps)
+    self._poll_secs = _validation.check_positive_number('poll_secs', poll_secs)
+    self._global_step = None
+    self.waited_secs = None
+
+  def begin(self):
+    self._global_step = tf.compat.v1.train.get_global_step()
+
+  def after_create_session(self, session, coord):
+    if (not self._role.distributed or self._role.task_type != _cluster_config.CHIEF or
+        self._role.num_worker_replicas < 2 or self._global_step is None):
+      return
+    start = time.monotonic()
+    first = int(session.run(self._global_step))
+    while True:
+      step = int(session.run(self._global_step))
+      if step - first >= self._min_worker_steps or (
+          self._max_steps is not None and step >= self._max_steps):
+        break
+      if time.monotonic() - start > self._timeout_secs:
+        tf.compat.v1.logging.warning(
+            'No worker ran %d step(s) within timeout_secs=%s s; the chief trains alone',
+            self._min_worker_steps, self._timeout_secs)
+        break
+      time.sleep(self._poll_secs)
+    self.waited_secs = time.monotonic() - start
+    tf.compat.v1.logging.info('chief waited %.1f s for the workers (global step %d -> %d)',
+                              self.waited_secs, first, step)
 
 
 class TaskStepsHook(tf.compat.v1.train.SessionRunHook):

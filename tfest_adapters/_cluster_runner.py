@@ -149,6 +149,7 @@ class _Role(object):
     self.started = None
     self.ended = None
     self.deadline = None
+    self.deadline_reason = None
     self.returncode = None
     self.status = None
     self.planned = None       # The status to record when it ends because we ended it.
@@ -304,12 +305,14 @@ class LocalCluster(object):
     self._monitor.start()
     return self
 
-  def wait(self, check=True):
+  def wait(self, check=True, timeout=None):
     """Waits until every role has ended (bounded by the watchdog) and returns the result.
 
     Args:
       check: raise the ClusterError of a failed or hung role (its ``result`` attribute holds
         the :class:`ClusterResult`); False to return the result in any case.
+      timeout: None, or seconds from now after which the roles still running are ended and
+        named in the error, like the watchdog does at each role's own ``timeout``.
 
     Returns:
       A :class:`ClusterResult`.
@@ -319,6 +322,14 @@ class LocalCluster(object):
     """
     if self._started_at is None:
       self.start()
+    if timeout is not None:
+      timeout = _validation.check_positive_number('timeout', timeout)
+      with self._lock:
+        deadline = time.monotonic() + timeout
+        for role in self._roles.values():
+          if role.running:
+            role.deadline = min(role.deadline, deadline)
+            role.deadline_reason = 'wait(timeout=%s)' % timeout
     try:
       while not self._done.wait(0.2):
         pass
@@ -460,6 +471,7 @@ class LocalCluster(object):
         cwd=self._cwd, env=env, start_new_session=True)
     role.started = time.monotonic()
     role.deadline = role.started + self._timeout
+    role.deadline_reason = 'timeout=%s s' % self._timeout
     role.ended = role.returncode = role.status = role.planned = role.term_sent = None
     with self._log_lock:
       role.line_count = 0
@@ -553,7 +565,8 @@ class LocalCluster(object):
         if returncode is not None:
           self._reap(role, returncode, now)
           self._on_exit(role, now)
-    for role in roles:
+    # A ps blocks by design: when deadlines pass together, name the other roles first.
+    for role in sorted(roles, key=lambda r: r.task_type == _cluster_config.PS):
       if not role.running:
         continue
       if role.term_sent is not None:
@@ -563,8 +576,8 @@ class LocalCluster(object):
       if now > role.deadline:
         role.planned = TIMED_OUT
         self._terminate(role)
-        self._fail(role, 'did not end within timeout=%s s and was ended by the watchdog%s' % (
-            self._timeout, self._missing_ps_hint(role)))
+        self._fail(role, 'did not end within %s and was ended by the watchdog%s' % (
+            role.deadline_reason, self._missing_ps_hint(role)))
       elif (role.task_type == _cluster_config.WORKER and self._chief_done_at is not None and
             now > self._chief_done_at + self._shutdown_timeout):
         role.planned = TIMED_OUT

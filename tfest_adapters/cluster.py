@@ -10,7 +10,8 @@ variables, the evaluator evaluates each new checkpoint). This module:
   :class:`Role`;
 * handles the traps of between-graph training: :class:`WaitForChiefHook` /
   :func:`wait_for_chief` (a worker that starts before the chief initialized the model
-  otherwise sleeps 30 s), :class:`TaskStepsHook` and
+  otherwise sleeps 30 s), :class:`WaitForWorkersHook` (a short job can end before a late
+  worker joins), :class:`TaskStepsHook` and
   :func:`read_task_steps` (how many steps each task ran);
 * runs a real cluster of processes on 127.0.0.1 and ends it, bounded:
   :func:`run_local_cluster`, :class:`LocalCluster`, :class:`ClusterResult`.
@@ -26,8 +27,8 @@ docs/distributed.md):
   print(result.returncodes)
 
 Importing this module does not import TensorFlow; :func:`wait_for_chief`,
-:class:`WaitForChiefHook`, :class:`TaskStepsHook` and :func:`read_task_steps` do, when first
-used.
+:class:`WaitForChiefHook`, :class:`WaitForWorkersHook`, :class:`TaskStepsHook` and
+:func:`read_task_steps` do, when first used.
 """
 
 import importlib
@@ -54,6 +55,7 @@ from tfest_adapters.exceptions import ClusterError
 _TF_EXPORTS = {
     'wait_for_chief': 'tfest_adapters._cluster_hooks',
     'WaitForChiefHook': 'tfest_adapters._cluster_hooks',
+    'WaitForWorkersHook': 'tfest_adapters._cluster_hooks',
     'TaskStepsHook': 'tfest_adapters._cluster_hooks',
     'read_task_steps': 'tfest_adapters._cluster_hooks',
 }

@@ -121,6 +121,6 @@ def test_read_history_errors(tmp_path):
 
 
 def test_scalar_conversion():
-  assert _history._scalar(np.float32(0.5)) == 0.5  # pylint: disable=protected-access
-  assert _history._scalar(np.array([1.0, 2.0])) is None  # pylint: disable=protected-access
-  assert _history._scalar(b'text') is None  # pylint: disable=protected-access
+  assert _history.scalar_value(np.float32(0.5)) == 0.5
+  assert _history.scalar_value(np.array([1.0, 2.0])) is None
+  assert _history.scalar_value(b'text') is None

@@ -329,15 +329,14 @@ class ProgressBar:
     self.bar.update(max(0, step - self.position))
     self.position = max(self.position, step)
 
-  def on_eval(self, step, metrics):
+  def on_eval(self, metrics):
     if self.bar is None:
       return
     for key in sorted(metrics):
-      value = _history._scalar(metrics[key])  # pylint: disable=protected-access
+      value = _history.scalar_value(metrics[key])
       if key != 'global_step' and value is not None:
         self.postfix['eval_' + key] = '%.4g' % value
     self.bar.set_postfix(self.postfix, refresh=True)
-    del step
 
   def close(self):
     if self.bar is not None:
@@ -381,7 +380,7 @@ class BestCheckpoint:
 
   def offer(self, checkpoint_path, step, metrics):
     """Copies ``checkpoint_path`` aside when its ``metric`` beats the best so far."""
-    value = _history._scalar(metrics.get(self.metric))  # pylint: disable=protected-access
+    value = _history.scalar_value(metrics.get(self.metric))
     if value is None or math.isnan(value):
       return False
     if self.value is not None and not self.better(value, self.value):
@@ -402,7 +401,7 @@ class BestCheckpoint:
     with tf.io.gfile.GFile(os.path.join(staging, 'checkpoint'), 'w') as f:
       f.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (
           prefix, prefix))
-    clean = {k: _history._scalar(v) for k, v in metrics.items()}  # pylint: disable=protected-access
+    clean = {k: _history.scalar_value(v) for k, v in metrics.items()}
     with tf.io.gfile.GFile(os.path.join(staging, BEST_FILE), 'w') as f:
       json.dump(dict(step=int(step), metric=self.metric, value=value, metrics=clean,
                      source=checkpoint_path), f, indent=1)
@@ -528,11 +527,11 @@ class FitLoop:
     metrics = self.estimator.evaluate(self.eval_input_fn, steps=self.eval_steps,
                                       checkpoint_path=checkpoint_path)
     self.evals.append((step, time.time(), dict(metrics), None))
-    self.bar.on_eval(step, metrics)
+    self.bar.on_eval(metrics)
     if self.best is not None:
       self.best.offer(checkpoint_path, step, metrics)
     if self.early_stopping is not None:
-      value = _history._scalar(metrics[self.early_stopping.metric])  # pylint: disable=protected-access
+      value = _history.scalar_value(metrics[self.early_stopping.metric])
       return self.early_stopping.update(value)
     return False
 

@@ -99,7 +99,7 @@ class History:
       prefix = EVAL_PREFIX + (name + '_' if name else '')
       row = eval_rows.setdefault(int(step), {STEP: int(step), '_t': float(wall_time)})
       for key, value in metrics.items():
-        value = _scalar(value)
+        value = scalar_value(value)
         if key != 'global_step' and value is not None:
           row[prefix + key] = value
     frame = train
@@ -208,7 +208,7 @@ class History:
     return figure
 
 
-def _scalar(value):
+def scalar_value(value):
   """A Python float for a scalar metric value, None for anything else."""
   try:
     array = np.asarray(value)
@@ -246,7 +246,7 @@ def _scalars(directory):
           if value.HasField('simple_value'):
             number = float(value.simple_value)
           elif value.HasField('tensor'):
-            number = _scalar(tf.make_ndarray(value.tensor))
+            number = scalar_value(tf.make_ndarray(value.tensor))
             if number is None:
               continue
           else:

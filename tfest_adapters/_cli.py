@@ -27,10 +27,13 @@ traceback instead.
 """
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import re
 import sys
+import warnings
 
 from tfest_adapters import _cli_data as data
 from tfest_adapters import exceptions
@@ -364,16 +367,18 @@ def _check_same_model(args, record):
   ]
   for flag, given, recorded in checks:
     if given is not None and given != recorded:
-      _refuse_other_model(args.model_dir, record, 'with %s %s' % (flag, _flag_text(recorded)),
-                          '%s %s' % (flag, _flag_text(given)), flag)
+      recorded = _flag_text(recorded, flag)
+      _refuse_other_model(args.model_dir, record, 'with ' + (
+          recorded if recorded.startswith('no ') else '%s %s' % (flag, recorded)),
+                          '%s %s' % (flag, _flag_text(given, flag)), flag)
   if args.normalize is False and normalized:
     _refuse_other_model(args.model_dir, record, 'on standardized numeric columns',
                         '--no-normalize', '--no-normalize')
 
 
-def _flag_text(value):
+def _flag_text(value, flag):
   if value is None:
-    return "the template's default"
+    return "no %s (the template's default)" % flag
   if isinstance(value, list):
     return ','.join(str(v) for v in value)
   return str(value)
@@ -633,11 +638,15 @@ def _one_line(error):
 def main(argv=None):
   """Runs ``tfest`` on ``argv`` (default ``sys.argv[1:]``) and returns the exit status.
 
-  0 on success, 2 for a bad argument or input (found before TensorFlow runs), 1 when
-  TensorFlow fails, 130 when interrupted.
+  0 on success, 2 for a bad argument or input (found before anything runs), 1 when the run
+  fails, 130 when interrupted.
   """
   args = build_parser().parse_args(argv)
-  _quiet(args.verbose)
+  with _quiet(args.verbose):
+    return _main(args)
+
+
+def _main(args):
   prepare, run = _COMMANDS[args.command]
   phase = 'checking the input'
   try:
@@ -669,20 +678,28 @@ def main(argv=None):
     return 1
 
 
+@contextlib.contextmanager
 def _quiet(verbose):
-  """Silences TensorFlow's logging and warnings, unless ``--verbose``.
+  """Silences TensorFlow's logging and warnings while tfest runs, unless ``--verbose``.
 
-  Called before TensorFlow is imported. ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (not the
+  Entered before TensorFlow is imported. ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (not the
   project's usual 2) so that an error is the only line on stderr: TensorFlow 2.15 logs three
   harmless C++ errors at import ("Unable to register cuDNN factory ..."). Errors that matter
-  reach Python as exceptions, which main reports. A value already set is kept.
+  reach Python as exceptions, which main reports. A value already set is kept. The logger
+  level and warning filters are restored on exit (main may run inside a larger program).
   """
   if verbose:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
+    yield
     return
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  import logging  # pylint: disable=g-import-not-at-top
-  import warnings  # pylint: disable=g-import-not-at-top
-  logging.getLogger('tensorflow').setLevel(logging.ERROR)
-  warnings.filterwarnings('ignore', module=r'(tensorflow|keras|tf_keras)(\.|$)')
-  warnings.filterwarnings('ignore', category=DeprecationWarning)
+  logger = logging.getLogger('tensorflow')
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    with warnings.catch_warnings():
+      warnings.filterwarnings('ignore', module=r'(tensorflow|keras|tf_keras)(\.|$)')
+      warnings.filterwarnings('ignore', category=DeprecationWarning)
+      yield
+  finally:
+    logger.setLevel(level)

@@ -579,8 +579,18 @@ def conform_labels(table, label_schema):
 
 
 def sample_rows(features, rows=SAMPLE_ROWS):
-  """The first rows of conformed features, as JSON-ready lists (the export's sample batch)."""
-  return {name: values[:rows].tolist() for name, values in features.items()}
+  """The first rows of conformed features, as JSON-ready lists (the export's sample batch).
+
+  float32 values are written in their shortest form that reads back as the same float32 (5.1,
+  not 5.099999904632568).
+  """
+  sample = {}
+  for key, values in features.items():
+    values = values[:rows]
+    if values.dtype == np.float32:
+      values = np.asarray([float(str(v)) for v in values.ravel()]).reshape(values.shape)
+    sample[key] = values.tolist()
+  return sample
 
 
 def sample_features(schema, sample):

@@ -155,6 +155,7 @@ class _Role(object):
     self.planned = None       # The status to record when it ends because we ended it.
     self.term_sent = None     # When SIGTERM was sent (SIGKILL follows after kill_grace).
     self.restarts = 0
+    self.restarting = False   # Between the kill and the new process of restart().
     self.lines = collections.deque(maxlen=_KEPT_LINES)
     self.line_count = 0       # Lines of the current incarnation seen so far.
     self.log_file = None
@@ -385,10 +386,14 @@ class LocalCluster(object):
       r = self._role(role)
       if self._done.is_set():
         raise exceptions.ClusterError('cannot restart %s: the cluster has ended' % r.name)
-      if r.running:
-        self.kill(role)
-      r.restarts += 1
-      self._launch(r)
+      r.restarting = True
+      try:
+        if r.running:
+          self.kill(role)
+        r.restarts += 1
+        self._launch(r)
+      finally:
+        r.restarting = False
 
   def wait_for_log(self, role, pattern, timeout=None):
     """Waits until ``role``'s current process prints a line matching ``pattern``.
@@ -419,7 +424,7 @@ class LocalCluster(object):
           if match:
             return match
         checked = len(lines)
-        if not r.running or self._done.is_set():
+        if (not r.running and not r.restarting) or self._done.is_set():
           raise exceptions.ClusterError(
               '%s ended (status: %s) before printing a line matching %r. %s' % (
                   r.name, r.status, pattern, _tail_text(r, lines)))

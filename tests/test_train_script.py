@@ -16,7 +16,8 @@ def test_train_script_trains_evaluates_exports_and_predicts(tmp_path):
   model_dir = tmp_path / 'iris'
   proc = subprocess.run(
       [sys.executable, str(SCRIPT), '--steps', '20', '--eval-every', '10', '--model-dir',
-       str(model_dir), '--no-progress'], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+       str(model_dir), '--no-progress'],
+      capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'model_dir: %s' % model_dir in proc.stdout
   metrics = proc.stdout.split('test metrics: ')[1].splitlines()[0]

@@ -25,7 +25,6 @@ import csv
 import difflib
 import glob
 import json
-import math
 import os
 import re
 
@@ -131,7 +130,8 @@ def detect_format(path, arg, given=None):
     extension = os.path.splitext(path[:-3])[1].lower()
   if extension in _EXTENSIONS:
     return _EXTENSIONS[extension]
-  if '.tfrecord' in os.path.basename(path).lower():  # write_tfrecords shards: x.tfrecord-00000-of-00002
+  # The shards write_tfrecords writes: x.tfrecord-00000-of-00002 (or a pattern of them).
+  if '.tfrecord' in os.path.basename(path).lower():
     return 'tfrecord'
   _fail('%s must be a .csv, .npz or .tfrecord file, given: %r; pass --format csv|npz|tfrecord '
         'to read a file with another extension' % (arg, path))
@@ -606,17 +606,3 @@ def describe_schema(schema):
   for feature in schema['features']:
     counts[feature['kind']] = counts.get(feature['kind'], 0) + 1
   return ', '.join('%d %s' % (counts[k], k) for k in (NUMERIC, CATEGORICAL) if k in counts)
-
-
-def is_close(a, b):
-  """Float-tolerant equality of JSON values (means and stds written with 9 decimals)."""
-  if isinstance(a, float) or isinstance(b, float):
-    try:
-      return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
-    except (TypeError, ValueError):
-      return False
-  if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-    return len(a) == len(b) and all(is_close(x, y) for x, y in zip(a, b))
-  if isinstance(a, dict) and isinstance(b, dict):
-    return a.keys() == b.keys() and all(is_close(a[k], b[k]) for k in a)
-  return a == b

@@ -6,9 +6,12 @@ model_dir; at 2.5 GB it fails on the 2 GB protobuf limit. This script trains the
 (30-128-64-10, batch 256) on ``--gb`` GB of features given as a dict of 30 float32 columns,
 read by ``tensor_slices_input_fn`` (or ``numpy_input_fn``), and reports:
 
-* ``first_step_s``: from ``estimator.train()`` to the end of the first step, next to the same
-  figure for 1000 rows (``first_step_tiny_s``): the Estimator's fixed cost of building the
-  graph, creating the session and writing the step-0 checkpoint;
+* ``first_step_s``: from ``estimator.train()`` to the end of the first step (fresh model_dir),
+  next to the same figure for 1000 rows (``first_step_tiny_s``): the Estimator's fixed cost
+  of building the graph, creating the session and writing the step-0 checkpoint. Runs on
+  the big and the tiny data alternate (``--repeats`` each, same process, arrays built once)
+  and the median is reported, since one run on a shared machine is noisy;
+* ``step_ms``: time per training step after the first 10 steps;
 * ``extra_peak_rss_ratio``: peak RSS while training minus RSS once the arrays exist, over the
   arrays' size (target <= 0.25);
 * ``model_dir_mb``, and the sizes of graph.pbtxt and the .meta files.
@@ -134,7 +137,10 @@ def _input_fn(builder, features, labels):
   return tensor_slices_input_fn(features, labels, batch_size=BATCH_SIZE, seed=0)
 
 
-def _train(builder, features, labels, steps, model_dir):
+_WARMUP_STEPS = 10
+
+
+def _train(builder, features, labels, steps, model_dir, evaluate=True):
   """Trains ``steps`` steps; returns (seconds to the end of step 1, seconds per later step)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   estimator = tf.estimator.Estimator(model_fn, model_dir)
@@ -143,8 +149,10 @@ def _train(builder, features, labels, steps, model_dir):
   start = time.perf_counter()
   estimator.train(input_fn, steps=steps, hooks=[hook])
   first = hook.times[0] - start
-  later = (hook.times[-1] - hook.times[0]) / max(1, len(hook.times) - 1)
-  estimator.evaluate(input_fn, steps=5)
+  times = hook.times[min(_WARMUP_STEPS, len(hook.times) - 2):]
+  later = (times[-1] - times[0]) / (len(times) - 1)
+  if evaluate:
+    estimator.evaluate(input_fn, steps=5)
   return first, later
 
 
@@ -153,21 +161,29 @@ def main(argv=None):
   parser.add_argument('--gb', type=float, default=2.5, help='GB (1e9 bytes) of features')
   parser.add_argument('--builder', choices=['tensor_slices', 'numpy'],
                       default='tensor_slices')
-  parser.add_argument('--steps', type=int, default=50)
-  parser.add_argument('--quick', action='store_true', help='20 MB, 10 steps')
+  parser.add_argument('--steps', type=int, default=100)
+  parser.add_argument('--repeats', type=int, default=2,
+                      help='first-step measurements on big and tiny data, alternating')
+  parser.add_argument('--quick', action='store_true', help='20 MB, 15 steps, 1 repeat')
   parser.add_argument('--json', help='also write the figures to this file')
   args = parser.parse_args(argv)
   if args.quick:
-    args.gb, args.steps = 0.02, 10
+    args.gb, args.steps, args.repeats = 0.02, 15, 1
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   rows = int(args.gb * 1e9 / (NUM_COLUMNS * 4))
   workdir = tempfile.mkdtemp(prefix='big_arrays_')
   try:
-    # The Estimator's fixed cost: the same run on 1000 rows.
+    # The Estimator's fixed cost: the same run on 1000 rows (also warms TensorFlow up).
     tiny_features, tiny_labels = make_arrays(1000)
-    first_tiny, _ = _train(args.builder, tiny_features, tiny_labels, 3,
-                           os.path.join(workdir, 'tiny'))
+    tiny_firsts = []
+
+    def tiny_run(i):
+      first, _ = _train(args.builder, tiny_features, tiny_labels, 3,
+                        os.path.join(workdir, 'tiny%d' % i), evaluate=False)
+      tiny_firsts.append(first)
+
+    tiny_run(0)
     rss_before = _rss()
     build_start = time.perf_counter()
     features, labels = make_arrays(rows)
@@ -175,9 +191,18 @@ def main(argv=None):
     array_bytes = sum(a.nbytes for a in features.values()) + labels.nbytes
     rss_arrays = _rss()
     model_dir = os.path.join(workdir, 'model')
+    firsts = []
     with _PeakRss() as peak:
       first, per_step = _train(args.builder, features, labels, args.steps, model_dir)
+      firsts.append(first)
+      for i in range(1, args.repeats):
+        tiny_run(i)
+        first, _ = _train(args.builder, features, labels, 3,
+                          os.path.join(workdir, 'model%d' % i), evaluate=False)
+        firsts.append(first)
     total, graph, metas = _dir_sizes(model_dir)
+    first, first_tiny = float(np.median(firsts)), float(np.median(tiny_firsts[1:] or
+                                                                  tiny_firsts))
     figures = {
         'builder': args.builder,
         'rows': rows,
@@ -186,6 +211,8 @@ def main(argv=None):
         'make_arrays_s': make_s,
         'first_step_s': first,
         'first_step_tiny_s': first_tiny,
+        'first_step_all_s': firsts,
+        'first_step_tiny_all_s': tiny_firsts,
         'step_ms': per_step * 1e3,
         'rss_before_arrays_gb': rss_before / 1e9,
         'rss_with_arrays_gb': rss_arrays / 1e9,

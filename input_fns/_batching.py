@@ -72,8 +72,8 @@ class _FeistelPermutation:
     self._num_rows = num_rows
     self._keys = rng.integers(0, np.iinfo(np.uint64).max, size=_FEISTEL_ROUNDS,
                               dtype=np.uint64, endpoint=True)
-    self._chunk_start = None
-    self._chunk = None
+    # (start, values) of the last chunk computed, replaced as a whole: safe across threads.
+    self._cache = (None, None)
 
   @staticmethod
   def _mix(value, key):
@@ -103,17 +103,18 @@ class _FeistelPermutation:
         walked = self._encrypt(values[outside])
         values[outside] = walked
         outside = outside[walked >= limit]
-    self._chunk_start = start
-    self._chunk = values.astype(np.int64)
+    return values.astype(np.int64)
 
   def __call__(self, start, stop):
     pieces = []
     while start < stop:
       chunk_start = start - start % self._CHUNK
-      if chunk_start != self._chunk_start:
-        self._compute(chunk_start)
+      cached_start, chunk = self._cache
+      if cached_start != chunk_start:
+        chunk = self._compute(chunk_start)
+        self._cache = (chunk_start, chunk)
       end = min(stop, chunk_start + self._CHUNK)
-      pieces.append(self._chunk[start - chunk_start:end - chunk_start])
+      pieces.append(chunk[start - chunk_start:end - chunk_start])
       start = end
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 

@@ -6,6 +6,7 @@ but no queue runners, no arrays in the graph, and a pipeline that keeps up with 
 """
 
 import collections
+import numbers
 
 import numpy as np
 import tensorflow as tf
@@ -35,8 +36,7 @@ def validate_queue_capacity(queue_capacity, allow_none=False):
   """A positive int (None too for pandas, where it means "the number of rows")."""
   if queue_capacity is None and allow_none:
     return None
-  if queue_capacity is None or not isinstance(queue_capacity, int) or isinstance(
-      queue_capacity, bool):
+  if not isinstance(queue_capacity, numbers.Integral) or isinstance(queue_capacity, bool):
     _validation.fail('queue_capacity', 'a positive int', queue_capacity,
                      error=exceptions.ArgumentTypeError)
   if queue_capacity == 0:
@@ -48,7 +48,7 @@ def validate_queue_capacity(queue_capacity, allow_none=False):
 
 def validate_num_threads(num_threads):
   """A positive int. It never changes what is read (see numpy_input_fn)."""
-  if not isinstance(num_threads, int) or isinstance(num_threads, bool):
+  if not isinstance(num_threads, numbers.Integral) or isinstance(num_threads, bool):
     _validation.fail('num_threads', 'a positive int', num_threads,
                      error=exceptions.ArgumentTypeError)
   return _validation.check_positive_int('num_threads', num_threads)

@@ -25,7 +25,8 @@ def test_readme_examples_run(tmp_path, monkeypatch):
   namespace = {}
   for block in blocks:
     exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
-  assert namespace['metrics']['accuracy'] >= 0.9
+  # 27 of 30 is 0.9 in float32 (0.89999998): compare with the float32 rounding allowed.
+  assert namespace['metrics']['accuracy'] >= 0.9 - 1e-6
   assert namespace['predictor'](namespace['test'][:3])['class_ids'].shape == (3, 1)
   assert (tmp_path / 'runs' / 'readme' / 'history.csv').is_file()
   assert len(namespace['history']) > 0

@@ -270,12 +270,12 @@ def test_a_failing_role_is_named_and_the_others_are_ended():
 def test_watchdog_ends_a_hanging_role_within_timeout():
   start = time.monotonic()
   with pytest.raises(exceptions.ClusterError,
-                     match=r"(?s)^evaluator:0 did not end within timeout=1\.5 s and was ended "
+                     match=r"(?s)^evaluator:0 did not end within timeout=2 s and was ended "
                      r"by the watchdog\. .*role evaluator:0 blocks") as info:
-    cluster.run_local_cluster(FAKE, workers=1, ps=1, evaluator=True, timeout=1.5,
+    cluster.run_local_cluster(FAKE, workers=1, ps=1, evaluator=True, timeout=2,
                               args=['--secs', '0.1', '--hang', 'evaluator:0'], log=False,
                               kill_grace=0.5)
-  assert time.monotonic() - start < 1.5 + 0.5 + 3
+  assert time.monotonic() - start < 2 + 0.5 + 3
   result = info.value.result
   assert result['evaluator:0'].status == 'timed out'
   assert result['chief:0'].status == 'exited'
@@ -297,11 +297,12 @@ def test_wait_timeout_ends_the_roles_still_running_and_names_a_trainer_not_the_p
 
 def test_a_worker_hanging_after_the_chief_finished_is_named():
   with pytest.raises(exceptions.ClusterError,
-                     match=r"^worker:0 was still running 1 s after the chief finished "
+                     match=r"^worker:0 was still running 0\.5 s after the chief finished "
                      r"\(shutdown_timeout\) and was ended by the watchdog"):
     cluster.run_local_cluster(FAKE, workers=1, ps=1, evaluator=False, timeout=30,
-                              shutdown_timeout=1, args=['--secs', '0.1', '--hang', 'worker:0'],
-                              log=False, kill_grace=1)
+                              shutdown_timeout=0.5,
+                              args=['--secs', '0.1', '--hang', 'worker:0'], log=False,
+                              kill_grace=0.5)
 
 
 def test_a_ps_that_quits_while_training_is_an_error():
@@ -443,6 +444,84 @@ def test_free_loopback_ports_are_distinct():
   assert len(set(ports)) == 5 and all(1024 <= p <= 65535 for p in ports)
 
 
+# The TensorFlow side of a role: waiting for the chief, counting steps.
+
+
+def _set_role(monkeypatch, task_type, index=0):
+  monkeypatch.setenv('TF_CONFIG', json.dumps(cluster.make_tf_config(
+      {'chief': ['127.0.0.1:1'], 'worker': ['127.0.0.1:2'], 'ps': ['127.0.0.1:3']},
+      task_type, index)))
+
+
+def test_wait_for_chief_returns_at_once_outside_a_worker(monkeypatch, tmp_path):
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  assert cluster.wait_for_chief(tmp_path, timeout_secs=0.1) is None
+  for task_type in ('chief', 'ps', 'evaluator'):
+    _set_role(monkeypatch, task_type)
+    assert cluster.wait_for_chief(tmp_path, timeout_secs=0.1) is None
+
+
+def test_wait_for_chief_in_a_worker_waits_for_the_first_checkpoint(monkeypatch, tmp_path):
+  import tensorflow as tf
+  _set_role(monkeypatch, 'worker')
+  start = time.monotonic()
+  with pytest.raises(exceptions.ClusterError,
+                     match=r"^worker:0 waited timeout_secs=0\.3 s for the chief's first "
+                     r"checkpoint in '.*' and none came\. Is the chief running, with the same "
+                     r"model_dir"):
+    cluster.wait_for_chief(tmp_path, timeout_secs=0.3, poll_secs=0.05)
+  assert time.monotonic() - start < 2
+  prefix = tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(tmp_path / 'model.ckpt'))
+  assert cluster.wait_for_chief(tmp_path, timeout_secs=1) == prefix
+  hook = cluster.WaitForChiefHook(tmp_path, timeout_secs=1)
+  hook.begin()
+  assert hook.checkpoint == prefix
+
+
+def test_wait_for_chief_refuses_a_worker_config_without_device_filters(monkeypatch, tmp_path):
+  import tensorflow as tf
+  _set_role(monkeypatch, 'worker')
+  config = tf.estimator.RunConfig(session_config=tf.compat.v1.ConfigProto())
+  with pytest.raises(exceptions.ClusterError,
+                     match=r"^worker:0's RunConfig has a session_config without "
+                     r"device_filters, given: .*Without them the chief's session waits for "
+                     r"every task of the cluster"):
+    cluster.wait_for_chief(tmp_path, config, timeout_secs=0.1)
+  # RunConfig's own session config has them: the wait runs (and times out here).
+  with pytest.raises(exceptions.ClusterError, match=r"^worker:0 waited timeout_secs=0\.1 s"):
+    cluster.wait_for_chief(tmp_path, tf.estimator.RunConfig(), timeout_secs=0.1,
+                           poll_secs=0.05)
+
+
+def test_task_steps_hook_counts_each_training_run(monkeypatch, tmp_path, small_data,
+                                                  boring_model_fn, boring_input_fn):
+  import tensorflow as tf
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  estimator = tf.estimator.Estimator(boring_model_fn, model_dir=str(tmp_path), params={})
+  features, labels = small_data
+  hook = cluster.TaskStepsHook(tmp_path)
+  estimator.train(boring_input_fn(features, labels), steps=3, hooks=[hook])
+  assert cluster.read_task_steps(tmp_path) == {'worker:0': 3}
+  estimator.train(boring_input_fn(features, labels), steps=2,
+                  hooks=[cluster.TaskStepsHook(tmp_path)])
+  assert cluster.read_task_steps(tmp_path) == {'worker:0': 5}
+  record = json.loads((tmp_path / 'task_steps' / 'worker-0.json').read_text())
+  assert [(r['steps'], r['first_global_step'], r['last_global_step']) for r in record['runs']
+          ] == [(3, 0, 2), (2, 3, 4)]
+  assert all(r['ended'] is not None for r in record['runs'])
+  assert cluster.read_task_steps(tmp_path / 'nothing-here') == {}
+
+
+def test_wait_for_workers_hook_does_nothing_outside_a_cluster_chief(monkeypatch):
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  hook = cluster.WaitForWorkersHook(timeout_secs=30)
+  hook.after_create_session(None, None)  # Would fail on a None session if it waited.
+  assert hook.waited_secs is None
+  with pytest.raises(exceptions.ArgumentError,
+                     match=r"^min_worker_steps must be a positive int, given: 0$"):
+    cluster.WaitForWorkersHook(min_worker_steps=0)
+
+
 # Real TensorFlow clusters on loopback.
 
 
@@ -496,6 +575,8 @@ def test_cluster_trains_to_max_steps_with_chief_worker_ps_and_evaluator(tmp_path
   # Every step of either task incremented the one global step; the chief's last checkpoint
   # can miss the worker's final in-flight step.
   assert final_step <= steps['chief:0'] + steps['worker:0'] <= final_step + 2
+  chief_log = (tmp_path / 'logs' / 'chief-0.log').read_text()
+  assert re.search(r'chief waited [0-9.]+ s for the workers', chief_log)
   metrics = _eval_metrics(model_dir)
   assert max(metrics) >= max_steps
   assert metrics[max(metrics)]['accuracy'] >= 0.8

@@ -85,13 +85,24 @@ def make_arrays(rows, seed=0):
   return features, labels
 
 
+def _dense(x, units, name, activation=None):
+  """A dense layer as tf.compat.v1.layers.dense computes it, without its deprecation warning."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  kernel = tf.compat.v1.get_variable(name + '/kernel', [x.shape[-1], units],
+                                     initializer=tf.compat.v1.glorot_uniform_initializer())
+  bias = tf.compat.v1.get_variable(name + '/bias', [units],
+                                   initializer=tf.compat.v1.zeros_initializer())
+  y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
+  return activation(y) if activation else y
+
+
 def model_fn(features, labels, mode):
   """The benchmark MLP, 30-128-64-10, on the columns in sorted key order."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   x = tf.stack([features[k] for k in sorted(features)], axis=1)
-  hidden = tf.compat.v1.layers.dense(x, 128, tf.nn.relu)
-  hidden = tf.compat.v1.layers.dense(hidden, 64, tf.nn.relu)
-  logits = tf.compat.v1.layers.dense(hidden, NUM_CLASSES)
+  hidden = _dense(x, 128, 'hidden1', tf.nn.relu)
+  hidden = _dense(hidden, 64, 'hidden2', tf.nn.relu)
+  logits = _dense(hidden, NUM_CLASSES, 'logits')
   if mode == tf.estimator.ModeKeys.PREDICT:
     return tf.estimator.EstimatorSpec(mode, predictions={'logits': logits})
   loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)

@@ -214,10 +214,13 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
   Example:
 
   ```python
-  input_fn = csv_input_fn('data/iris_training.csv', label_key='Species', batch_size=32,
-                          seed=0)
-  estimator.train(input_fn, max_steps=1000)  # shuffled, repeated
-  estimator.evaluate(csv_input_fn('data/iris_test.csv', 'Species'))  # one ordered pass
+  from tfest_adapters.input_fns import csv_input_fn
+
+  input_fn = csv_input_fn('data/iris_training.csv', label_key='Species', batch_size=32, seed=0)
+  features, labels = next(iter(input_fn()))  # Without a mode: shuffled, repeated.
+  print(list(features), labels.dtype)  # ['SepalLength', ..., 'PetalWidth'] <dtype: 'int32'>
+  # estimator.train(input_fn, max_steps=1000)
+  # estimator.evaluate(csv_input_fn('data/iris_test.csv', 'Species'))  # One ordered pass.
   ```
 
   Args:
@@ -382,10 +385,20 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
   Example:
 
   ```python
-  written = write_tfrecords(features, labels, 'runs/data/train.tfrecord', num_shards=4)
-  input_fn = tfrecord_input_fn('runs/data/train.tfrecord-*', written.feature_spec,
-                               written.label_key, batch_size=32, seed=0)
-  estimator.train(input_fn, max_steps=1000)
+  import os
+  import tempfile
+  import numpy as np
+  import tensorflow as tf
+  from tfest_adapters.input_fns import tfrecord_input_fn, write_tfrecords
+
+  features = {'x': np.random.rand(100, 3).astype(np.float32),
+              'name': np.array(['row%d' % i for i in range(100)])}
+  path = os.path.join(tempfile.mkdtemp(), 'train.tfrecord')
+  written = write_tfrecords(features, np.arange(100) % 2, path, num_shards=4)
+  input_fn = tfrecord_input_fn(written.paths, written.feature_spec, written.label_key,
+                               batch_size=32, seed=0)
+  features, labels = next(iter(input_fn(mode=tf.estimator.ModeKeys.EVAL)))
+  print(features['x'].shape, labels.shape)  # (32, 3) (32,)
   ```
 
   Args:
@@ -477,8 +490,16 @@ def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
   Example:
 
   ```python
-  written = write_tfrecords({'x1': x1, 'x2': x2}, y, 'runs/data/train.tfrecord')
-  input_fn = tfrecord_input_fn(written.paths, written.feature_spec, written.label_key)
+  import os
+  import tempfile
+  import numpy as np
+  from tfest_adapters.input_fns import write_tfrecords
+
+  features = {'x1': np.arange(10.0), 'x2': np.arange(20).reshape(10, 2)}
+  written = write_tfrecords(features, np.arange(10) % 3,
+                            os.path.join(tempfile.mkdtemp(), 'data.tfrecord'))
+  print(written.feature_spec['x2'])  # FixedLenFeature(shape=[2], dtype=tf.int64, ...)
+  # tfrecord_input_fn(written.paths, written.feature_spec, written.label_key)
   ```
 
   Args:

@@ -173,12 +173,16 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   Example:
 
   ```python
+  import numpy as np
+  from tfest_adapters.input_fns import numpy_input_fn
+
   x = {'age': np.arange(4.0), 'height': np.arange(32.0, 36.0)}
   y = np.arange(-32, -28)
-  train_input_fn = numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=True, seed=0)
   eval_input_fn = numpy_input_fn(x, y, batch_size=2, shuffle=False)
-  estimator.train(train_input_fn, steps=10)
-  estimator.evaluate(eval_input_fn)
+  for features, labels in eval_input_fn():  # Eagerly here; an Estimator reads it in its graph.
+    print(features['age'].numpy(), labels.numpy())  # [0. 1.] [-32 -31], then [2. 3.] [-30 -29]
+  train_input_fn = numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=True, seed=0)
+  # estimator.train(train_input_fn, steps=100); estimator.evaluate(eval_input_fn)
   ```
 
   Args:

@@ -71,11 +71,15 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   Example:
 
   ```python
-  df = pd.read_csv('data/iris_training.csv')
-  labels = df.pop('Species')
-  train_input_fn = pandas_input_fn(df, labels, batch_size=32, num_epochs=None,
-                                   shuffle=True, seed=0)
-  predict_input_fn = pandas_input_fn(df, shuffle=False)
+  import pandas as pd
+  from tfest_adapters.input_fns import pandas_input_fn
+
+  x = pd.read_csv('data/iris_training.csv')
+  y = x.pop('Species')
+  train_input_fn = pandas_input_fn(x, y, batch_size=32, num_epochs=None, shuffle=True, seed=0)
+  features, labels = next(iter(train_input_fn()))
+  print(list(features), labels.shape)  # ['SepalLength', ..., 'PetalWidth'] (32,)
+  predict_input_fn = pandas_input_fn(x, shuffle=False)  # Features only, in row order.
   ```
 
   Args:

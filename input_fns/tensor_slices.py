@@ -36,11 +36,19 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   Example:
 
   ```python
-  features = {'SepalLength': sl, 'SepalWidth': sw}    # or a DataFrame, or an [N, d] array
+  import numpy as np
+  import tensorflow as tf
+  from tfest_adapters.input_fns import tensor_slices_input_fn
+
+  rng = np.random.default_rng(0)
+  features = {'x1': rng.random(100, dtype=np.float32), 'x2': rng.random(100, dtype=np.float32)}
+  labels = (features['x1'] > features['x2']).astype(np.int64)  # Or a DataFrame and a Series.
   input_fn = tensor_slices_input_fn(features, labels, batch_size=32, seed=0)
-  estimator.train(input_fn, max_steps=1000)   # shuffled, repeated
-  estimator.evaluate(input_fn)                # one ordered pass
-  predictions = estimator.predict(input_fn)   # one ordered pass, features only
+  train = input_fn(mode=tf.estimator.ModeKeys.TRAIN)  # Shuffled, repeated.
+  evaluation = input_fn(mode=tf.estimator.ModeKeys.EVAL)  # One ordered pass.
+  print([len(batch_labels) for _, batch_labels in evaluation])  # [32, 32, 32, 4]
+  # estimator.train(input_fn, max_steps=1000); estimator.evaluate(input_fn);
+  # estimator.predict(input_fn): the Estimator passes the mode.
   ```
 
   Args:

@@ -3,6 +3,7 @@
 import itertools
 import json
 import os
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,9 @@ def test_csv_iris_with_a_real_estimator(tmp_path):
 
   def model_fn(features, labels, mode):
     x = tf.stack([features[c] for c in columns], axis=1)
-    logits = tf.compat.v1.layers.dense(x, 3)
+    weights = tf.compat.v1.get_variable('weights', [4, 3],
+                                        initializer=tf.compat.v1.zeros_initializer())
+    logits = tf.matmul(x, weights)
     if mode == ModeKeys.PREDICT:
       return tf.estimator.EstimatorSpec(mode, predictions={'logits': logits})
     loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
@@ -263,3 +266,21 @@ def test_tfrecord_errors(records, kwargs, error, message):
 def test_write_tfrecords_errors(tmp_path, args, kwargs, error, message):
   with pytest.raises(error, match=message):
     write_tfrecords(*args, path=str(tmp_path / 'x.tfrecord'), **kwargs)
+
+
+def run_docstring_example(function, monkeypatch, capsys):
+  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
+  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
+  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
+  return capsys.readouterr().out
+
+
+def test_docstring_examples_run(monkeypatch, capsys):
+  out = run_docstring_example(csv_input_fn, monkeypatch, capsys)
+  assert out.strip() == ("['SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth'] "
+                         "<dtype: 'int32'>")
+  out = run_docstring_example(tfrecord_input_fn, monkeypatch, capsys)
+  assert out.strip() == '(32, 3) (32,)'
+  out = run_docstring_example(write_tfrecords, monkeypatch, capsys)
+  assert out.startswith('FixedLenFeature(shape=[2], dtype=tf.int64')

@@ -1,7 +1,9 @@
 """numpy_input_fn against the real legacy tf.compat.v1.estimator.inputs.numpy_input_fn."""
 
 import itertools
+import os
 import random
+import textwrap
 
 import numpy as np
 import pytest
@@ -302,3 +304,24 @@ def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path)
                                                       shuffle=False)))
   assert len(predictions) == 64
   assert predictions[0]['probabilities'].shape == (3,)
+
+
+def run_docstring_example(function, monkeypatch, capsys):
+  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
+  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
+  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
+  return capsys.readouterr().out
+
+
+def test_docstring_example_runs(monkeypatch, capsys):
+  out = run_docstring_example(numpy_input_fn, monkeypatch, capsys)
+  assert out.split('\n')[:2] == ['[0. 1.] [-32 -31]', '[2. 3.] [-30 -29]']
+
+
+def test_numpy_integers_accepted():
+  batches = collect(numpy_input_fn({'i': np.arange(5)}, batch_size=np.int64(2),
+                                   num_epochs=np.int32(1), shuffle=False,
+                                   queue_capacity=np.int64(10), num_threads=np.int8(1),
+                                   seed=np.uint8(3)))
+  assert _rows(batches) == [0, 1, 2, 3, 4]

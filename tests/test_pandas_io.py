@@ -1,7 +1,9 @@
 """pandas_input_fn against the real legacy tf.compat.v1.estimator.inputs.pandas_input_fn."""
 
 import itertools
+import os
 import random
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -236,3 +238,16 @@ def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path)
   assert metrics['accuracy'] > 0.5
   predictions = list(estimator.predict(pandas_input_fn(frame, shuffle=False)))
   assert len(predictions) == 64
+
+
+def run_docstring_example(function, monkeypatch, capsys):
+  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
+  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
+  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
+  return capsys.readouterr().out
+
+
+def test_docstring_example_runs(monkeypatch, capsys):
+  out = run_docstring_example(pandas_input_fn, monkeypatch, capsys)
+  assert out.strip() == "['SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth'] (32,)"

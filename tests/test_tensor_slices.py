@@ -1,5 +1,8 @@
 """tensor_slices_input_fn: structures, modes, validation, a real Estimator."""
 
+import os
+import textwrap
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -168,3 +171,16 @@ def test_estimator_train_evaluate_predict_with_one_input_fn(small_data, boring_m
   assert metrics['accuracy'] > 0.5
   predictions = list(estimator.predict(input_fn))
   assert len(predictions) == 64
+
+
+def run_docstring_example(function, monkeypatch, capsys):
+  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
+  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
+  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
+  return capsys.readouterr().out
+
+
+def test_docstring_example_runs(monkeypatch, capsys):
+  out = run_docstring_example(tensor_slices_input_fn, monkeypatch, capsys)
+  assert out.strip() == '[32, 32, 32, 4]'

@@ -318,6 +318,8 @@ def test_kill_restart_and_wait_for_log(tmp_path):
                             args=['--secs', '1.5'], log=False, log_dir=tmp_path) as c:
     match = c.wait_for_log('worker:0', r'pid (\d+)')
     assert int(match.group(1)) == c.pid('worker:0')
+    assert c.cluster_spec == c.tf_config('worker:0')['cluster']
+    assert c.roles == ['ps:0', 'chief:0', 'worker:0']
     c.kill('worker:0')
     assert not c.is_running('worker:0')
     c.wait_for_log('chief:0', r'pid (\d+)')

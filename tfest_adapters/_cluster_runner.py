@@ -234,7 +234,7 @@ class LocalCluster(object):
       cluster[_cluster_config.WORKER] = addresses[1:1 + self._workers]
     if self._num_ps:
       cluster[_cluster_config.PS] = addresses[1 + self._workers:]
-    self.cluster_spec = cluster
+    self._cluster_spec = cluster
     order = ([(_cluster_config.PS, i) for i in range(self._num_ps)] +
              [(_cluster_config.CHIEF, 0)] +
              [(_cluster_config.WORKER, i) for i in range(self._workers)] +
@@ -258,6 +258,11 @@ class LocalCluster(object):
     self._error = None
 
   # Public view.
+
+  @property
+  def cluster_spec(self):
+    """The training cluster, ``{'chief': ['127.0.0.1:port'], 'worker': [...], 'ps': [...]}``."""
+    return {job: list(addresses) for job, addresses in self._cluster_spec.items()}
 
   @property
   def roles(self):

@@ -132,6 +132,38 @@ def shard_size(num_rows, num_shards=1, shard_index=0):
   return len(range(shard_index, num_rows, num_shards))
 
 
+class CallSeeds:
+  """The seed of each call of an input_fn: ``(seed, 0)``, ``(seed, 1)``, ...; or None.
+
+  The Estimator calls the input_fn anew for every ``train()``. With the same seed every
+  time, a loop of short ``train()`` calls would replay the same first batches again and again
+  (the trap ``Dataset.shuffle(seed=...)`` sets). Seeding call ``k`` with ``(seed, k)`` keeps
+  runs reproducible (the same calls give the same data) while each call reads on with fresh
+  permutations.
+  """
+
+  def __init__(self, seed):
+    self._seed = seed
+    self._calls = 0
+    self._lock = threading.Lock()
+
+  def next(self):
+    """The seed for the next call: a tuple for :class:`BatchPlan`, or None."""
+    if self._seed is None:
+      return None
+    with self._lock:
+      call = self._calls
+      self._calls += 1
+    return (self._seed, call)
+
+  def next_int(self):
+    """The seed for the next call as one int in ``[0, 2**31)`` (for tf.data), or None."""
+    seed = self.next()
+    if seed is None:
+      return None
+    return int(np.random.SeedSequence(list(seed)).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 class BatchPlan:
   """The row indices of batch ``i``, for any ``i``: random access to the batch stream.
 
@@ -145,7 +177,8 @@ class BatchPlan:
     batch_size: int > 0.
     num_epochs: int >= 0, or None to run forever.
     shuffle: bool; False gives rows in order, True a fresh permutation every epoch.
-    seed: int >= 0, or None to draw one from OS entropy (once per plan).
+    seed: int >= 0 or a tuple of them (see :class:`CallSeeds`), or None to draw one from
+      OS entropy (once per plan).
     num_shards: int > 0; with ``shard_index``, this plan reads rows
       ``shard_index, shard_index + num_shards, ...`` only (disjoint, complete shards).
     shard_index: int in ``[0, num_shards)``.
@@ -167,7 +200,9 @@ class BatchPlan:
     self._shard_index = shard_index
     if seed is None:
       seed = np.random.SeedSequence().entropy
-    self._entropy = [seed] if num_shards == 1 else [seed, num_shards, shard_index]
+    self._entropy = list(seed) if isinstance(seed, tuple) else [seed]
+    if num_shards > 1:
+      self._entropy += [num_shards, shard_index]
     self._orders = {}
     self._lock = threading.Lock()  # tf.data may call indices() from several threads.
     if num_epochs is None:

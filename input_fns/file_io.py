@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _sharding
 
@@ -119,9 +120,10 @@ def _records(files, reader, mode, config, input_context, shuffle, num_epochs, se
     # Too few files to share out: every worker reads them all, in order, and keeps its rows.
     dataset = dataset.flat_map(reader).shard(*record_shard)
   elif shuffle and len(files) > 1:
+    # Parallel reads; in a deterministic order when seeded (reproducible), else as they come.
     dataset = dataset.shuffle(len(files), seed=seed).interleave(
         reader, cycle_length=min(num_parallel_reads, len(files)), block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
   else:
     dataset = dataset.flat_map(reader)
   if shuffle:
@@ -235,7 +237,9 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     batch_size: int > 0.
     shuffle: bool; shuffle files and rows in TRAIN mode (and without a mode).
     num_epochs: None (repeat forever) or int >= 0; in TRAIN mode (and without a mode).
-    seed: int >= 0 or None. Seeds the shuffling.
+    seed: int >= 0 or None. Seeds the shuffling; call ``k`` of the input_fn uses a seed
+      derived from ``(seed, k)``, so successive ``train()`` calls do not replay the same
+      records (None: TensorFlow's default, from the graph seed).
     header: bool, whether each file starts with a header line.
     field_delim: one-character str.
     na_value: str read as missing.
@@ -331,9 +335,12 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
       defaults.append(_record_default('column_defaults[%r]' % name, entry))
   all_selected = len(select_ids) == len(column_names)
 
+  call_seeds = _batching.CallSeeds(seed)
+
   def input_fn(mode=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _mode_settings(
         mode, shuffle, num_epochs, drop_remainder)
+    call_seed = call_seeds.next_int() if mode_shuffle else None
     with_labels = label_key is not None and mode != _ModeKeys.PREDICT
 
     def reader(path):
@@ -351,7 +358,7 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
       return (features, labels) if with_labels else features
 
     records = _records(files, reader, mode, config, input_context, mode_shuffle,
-                       mode_epochs, seed, shuffle_buffer_size, num_parallel_reads)
+                       mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
     return _batches(records, parse, batch_size, mode_epochs, mode_drop)
 
   return input_fn
@@ -409,7 +416,9 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
     batch_size: int > 0.
     shuffle: bool; shuffle files and records in TRAIN mode (and without a mode).
     num_epochs: None (repeat forever) or int >= 0; in TRAIN mode (and without a mode).
-    seed: int >= 0 or None. Seeds the shuffling.
+    seed: int >= 0 or None. Seeds the shuffling; call ``k`` of the input_fn uses a seed
+      derived from ``(seed, k)``, so successive ``train()`` calls do not replay the same
+      records (None: TensorFlow's default, from the graph seed).
     compression_type: None, '', 'GZIP' or 'ZLIB'.
     shuffle_buffer_size: int > 0, records in the shuffle buffer.
     num_parallel_reads: int > 0, files read at once when shuffling.
@@ -437,9 +446,12 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
 
+  call_seeds = _batching.CallSeeds(seed)
+
   def input_fn(mode=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _mode_settings(
         mode, shuffle, num_epochs, drop_remainder)
+    call_seed = call_seeds.next_int() if mode_shuffle else None
     with_labels = label_key is not None and mode != _ModeKeys.PREDICT
     spec = dict(feature_spec)
     if label_key is not None and mode == _ModeKeys.PREDICT:
@@ -456,7 +468,7 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
       return features, labels
 
     records = _records(files, reader, mode, config, input_context, mode_shuffle,
-                       mode_epochs, seed, shuffle_buffer_size, num_parallel_reads)
+                       mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
     return _batches(records, parse, batch_size, mode_epochs, mode_drop)
 
   return input_fn

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _sharding
 
@@ -154,7 +155,9 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   Differences, all deliberate:
 
   * ``seed`` (new, keyword-only) makes shuffling reproducible. Python's global ``random`` is
-    never reseeded (the legacy function calls ``random.seed(None)`` on every call).
+    never reseeded (the legacy function calls ``random.seed(None)`` on every call). Call
+    ``k`` of the input_fn is seeded with ``(seed, k)``: the same calls give the same data,
+    and successive ``estimator.train()`` calls read on instead of replaying the same batches.
   * Shuffling is a full permutation of the rows every epoch, not a 1000-row window
     (``queue_capacity``) of the data in order.
   * ``num_threads`` is accepted and validated but never changes what is read: the legacy
@@ -246,11 +249,14 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       return features, columns[-1]
     return features, dict(zip(target_keys, columns[num_features:]))
 
+  call_seeds = _batching.CallSeeds(seed)
+
   def input_fn(mode=None, config=None, input_context=None):
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
     return _arrays.make_dataset(
-        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=seed, shard=shard,
+        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
+        seed=call_seeds.next() if shuffle else None, shard=shard,
         prefetch=prefetch_batches(queue_capacity, batch_size))
 
   return input_fn

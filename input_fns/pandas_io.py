@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _sharding
 from tfest_adapters.input_fns import numpy_io
@@ -93,7 +94,8 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     num_threads: int > 0; accepted for compatibility, changes nothing.
     target_column: str, a name no column of ``x`` has (checked when ``y`` is given, as by
       the legacy function; the labels keep their own names).
-    seed: int >= 0 or None (keyword-only). Seeds the shuffling.
+    seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
+      uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
 
   Returns:
     ``input_fn(mode=None, config=None, input_context=None)`` returning a
@@ -147,11 +149,14 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       return features, tensors[-1]
     return features, dict(zip(target_keys, tensors[num_features:]))
 
+  call_seeds = _batching.CallSeeds(seed)
+
   def input_fn(mode=None, config=None, input_context=None):
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
     return _arrays.make_dataset(
-        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=seed, shard=shard,
+        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
+        seed=call_seeds.next() if shuffle else None, shard=shard,
         prefetch=numpy_io.prefetch_batches(queue_capacity, batch_size))
 
   return input_fn

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tfest_adapters import _validation
 from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _sharding
 
@@ -61,7 +62,8 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     batch_size: int > 0.
     shuffle: bool; shuffle in TRAIN mode (and when the input_fn is called without a mode).
     num_epochs: None (repeat forever) or an int >= 0; in TRAIN mode (and without a mode).
-    seed: int >= 0 or None (keyword-only). Seeds the shuffling.
+    seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
+      uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
     drop_remainder: bool (keyword-only); in TRAIN mode (and without a mode), drop the last
       short batch so every batch has a static ``batch_size`` dimension.
 
@@ -100,6 +102,8 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   def _structure(kind, keys, tensors):
     return tensors[0] if kind == 'tensor' else dict(zip(keys, tensors))
 
+  call_seeds = _batching.CallSeeds(seed)
+
   def input_fn(mode=None, config=None, input_context=None):
     if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
       mode_shuffle, mode_epochs, mode_drop = False, 1, False
@@ -118,7 +122,8 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     _arrays.check_shard_not_empty(num_rows, shard)
     return _arrays.make_dataset(
         [a for _, a, _ in columns], [d for _, _, d in columns], rebuild, batch_size,
-        mode_epochs, mode_shuffle, seed=seed, shard=shard, drop_remainder=mode_drop)
+        mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,
+        shard=shard, drop_remainder=mode_drop)
 
   return input_fn
 

@@ -77,3 +77,12 @@ def test_shards_are_disjoint_and_complete(shuffle):
   assert sorted(sum(shards, [])) == list(range(23))
   assert all(set(a).isdisjoint(b) for a, b in itertools.combinations(shards, 2))
   assert stream(3, 2, 1, False, num_shards=5, shard_index=4) == []
+
+
+def test_call_seeds():
+  seeds = _batching.CallSeeds(7)
+  assert [seeds.next(), seeds.next()] == [(7, 0), (7, 1)]
+  assert _batching.CallSeeds(None).next() is None
+  ints = [_batching.CallSeeds(7).next_int() for _ in range(2)]
+  assert ints[0] == ints[1] and 0 <= ints[0] < 2**31
+  assert stream(20, 5, 1, True, seed=(7, 0)) != stream(20, 5, 1, True, seed=(7, 1))

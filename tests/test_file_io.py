@@ -284,3 +284,12 @@ def test_docstring_examples_run(monkeypatch, capsys):
   assert out.strip() == '(32, 3) (32,)'
   out = run_docstring_example(write_tfrecords, monkeypatch, capsys)
   assert out.startswith('FixedLenFeature(shape=[2], dtype=tf.int64')
+
+
+def test_csv_successive_train_calls_read_on(csv_files):
+  input_fn = csv_input_fn(csv_files, 'label', batch_size=40, num_epochs=1, seed=0)
+  first = concat(batches(input_fn(mode=ModeKeys.TRAIN)), 'k').tolist()
+  second = concat(batches(input_fn(mode=ModeKeys.TRAIN)), 'k').tolist()
+  assert sorted(first) == sorted(second) and first != second
+  again = csv_input_fn(csv_files, 'label', batch_size=40, num_epochs=1, seed=0)
+  assert concat(batches(again(mode=ModeKeys.TRAIN)), 'k').tolist() == first

@@ -325,3 +325,15 @@ def test_numpy_integers_accepted():
                                    queue_capacity=np.int64(10), num_threads=np.int8(1),
                                    seed=np.uint8(3)))
   assert _rows(batches) == [0, 1, 2, 3, 4]
+
+
+def test_successive_calls_read_on_and_stay_reproducible():
+  # The Estimator calls the input_fn once per train(): a seeded input_fn must not replay the
+  # same batches each time, yet the same sequence of calls must give the same data.
+  def two_calls():
+    input_fn = numpy_input_fn({'i': np.arange(50)}, batch_size=10, num_epochs=1,
+                              shuffle=True, seed=11)
+    return _rows(collect(input_fn)), _rows(collect(input_fn))
+  first, second = two_calls()
+  assert first != second
+  assert two_calls() == (first, second)

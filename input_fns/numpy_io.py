@@ -149,8 +149,10 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   arrays of many GB and runs several times faster. Same arguments and defaults, same output
   structure, and, with ``shuffle=False``, the same batches in the same order: batches run on
   across epoch boundaries, the last one is short when ``num_epochs`` is an int, every batch
-  is full when it is None, and there is none for ``num_epochs=0``. Invalid inputs raise the
-  legacy exception types with the legacy messages.
+  is full when it is None, and there is none for ``num_epochs=0``. Every input the legacy
+  function rejects raises an exception of the same type; with the same message where the
+  legacy function checks the input itself, with a clearer one where it crashed in its
+  internals (see Raises).
 
   Differences, all deliberate:
 
@@ -170,8 +172,9 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   * In multi-worker training (TRAIN mode with ``TF_CONFIG`` or an ``input_context``), each
     worker reads its own disjoint shard of the rows.
   * Invalid ``batch_size``, ``num_epochs``, ``queue_capacity``, ``num_threads`` and ``seed``
-    are refused when the builder is called; every invalid ``x``/``y`` too, instead of when
-    the Estimator calls the input_fn.
+    are refused when the builder is called (the legacy function hung, or read nothing, on a
+    zero batch size, zero threads or a negative number of epochs); every invalid ``x``/``y``
+    too, instead of when the Estimator calls the input_fn.
 
   Example:
 

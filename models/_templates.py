@@ -101,6 +101,54 @@ def _validate_labels(labels, mode):
         _spec_checks.mode_name(mode))
 
 
+def _class_labels(head):
+  """(n_classes, label_vocabulary) of TF's single-label classification heads, else None."""
+  if isinstance(head, tf.estimator.MultiClassHead):
+    return head._n_classes, head._label_vocabulary  # pylint: disable=protected-access
+  if isinstance(head, tf.estimator.BinaryClassHead):
+    return 2, head._label_vocabulary  # pylint: disable=protected-access
+  return None
+
+
+def _checked_labels(head, labels, mode):
+  """Classifier labels checked with clear messages: dtype now, class id range per batch.
+
+  TF's heads say "Labels dtype should be integer" for float or string labels, and check the
+  range with an assertion on the tensor name. Here the dtype error names what to do, and the
+  range check (run with every step, before the head's) gives the smallest and largest label
+  of the offending batch.
+  """
+  classes = _class_labels(head)
+  if classes is None or not isinstance(labels, tf.Tensor):
+    return labels
+  n_classes, vocabulary = classes
+  name = 'labels (%s)' % _spec_checks.mode_name(mode)
+  if vocabulary is not None:
+    if labels.dtype != tf.string:
+      _validation.fail(name, 'strings from label_vocabulary %s' % list(vocabulary), labels,
+                       'Give the class names as strings, or drop label_vocabulary to use '
+                       'int class ids 0..%d' % (n_classes - 1),
+                       error=exceptions.ArgumentTypeError)
+    return labels
+  if labels.dtype == tf.string:
+    _validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+                     labels, 'String labels need label_vocabulary (the class names, e.g. '
+                     "params['label_vocabulary']=['setosa', 'versicolor', 'virginica']), or "
+                     'map them to int ids first', error=exceptions.ArgumentTypeError)
+  if not labels.dtype.is_integer:
+    _validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+                     labels, 'Cast whole-number labels to int (y.astype("int64")); a '
+                     'classifier does not take fractional labels',
+                     error=exceptions.ArgumentTypeError)
+  in_range = tf.reduce_all(tf.logical_and(labels >= 0, labels < n_classes))
+  check = tf.debugging.Assert(in_range, [
+      'labels must be class ids from 0 to %d (n_classes=%d); given a batch with labels from'
+      % (n_classes - 1, n_classes), tf.reduce_min(labels), 'to', tf.reduce_max(labels)],
+                              name='check_label_ids')
+  with tf.control_dependencies([check]):
+    return tf.identity(labels)
+
+
 def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()):
   """The EstimatorSpec for ``mode``, from the network's logits, by TF's ``head``.
 
@@ -123,6 +171,7 @@ def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=(
     return _servable_by_default(
         head.create_estimator_spec(features=head_features, mode=mode, logits=logits), features)
   _validate_labels(labels, mode)
+  labels = _checked_labels(head, labels, mode)
   regularization_losses = _unique(
       _layer_attr(layers, 'losses') +
       tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))

@@ -67,11 +67,13 @@ def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_star
     its config has soft placement, GPU memory growth and the chosen distribution strategy.
 
   Raises:
-    ArgumentError, ArgumentTypeError: an argument cannot work; raised before any graph.
+    ArgumentError, ArgumentTypeError, ArgumentKeyError: an argument cannot work (params of
+      a template included: its ``check_params``); raised before any graph.
   """
   _validation.check_callable('model_fn', model_fn)
   params = _validate_params(params)
   _validate_model_fn_args(model_fn, params)
+  _validate_template_params(model_fn, params)
   if seed is not None:
     _validation.check_non_negative_int('seed', seed)
   devices = _placement.validate_devices(devices)
@@ -170,6 +172,18 @@ def _validate_model_fn_args(model_fn, params):
         'params were given (%s) but model_fn %s takes no `params` argument (its arguments '
         'are %s). Add a `params` argument to model_fn, or drop params' % (
             _validation.describe(params), _describe_fn(model_fn), ', '.join(args)))
+
+
+def _validate_template_params(model_fn, params):
+  """A model_fn with a ``check_params`` (the templates) has its params checked now.
+
+  ``classifier_model_fn`` and ``regressor_model_fn`` check their params when the Estimator
+  first calls them, while building a graph; their ``check_params`` runs the same check
+  without one, so a typo or a bad value is refused here, before anything is built.
+  """
+  check = getattr(model_fn, 'check_params', None)
+  if callable(check):
+    check(params if params is not None else {})
 
 
 def _run_config_parameters():

@@ -20,6 +20,7 @@ import time
 import warnings
 
 from tfest_adapters import _history
+from tfest_adapters import _lock
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 
@@ -30,7 +31,7 @@ _EARLY_STOPPING_KEYS = ('metric', 'patience', 'min_delta', 'mode')
 
 def fit(estimator, train_input_fn, *, steps=None, max_steps=None, eval_input_fn=None,
         eval_every_steps=None, early_stopping=None, hooks=(), progress=True, eval_steps=None,
-        keep_best=True):
+        keep_best=True, check_numerics=False, lock=True):
   """Trains ``estimator``, evaluating every ``eval_every_steps``; returns a History.
 
   Example:
@@ -65,6 +66,29 @@ def fit(estimator, train_input_fn, *, steps=None, max_steps=None, eval_input_fn=
     keep_best: with an eval_input_fn, copy the best checkpoint so far (by the early stopping
       metric, else the eval loss) into ``<model_dir>/best_checkpoint/``, where
       ``keep_checkpoint_max`` never deletes it.
+    check_numerics: check every float feature and label of every training batch for NaN
+      and Inf (``tf.debugging.check_numerics``): the first bad batch stops training before
+      its step is taken, with a TrainingError naming the feature. Off by default (it costs
+      one pass over each batch); a non-finite *loss* is always caught.
+    lock: hold an exclusive lock on model_dir (``<model_dir>/tfest.lock``, naming this
+      process) while training, so that a second training into it is refused instead of
+      silently overwriting checkpoints. A lock left by a dead process of this host is taken
+      over with a warning. Not taken for remote paths (``gs://...``).
+
+  Reliability, always on:
+
+  * A NaN or Inf loss stops training with a TrainingError naming the global step (and which
+    features or labels held non-finite values); nothing from that step on is saved, so the
+    latest checkpoint is the last good one.
+  * SIGINT (Ctrl-C, a notebook interrupt) or SIGTERM (preemption) ends the current step and
+    saves a checkpoint at it; then the previous handler acts (KeyboardInterrupt for Ctrl-C,
+    termination for SIGTERM). A second Ctrl-C aborts at once. Main thread only.
+  * A failed first step (labels out of range, a bad batch) writes nothing: the checkpoint
+    restored at the start is not re-saved, and a new model_dir gets no untrained ckpt-0.
+  * A model_dir holding a checkpoint of another model is refused before the session, naming
+    the variables that differ.
+  * The event files are flushed at every checkpoint, so after a crash the History of the
+    next fit (read from model_dir) reaches the latest checkpoint.
 
   Returns:
     A :class:`History`: every training step's loss and every evaluation, continuing the rows
@@ -73,13 +97,17 @@ def fit(estimator, train_input_fn, *, steps=None, max_steps=None, eval_input_fn=
 
   Raises:
     ArgumentError, ArgumentTypeError: bad arguments, before any training.
-    ModelDirError: ``max_steps`` is already reached by the model_dir's checkpoint.
-    TrainingError: the global step stopped advancing.
+    ModelDirError: ``max_steps`` is already reached by the model_dir's checkpoint; another
+      training holds model_dir's lock; model_dir holds a checkpoint of another model.
+    TrainingError: the global step stopped advancing; a non-finite loss, or (with
+      check_numerics) input; a training step failed on its data (e.g. labels out of range).
+    KeyboardInterrupt: SIGINT, after the checkpoint at the current step was saved.
   """
   loop = FitLoop(estimator, train_input_fn, steps=steps, max_steps=max_steps,
                  eval_input_fn=eval_input_fn, eval_every_steps=eval_every_steps,
                  early_stopping=early_stopping, hooks=hooks, progress=progress,
-                 eval_steps=eval_steps, keep_best=keep_best)
+                 eval_steps=eval_steps, keep_best=keep_best, check_numerics=check_numerics,
+                 lock=lock)
   return loop.run()
 
 
@@ -230,6 +258,11 @@ def inspect_input_fn(estimator, input_fn, mode, name):
 
 def _check_input_fn(estimator, input_fn, mode, name, bounded_by):
   """Refuses an input_fn that cannot work here, before training: returns its cardinality."""
+  return check_input_fn(estimator, input_fn, mode, name, bounded_by)[1]
+
+
+def check_input_fn(estimator, input_fn, mode, name, bounded_by):
+  """As _check_input_fn; returns (what input_fn returned in a throwaway graph, cardinality)."""
   import tensorflow as tf
   _validation.check_callable(name, input_fn)
   result, cardinality = inspect_input_fn(estimator, input_fn, mode, name)
@@ -245,7 +278,7 @@ def _check_input_fn(estimator, input_fn, mode, name, bounded_by):
             'eval_steps' if mode == tf.estimator.ModeKeys.EVAL else 'steps or max_steps'))
   if cardinality == 0:
     raise exceptions.ArgumentError('%s gives an empty dataset (no batch at all)' % name)
-  return cardinality
+  return result, cardinality
 
 
 def _eval_metric_names(estimator, eval_input_fn):
@@ -432,15 +465,18 @@ class FitLoop:
     every ``Estimator.train`` call; raising in ``before_save`` stops a checkpoint from being
     written.
   * ``self.contexts``: callables ``context(loop) -> context manager`` entered, in order,
-    around the whole run (after the checks, before the first ``train``), e.g. a model_dir
-    lock; their ``__exit__`` sees any exception the run raises.
+    around the whole run (after the checks, before the first ``train``); their ``__exit__``
+    sees any exception the run raises. The model_dir lock and the signal handlers are the
+    first two.
   * ``self.listeners``: callables ``listener(step, loss)`` after each step (the progress bar
     is one).
   """
 
   def __init__(self, estimator, train_input_fn, *, steps=None, max_steps=None,
                eval_input_fn=None, eval_every_steps=None, early_stopping=None, hooks=(),
-               progress=True, eval_steps=None, keep_best=True):
+               progress=True, eval_steps=None, keep_best=True, check_numerics=False,
+               lock=True):
+    from tfest_adapters import _guards
     from tfest_adapters import _hooks
     import tensorflow as tf
     self.estimator = _validate_estimator(estimator)
@@ -458,6 +494,8 @@ class FitLoop:
     self.early_stopping = EarlyStopping.from_arg(early_stopping)
     _validation.check_bool('progress', progress)
     _validation.check_bool('keep_best', keep_best)
+    _validation.check_bool('check_numerics', check_numerics)
+    _validation.check_bool('lock', lock)
     self.progress = progress
     if eval_input_fn is None:
       for name, value in (('eval_every_steps', eval_every_steps),
@@ -480,8 +518,8 @@ class FitLoop:
     self.keep_best = keep_best
 
     # Inputs and metric names are checked by building their graphs, before any training.
-    _check_input_fn(estimator, train_input_fn, tf.estimator.ModeKeys.TRAIN,
-                    'train_input_fn', steps or max_steps)
+    train_result, _ = check_input_fn(estimator, train_input_fn, tf.estimator.ModeKeys.TRAIN,
+                                     'train_input_fn', steps or max_steps)
     if eval_input_fn is not None:
       _check_input_fn(estimator, eval_input_fn, tf.estimator.ModeKeys.EVAL, 'eval_input_fn',
                       self.eval_steps)
@@ -492,11 +530,32 @@ class FitLoop:
             "early_stopping['metric'] must be one of the metrics the evaluation returns "
             '(%s), given: %r' % (', '.join(names), self.early_stopping.metric))
 
+    if check_numerics:
+      self.train_input_fn = _guards.check_numerics_input_fn(train_input_fn)
+
     self.recorder = _hooks.StepRecorderHook()
     self.listeners = self.recorder.listeners
-    self.hooks = [self.recorder] + self.user_hooks
+    self.signals = _guards.SaveOnSignal()
+    self.non_finite, veto = _guards.non_finite_guard(self.model_dir,
+                                                     _guards.input_names(train_result))
+    self.hooks = [_guards.CheckpointCompatibilityHook(self.model_dir), self.non_finite]
     self.saving_listeners = []
-    self.contexts = []
+    config = estimator.config
+    if config.save_checkpoints_steps or config.save_checkpoints_secs:
+      self.saving_listeners.append(veto)
+      if config.is_chief and not any(isinstance(h, tf.compat.v1.train.CheckpointSaverHook)
+                                     for h in self.user_hooks):
+        # After the NaN hook, whose after_run (with the batch's diagnosis) then comes first.
+        self.hooks.append(_guards.SafeCheckpointSaverHook(
+            self.model_dir, save_steps=config.save_checkpoints_steps,
+            save_secs=config.save_checkpoints_secs,
+            save_graph_def=config.checkpoint_save_graph_def))
+    self.hooks += [self.signals.hook, self.recorder] + self.user_hooks
+    self.contexts = [
+        lambda loop: _lock.lock_for_config(loop.model_dir, loop.estimator.config, 'fit', lock),
+        lambda loop: loop.signals,
+    ]
+    self.start = None
     self.evals = []  # (step, wall_time, metrics, None)
     self.stopped_early = False
     self.best = None
@@ -519,8 +578,31 @@ class FitLoop:
 
   def train_chunk(self, stop):
     """One Estimator.train call up to global step ``stop`` (None: until out of data)."""
-    self.estimator.train(self.train_input_fn, max_steps=stop, hooks=self.hooks,
-                         saving_listeners=self.saving_listeners or None)
+    import tensorflow as tf
+    try:
+      self.estimator.train(self.train_input_fn, max_steps=stop, hooks=self.hooks,
+                           saving_listeners=self.saving_listeners or None)
+    except tf.errors.InvalidArgumentError as e:
+      raise self.step_failure(e) from e
+
+  def step_failure(self, error):
+    """A TrainingError for a training step that failed on its data (an op's check)."""
+    from tfest_adapters import _guards
+    step = (self.recorder.steps[-1] if len(self.recorder.steps) else self.start) + 1
+    saved = _guards.latest_checkpoint_text(self.model_dir)
+    numerics = _guards.check_numerics_failure(error)
+    if numerics is not None:
+      name, kind = numerics
+      return exceptions.TrainingError(
+          'check_numerics: %s held %s values in the batch of global step %d. The step was '
+          'not taken and nothing after it was saved: %s' % (name, kind, step, saved))
+    text = _guards.assertion_text(error)
+    if text is None:
+      text = '%s: %s' % (type(error).__name__,
+                         str(getattr(error, 'message', error)).strip().split('\n')[0])
+    return exceptions.TrainingError(
+        'Training step %d failed: %s. Nothing from that step on was saved: %s' % (
+            step, text, saved))
 
   def evaluate(self, step, checkpoint_path):
     """Evaluates exactly ``checkpoint_path``; records it; returns True to stop early."""
@@ -566,6 +648,7 @@ class FitLoop:
   def run(self):
     """Trains (and evaluates) to the end; returns the History."""
     start, _ = check_max_steps_not_reached(self.model_dir, self.max_steps)
+    self.start = start
     target = self.target_step(start)
     if self.eval_input_fn is not None and self.keep_best:
       if self.early_stopping is not None:
@@ -580,10 +663,12 @@ class FitLoop:
       stack.callback(self.bar.close)
       self.listeners.append(self.bar.on_step)
       step = start
-      while target is None or step < target:
+      while (target is None or step < target) and self.signals.received is None:
         stop = self.next_stop(step, target)
         self.train_chunk(stop)
         new_step, checkpoint_path = checkpoint_step(self.model_dir)
+        if self.signals.received is not None:
+          break  # Saved at the current step; no evaluation, out as fast as possible.
         if new_step <= step:
           raise exceptions.TrainingError(
               'Estimator.train ended without advancing the global step (still %d): '
@@ -603,4 +688,6 @@ class FitLoop:
                 'stopped there. Repeat the training data (num_epochs=None) to train by steps'
                 % (step, target), UserWarning, stacklevel=3)
           break
+    # The handlers are back and the lock released: act on a signal as the caller would have.
+    self.signals.redeliver(self.model_dir)
     return self.history(start)

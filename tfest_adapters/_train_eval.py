@@ -19,12 +19,20 @@ evaluates each new checkpoint, ps tasks serve variables). What changes is the de
   eval loss improves (to ``<model_dir>/export/best_exporter/<timestamp>``).
 * ``max_steps`` already reached by the model_dir's checkpoint: TF logs it at INFO and returns
   nothing; here it is a :class:`ModelDirError` naming the checkpoint step.
+
+And what :func:`fit` guards against: the chief (or the local process) holds the model_dir
+lock, so a second training into the same model_dir is refused; a NaN or Inf loss stops
+training with a TrainingError naming the step, and the checkpoint of that step is not saved;
+a model_dir holding a checkpoint of another model is refused before the session; optionally
+(``check_numerics``) every float feature and label is checked.
 """
 
 import os
 
 from tfest_adapters import _export
 from tfest_adapters import _fit
+from tfest_adapters import _guards
+from tfest_adapters import _lock
 from tfest_adapters import _placement
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
@@ -50,7 +58,8 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
                        max_steps=None, eval_steps=None, throttle_secs=None,
                        start_delay_secs=0, sample_features=None, feature_spec=None,
                        parse_examples=False, exports_to_keep=5, exporters=None,
-                       train_hooks=(), eval_hooks=(), eval_name=None):
+                       train_hooks=(), eval_hooks=(), eval_name=None, check_numerics=False,
+                       lock=True):
   """Trains and evaluates with ``tf.estimator.train_and_evaluate`` (TF_CONFIG clusters too).
 
   Example:
@@ -77,6 +86,9 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
     exporters: more ``tf.estimator.Exporter`` objects for the EvalSpec.
     train_hooks, eval_hooks: SessionRunHooks for training / evaluation.
     eval_name: name of the evaluation (event files in ``eval_<name>``).
+    check_numerics: check every float feature and label of every training batch for NaN
+      and Inf; see :func:`fit`.
+    lock: hold the model_dir lock while training (chief or local run only); see :func:`fit`.
 
   Returns:
     ``(metrics, exports)`` where this process ran locally (no cluster): ``metrics`` is the
@@ -86,7 +98,9 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
 
   Raises:
     ArgumentError, ArgumentTypeError: bad arguments, before training.
-    ModelDirError: the checkpoint is already at ``max_steps`` (chief or local run).
+    ModelDirError: the checkpoint is already at ``max_steps``, another training holds the
+      model_dir lock, or model_dir holds a checkpoint of another model (chief or local run).
+    TrainingError: a non-finite loss (or, with check_numerics, input).
   """
   import tensorflow as tf
   _fit._validate_estimator(estimator)  # pylint: disable=protected-access
@@ -96,7 +110,10 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
         'train_and_evaluate evaluates each checkpoint, but the RunConfig saves none '
         '(save_checkpoints_steps and save_checkpoints_secs are both None). Set one of them')
 
-  train_spec = _train_spec(estimator, train_spec_or_input_fn, max_steps, train_hooks)
+  _validation.check_bool('check_numerics', check_numerics)
+  _validation.check_bool('lock', lock)
+  train_spec, train_result = _train_spec(estimator, train_spec_or_input_fn, max_steps,
+                                         train_hooks)
   eval_spec = _eval_spec(estimator, config, eval_spec_or_input_fn, eval_steps=eval_steps,
                          throttle_secs=throttle_secs, start_delay_secs=start_delay_secs,
                          sample_features=sample_features, feature_spec=feature_spec,
@@ -104,8 +121,10 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
                          exporters=exporters, eval_hooks=eval_hooks, eval_name=eval_name)
   if _is_chief_or_local(config):
     _fit.check_max_steps_not_reached(estimator.model_dir, train_spec.max_steps)
+  train_spec = _guarded_train_spec(estimator, train_spec, train_result, check_numerics)
 
-  result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  with _lock.lock_for_config(estimator.model_dir, config, 'train_and_evaluate', lock):
+    result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
   if result is None:
     return None, []
   metrics, export_results = result
@@ -124,19 +143,48 @@ def _train_spec(estimator, train_spec_or_input_fn, max_steps, train_hooks):
           'max_steps and train_hooks go into the TrainSpec when one is given, given: '
           'max_steps=%r, train_hooks=%r besides a TrainSpec' % (max_steps, train_hooks))
     spec = train_spec_or_input_fn
-    _fit._check_input_fn(  # pylint: disable=protected-access
+    result, _ = _fit.check_input_fn(
         estimator, spec.input_fn, tf.estimator.ModeKeys.TRAIN, 'train_spec.input_fn',
         spec.max_steps)
-    return spec
+    return spec, result
   if not callable(train_spec_or_input_fn):
     _validation.fail('train_spec_or_input_fn', 'a tf.estimator.TrainSpec or an input_fn',
                      train_spec_or_input_fn, error=exceptions.ArgumentTypeError)
   max_steps = _validation.check_optional_positive_int('max_steps', max_steps)
   hooks = _fit._validate_hooks(train_hooks)  # pylint: disable=protected-access
-  _fit._check_input_fn(  # pylint: disable=protected-access
+  result, _ = _fit.check_input_fn(
       estimator, train_spec_or_input_fn, tf.estimator.ModeKeys.TRAIN, 'train input_fn',
       max_steps)
-  return tf.estimator.TrainSpec(train_spec_or_input_fn, max_steps=max_steps, hooks=hooks)
+  return (tf.estimator.TrainSpec(train_spec_or_input_fn, max_steps=max_steps, hooks=hooks),
+          result)
+
+
+_COLLECTIVE_STRATEGIES = ('CollectiveAllReduceStrategy', 'CollectiveAllReduceStrategyV1',
+                          'MultiWorkerMirroredStrategy')
+
+
+def _guarded_train_spec(estimator, spec, train_result, check_numerics):
+  """The TrainSpec with fit's guards.
+
+  The NaN hook on every role; the save veto and the other-model check only where
+  checkpoints are written (chief or local).
+  """
+  import tensorflow as tf
+  config = estimator.config
+  hook, veto = _guards.non_finite_guard(estimator.model_dir,
+                                        _guards.input_names(train_result))
+  hooks = [hook] + list(spec.hooks)
+  listeners = list(spec.saving_listeners)
+  if _lock.should_lock(config):
+    hooks.insert(0, _guards.CheckpointCompatibilityHook(estimator.model_dir))
+    # TF refuses saving listeners with collective strategies (they save from every worker).
+    if type(config.train_distribute).__name__ not in _COLLECTIVE_STRATEGIES:
+      listeners.append(veto)
+  input_fn = spec.input_fn
+  if check_numerics:
+    input_fn = _guards.check_numerics_input_fn(input_fn)
+  return tf.estimator.TrainSpec(input_fn, max_steps=spec.max_steps, hooks=hooks,
+                                saving_listeners=listeners)
 
 
 def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle_secs,

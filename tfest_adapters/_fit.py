@@ -457,8 +457,9 @@ class FitLoop:
 
   Extension points (used to add behaviour without rewriting the loop):
 
-  * ``self.hooks``: the SessionRunHooks of every ``Estimator.train`` call (the step
-    recorder first, then the caller's). Append hooks here. Mind that the Estimator's
+  * ``self.hooks``: the SessionRunHooks of every ``Estimator.train`` call: the guards
+    (other-model check, non-finite loss, the checkpoint saver), the step recorder, the
+    caller's, then the signal hook. Append hooks here. Mind that the Estimator's
     CheckpointSaverHook runs its ``after_run`` before any of these (chief hooks come first):
     a check that must veto a save belongs in a saving listener.
   * ``self.saving_listeners``: ``tf.estimator.CheckpointSaverListener`` objects passed to
@@ -550,7 +551,8 @@ class FitLoop:
             self.model_dir, save_steps=config.save_checkpoints_steps,
             save_secs=config.save_checkpoints_secs,
             save_graph_def=config.checkpoint_save_graph_def))
-    self.hooks += [self.signals.hook, self.recorder] + self.user_hooks
+    # The signal hook last: a signal arriving during any hook of a step stops after it.
+    self.hooks += [self.recorder] + self.user_hooks + [self.signals.hook]
     self.contexts = [
         lambda loop: _lock.lock_for_config(loop.model_dir, loop.estimator.config, 'fit', lock),
         lambda loop: loop.signals,

@@ -125,6 +125,7 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
     self._read = None
     self._global_step = None
     self._flag_names = None
+    self._groups = None
 
   def begin(self):
     losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)
@@ -153,13 +154,19 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
       self.weights_finite = _all_finite_op(tf.compat.v1.global_variables())
 
   def _input_flags(self):
-    """One bool per float input tensor of the batch: all its values finite."""
+    """One bool per float input tensor of the batch: all its values finite.
+
+    Sets ``_groups`` to the input groups checked ('features', 'labels'; integer and string
+    tensors are finite by nature), or None when the inputs cannot be found.
+    """
+    self._groups = None
     if not self.input_names:
       return None, None
     graph = tf.compat.v1.get_default_graph()
     ops = [op for op in graph.get_operations() if op.type == 'IteratorGetNext']
     if len(ops) != 1 or len(ops[0].outputs) != len(self.input_names):
       return None, None
+    self._groups = {group for group, _ in self.input_names}
     flags, names = [], []
     for tensor, name in zip(ops[0].outputs, self.input_names):
       if tensor.dtype.is_floating:
@@ -201,13 +208,15 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
     return float(values['loss']), values.get('flags')
 
   def _inputs_text(self, flags):
-    if flags is None:
+    if self._groups is None:
       return ('The inputs were not checked: fit(..., check_numerics=True) names a '
               'non-finite feature or label')
-    bad = [name for (_, name), ok in zip(self._flag_names, np.atleast_1d(flags)) if not ok]
-    groups = {group for group, _ in self._flag_names}
+    bad = []
+    if flags is not None:
+      bad = [name for (_, name), ok in zip(self._flag_names, np.atleast_1d(flags)) if not ok]
+    groups = self._groups
     if not bad:
-      return ('The batch\'s float %s were all finite: the model diverged. Lower the learning '
+      return ('The batch\'s %s were all finite: the model diverged. Lower the learning '
               'rate, clip the gradients, or look for log(0) or a division by zero in the '
               'model_fn' % ' and '.join(sorted(groups)))
     bad_groups = sorted({group for (group, name) in self._flag_names if name in bad})

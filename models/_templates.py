@@ -26,6 +26,7 @@ from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _params
 from tfest_adapters.models import _spec_checks
+from tfest_adapters.models import _steps_per_run
 
 ModeKeys = tf.estimator.ModeKeys
 _NETWORK_FN_OPTIONAL_ARGS = ('mode', 'params', 'config', 'logits_dimension')
@@ -149,6 +150,13 @@ def _checked_labels(head, labels, mode):
     return tf.identity(labels)
 
 
+def _regularization_losses(layers):
+  """The losses added to the training loss: Keras layers' and the graph collection's."""
+  return _unique(
+      _layer_attr(layers, 'losses') +
+      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
+
+
 def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()):
   """The EstimatorSpec for ``mode``, from the network's logits, by TF's ``head``.
 
@@ -172,10 +180,7 @@ def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=(
         head.create_estimator_spec(features=head_features, mode=mode, logits=logits), features)
   _validate_labels(labels, mode)
   labels = _checked_labels(head, labels, mode)
-  regularization_losses = _unique(
-      _layer_attr(layers, 'losses') +
-      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
-  regularization_losses = regularization_losses or None
+  regularization_losses = _regularization_losses(layers) or None
   # Eval.
   if mode == ModeKeys.EVAL:
     return head.create_estimator_spec(
@@ -189,6 +194,20 @@ def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=(
       features=head_features, mode=mode, logits=logits, labels=labels,
       train_op_fn=_train_op_fn(optimizer_fn), update_ops=update_ops,
       regularization_losses=regularization_losses)
+
+
+def _model_spec(head, features, labels, mode, network, optimizer_fn):
+  """The spec of one step; of a loop of steps when the input_fn yields groups of batches.
+
+  ``network(features)`` builds the network and returns ``(logits, keras_layers)``. With a
+  group of batches (``steps_per_run``, see :mod:`._steps_per_run`), TRAIN runs one
+  :func:`_estimator_spec` step per batch of the group in an in-graph loop.
+  """
+  def make_spec(step_features, step_labels, logits, layers):
+    return _estimator_spec(head, step_features, step_labels, mode, logits, optimizer_fn,
+                           layers)
+  return _steps_per_run.model_spec(features, labels, mode, network, make_spec, head,
+                                   _regularization_losses)
 
 
 def _check_features_present(features, feature_columns, params_key):
@@ -217,10 +236,13 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
   # graph-agnostic, and the graph then holds the same ops, in the same order, as canned's.
   with _optimizers._eager():  # pylint: disable=protected-access
     head = head_fn(p)
-  logits, model = _networks.dnn_logits(
-      features, mode, head.logits_dimension, p.hidden_units, p.feature_columns,
-      p.activation, p.dropout, p.batch_norm)
-  return _estimator_spec(head, features, labels, mode, logits, p.optimizer_fn, [model])
+
+  def network(step_features):
+    logits, model = _networks.dnn_logits(
+        step_features, mode, head.logits_dimension, p.hidden_units, p.feature_columns,
+        p.activation, p.dropout, p.batch_norm)
+    return logits, [model]
+  return _model_spec(head, features, labels, mode, network, p.optimizer_fn)
 
 
 def _classifier_head(p):
@@ -435,9 +457,11 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
     _spec_checks.mode_name(mode)
     available = dict(mode=mode, params=params, config=config,
                      logits_dimension=head.logits_dimension)
-    output = network_fn(features, **{a: available[a] for a in network_args})
-    logits, layers = _validate_logits(output, head, mode)
-    return _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers)
+
+    def network(step_features):
+      output = network_fn(step_features, **{a: available[a] for a in network_args})
+      return _validate_logits(output, head, mode)
+    return _model_spec(head, features, labels, mode, network, optimizer_fn)
 
   model_fn.head = head
   model_fn.network_fn = network_fn

@@ -1,0 +1,456 @@
+"""Several training steps per ``session.run``: the templates' in-graph loop over a group.
+
+Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~1.2-1.5
+ms on a CPU) that can be several times the maths of a small model. When the input_fn yields
+groups of batches (``tfest_adapters.input_fns._grouping.group_batches``, or ``steps_per_run``
+of the builders), the templates train on the batches of a group one after the other in a
+``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer steps and
+the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and Keras'
+``steps_per_execution`` do.
+
+How the loop is built (:func:`model_spec`):
+
+1. The network is built once outside the loop, on the group's first batch, exactly as for a
+   single step: this creates its variables, in the same order and with the same names (a
+   checkpoint written with groups restores without them, and the other way round). Its ops
+   are never run.
+2. Inside the loop body, for batch ``i`` (sliced to its real rows), the network is built
+   again, handing back the variables of step 1 in creation order (a variable creator scope,
+   and a fresh variable store for ``tf.compat.v1.get_variable`` and ``tf.compat.v1.layers``),
+   then the head's loss and one optimizer step, the train op of a single step exactly. The
+   optimizer's slots are created under ``init_scope``, outside the loop. The next iteration
+   starts only once the step's train op has run (``parallel_iterations=1`` and a control
+   dependency), so K iterations compute what K runs of one step compute.
+3. The spec's ``loss`` is the mean of the group's per-step losses (each computed before its
+   step's update, as with one step per run): a non-finite loss at any step of the group
+   makes it non-finite. The head's summaries (``loss``, ``regularization_loss``) get that
+   mean; the network's own summaries (e.g. the DNN's activation histograms) are computed on
+   the group's last batch with the weights after the group, only when a summary is written.
+
+What stays correct, and what changes with K steps per run:
+
+* The global step advances by the number of steps run. ``Estimator.train(steps=N)`` or
+  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes); with
+  the Estimator's own ``StopAtStepHook`` only, the stop is checked once a run has begun at or
+  after the last step, so training can go past it by up to ``2K - 1`` steps.
+* Hooks run once per group: ``LoggingTensorHook`` (the Estimator's loss log every
+  ``log_step_count_steps`` *runs*) logs every ``K * log_step_count_steps`` steps;
+  ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook`` count
+  global steps and act at the first run that reaches their step, up to ``K - 1`` steps late.
+* Random ops in the network (dropout) draw other masks than with one step per run: the
+  maths are equal in distribution, not bitwise. The input graph changes too, so
+  ``tf.compat.v1`` initializers seeded by their position in the graph (the canned DNN's
+  glorot) start from other weights than with one step per run; Keras initializers (seeded
+  by ``tfest_adapters._seeding``) start from the same.
+* EVAL and PREDICT are unchanged; a group given to them is refused (``group_batches`` passes
+  batches through ungrouped in those modes).
+* Needs resource variables (the TF2 default); a ``tf.compat.v1.layers`` regularizer (which
+  those layers add only when they create the variable) and any tensor computed outside the
+  loop from the weights are refused with a message, rather than silently used stale.
+"""
+
+import collections
+import contextlib
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.ops import resource_variable_ops
+from tensorflow.python.ops import variable_scope as vs
+from tensorflow.python.ops import while_v2
+
+from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _grouping
+from tfest_adapters.models import _spec_checks
+
+ModeKeys = tf.estimator.ModeKeys
+GraphKeys = tf.compat.v1.GraphKeys
+
+# Graph collection holding the _Loop of a training graph with groups, for the stop hook.
+LOOP_COLLECTION = 'tfest_steps_per_run_loop'
+# Collections whose items a network build adds, and which the loop keeps apart per build.
+_BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
+                      GraphKeys.REGULARIZATION_LOSSES)
+_VARSTORE_KEY = ('__variable_store',)  # variable_scope._VARSTORE_KEY
+_VARSCOPESTORE_KEY = ('__varscope',)  # variable_scope._VARSCOPESTORE_KEY
+_NO_LAST_STEP = np.iinfo(np.int64).max
+# Ops that read a variable's value: a tensor computed from them outside the loop is stale.
+_READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
+                       'Variable', 'VariableShape'])
+
+_Loop = collections.namedtuple('_Loop', ['last_step', 'global_step_after', 'steps'])
+
+
+def is_group(features):
+  """Whether the features a model_fn got are a group of batches (see group_batches)."""
+  return _grouping.is_group(features)
+
+
+def _fail(text, error=exceptions.SpecError):
+  raise error('steps_per_run: ' + text)
+
+
+class _Group:
+  """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows."""
+
+  def __init__(self, features, labels):
+    features = dict(features)
+    self.rows = features.pop(_grouping.ROWS_KEY)
+    if self.rows.shape.rank != 1 or not self.rows.dtype.is_integer:
+      _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
+          _grouping.ROWS_KEY, self.rows), exceptions.ArgumentError)
+    self.features = features.pop(_grouping.FEATURES_KEY, None)
+    if self.features is None:
+      self.features = features
+    self.labels = labels
+    dims = set()
+    for tensor in tf.nest.flatten((self.features, labels)):
+      if not isinstance(tensor, tf.Tensor) or tensor.shape.rank is None or tensor.shape.rank < 2:
+        _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
+              'given: %r' % (tensor,), exceptions.ArgumentError)
+      dims.add(tensor.shape[1])
+    # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
+    self._full = len(dims) == 1 and None not in dims
+    self.size = tf.size(self.rows)
+
+  def _take(self, structure, i):
+    if structure is None:
+      return None
+
+    def take(tensor):
+      batch = tensor[i]
+      return batch if self._full else batch[:self.rows[i]]
+    return tf.nest.map_structure(take, structure)
+
+  def batch(self, i):
+    """(features, labels) of batch ``i`` (a scalar int32 Tensor)."""
+    return self._take(self.features, i), self._take(self.labels, i)
+
+
+class _ScopeState:
+  """The variable scope and its name counts, as they were when the network was first built."""
+
+  def __init__(self):
+    store = vs.get_variable_scope_store()
+    self._current = store.current_scope
+    self._counts = dict(store.variable_scopes_count)
+
+  def fresh_store(self):
+    store = vs._VariableScopeStore()  # pylint: disable=protected-access
+    store.current_scope = self._current
+    store.variable_scopes_count = dict(self._counts)
+    return store
+
+
+class _Build:
+  """What one build of the network added: variables (in order) and collection items."""
+
+  def __init__(self):
+    self.variables = []
+    self.added = {}
+    self.unused = 0
+
+
+@contextlib.contextmanager
+def _recording():
+  """Records the variables created and the collection items added in the block.
+
+  The collection items are taken out of the graph again when the block ends: they belong to
+  a build whose ops never run.
+  """
+  graph = tf.compat.v1.get_default_graph()
+  build = _Build()
+  lengths = {key: len(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+
+  def record(next_creator, **kwargs):
+    variable = next_creator(**kwargs)
+    build.variables.append(variable)
+    return variable
+
+  with tf.compat.v1.variable_creator_scope(record):
+    yield build
+  for key in _BUILD_COLLECTIONS:
+    items = graph.get_collection_ref(key)
+    build.added[key] = list(items[lengths[key]:])
+    del items[lengths[key]:]
+
+
+def _check_same_variable(index, variable, kwargs):
+  shape = kwargs.get('shape')
+  dtype = kwargs.get('dtype')
+  initial_value = kwargs.get('initial_value')
+  if shape is None and initial_value is not None and not callable(initial_value):
+    shape = getattr(initial_value, 'shape', None)
+  same = True
+  if shape is not None and not tf.TensorShape(shape).is_compatible_with(variable.shape):
+    same = False
+  if dtype is not None and tf.as_dtype(dtype).base_dtype != variable.dtype.base_dtype:
+    same = False
+  if not same:
+    _fail('the network created variable %d as %s %s the first time and asks for %s %s (%s) '
+          'now. The network is built once to create its weights and again inside the '
+          'training loop, so it must create the same variables in the same order each time '
+          '(no variables depending on Python state or randomness)' % (
+              index, variable.name, variable.shape, kwargs.get('name'), shape, dtype))
+
+
+@contextlib.contextmanager
+def _replaying(variables, scope_state):
+  """Builds the network again on the variables of its first build, collections kept apart.
+
+  In the block, every variable the network creates is the next one of ``variables``; a fresh
+  variable store (and scope name counts as they were at the first build) lets
+  ``tf.compat.v1.get_variable`` and ``tf.compat.v1.layers`` create them again by name; the
+  summary, update-op and regularization collections start empty and are restored after, so
+  that the block sees only its own. Variables created under ``init_scope`` (optimizer slots)
+  are outside the loop's graph and are created normally.
+  """
+  graph = tf.compat.v1.get_default_graph()
+  build = _Build()
+  pending = list(variables)
+  count = [0]
+
+  def replay(next_creator, **kwargs):
+    del next_creator  # Nothing is created: the first build's variable is handed back.
+    if not pending:
+      _fail('the network created more variables (%d, then %r) than the first time it was '
+            'built (%d). The network is built once to create its weights and again inside '
+            'the training loop, so it must create the same variables each time' % (
+                count[0], kwargs.get('name'), len(variables)))
+    variable = pending.pop(0)
+    _check_same_variable(count[0], variable, kwargs)
+    count[0] += 1
+    return variable
+
+  keys = _BUILD_COLLECTIONS + (_VARSTORE_KEY, _VARSCOPESTORE_KEY)
+  saved = {key: list(graph.get_collection(key)) for key in keys}
+  for key in _BUILD_COLLECTIONS:
+    del graph.get_collection_ref(key)[:]
+  graph.get_collection_ref(_VARSTORE_KEY)[:] = [vs._VariableStore()]  # pylint: disable=protected-access
+  graph.get_collection_ref(_VARSCOPESTORE_KEY)[:] = [scope_state.fresh_store()]
+  try:
+    with tf.compat.v1.variable_creator_scope(replay):
+      yield build
+    build.added = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+    build.unused = len(pending)
+  finally:
+    for key in keys:
+      graph.get_collection_ref(key)[:] = saved[key]
+
+
+def _check_resource(variables):
+  for variable in variables:
+    if not resource_variable_ops.is_resource_variable(variable):
+      _fail('%s is a reference variable; the training loop needs resource variables (the TF2 '
+            'default, off after tf.compat.v1.disable_v2_behavior() or '
+            'disable_resource_variables(), or with use_resource=False). Enable them, or use '
+            'steps_per_run=1' % variable.name)
+
+
+def _reads_variables(tensor, limit=100000):
+  """The first op reading a variable among the ancestors of ``tensor``, or None."""
+  seen = set()
+  stack = [tensor.op]
+  while stack and len(seen) < limit:
+    op = stack.pop()
+    if op in seen:
+      continue
+    seen.add(op)
+    if op.type in _READ_OPS:
+      return op
+    stack.extend(t.op for t in op.inputs)
+    stack.extend(op.control_inputs)
+  return None
+
+
+def _check_captures(body_graph, allowed):
+  """Refuses a loop body using a value computed outside the loop from the weights."""
+  allowed = set(id(t) for t in allowed)
+  for tensor in body_graph.external_captures:
+    if tensor.dtype == tf.resource or id(tensor) in allowed:
+      continue
+    reader = _reads_variables(tensor)
+    if reader is not None:
+      _fail('the training step uses %s, computed outside the training loop from the value of '
+            'a variable (%s), which would stay at its value before the group instead of '
+            'following each step. This is typically a tensor made once and reused (a '
+            'learning rate computed from the global step outside the optimizer callable, a '
+            'loss kept in a collection); compute it inside the network_fn or the optimizer '
+            'callable, or use steps_per_run=1' % (tensor.name, reader.name))
+
+
+def _summary_key(head, key):
+  name = getattr(head, 'name', None)
+  return '%s/%s' % (key, name) if name else key
+
+
+def _check_step_spec(spec):
+  if spec.training_hooks or spec.training_chief_hooks:
+    _fail('the TRAIN spec of one step has training hooks, which cannot run inside the '
+          'training loop (they see one step per run); use steps_per_run=1',
+          exceptions.SpecError)
+  if spec.train_op is None or spec.loss is None:
+    _fail('the TRAIN spec of one step needs a loss and a train_op', exceptions.SpecError)
+
+
+def _check_same_collections(first, again, what):
+  for key, description in ((GraphKeys.REGULARIZATION_LOSSES, 'regularization losses'),
+                           (GraphKeys.UPDATE_OPS, 'update ops')):
+    if len(first.added[key]) != len(again.added[key]):
+      hint = (' tf.compat.v1.layers add their regularizers only when they create a variable: '
+              'use tf.keras.layers with kernel_regularizer (and return the layers from '
+              'network_fn), or add the penalty to the logits\' graph yourself' if
+              key == GraphKeys.REGULARIZATION_LOSSES else '')
+      _fail('the network added %d %s to the graph collection %s when first built, but %d '
+            'when built %s, so the training loop would not compute the step of a single '
+            'run.%s Or use steps_per_run=1' % (len(first.added[key]), description, key,
+                                              len(again.added[key]), what, hint))
+
+
+def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
+  """The TRAIN spec of a group: an in-graph loop of one step per batch (see module doc)."""
+  graph = tf.compat.v1.get_default_graph()
+  group = _Group(features, labels)
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  _check_resource([global_step])
+  scope_state = _ScopeState()
+
+  # 1. The first build: creates the variables as a single step would; never run.
+  with _recording() as first:
+    features_0, _ = group.batch(0)
+    logits_0, _ = network(features_0)
+  _check_resource(first.variables)
+  dtype = logits_0.dtype.base_dtype
+
+  # 2. The loop: batch i, the network on the same variables, the head's loss, one step.
+  with tf.name_scope('steps_per_run'):
+    last_step = tf.compat.v1.placeholder_with_default(
+        tf.constant(_NO_LAST_STEP, tf.int64), [], name='last_step')
+    steps = tf.cast(tf.clip_by_value(last_step - tf.cast(global_step.read_value(), tf.int64),
+                                     0, tf.cast(group.size, tf.int64)), tf.int32)
+  traced = {}
+
+  def cond(i, loss_sum, regularization_sum):
+    del loss_sum, regularization_sum  # Unused.
+    return i < steps
+
+  def body(i, loss_sum, regularization_sum):
+    with _replaying(first.variables, scope_state) as again:
+      features_i, labels_i = group.batch(i)
+      logits_i, layers_i = network(features_i)
+      regularization = regularization_fn(layers_i)
+      spec = make_spec(features_i, labels_i, logits_i, layers_i)
+    traced['graph'] = tf.compat.v1.get_default_graph()
+    traced['regularization'] = bool(regularization)
+    if again.unused:
+      _fail('the network created %d variables the first time it was built but only %d inside '
+            'the training loop; it must create the same variables each time' % (
+                len(first.variables), len(first.variables) - again.unused))
+    _check_same_collections(first, again, 'inside the training loop')
+    _check_step_spec(spec)
+    regularization = (tf.cast(tf.add_n(regularization), dtype) if regularization
+                      else tf.zeros([], dtype))
+    with tf.control_dependencies([spec.train_op]):
+      return (i + 1, loss_sum + tf.cast(spec.loss, dtype),
+              regularization_sum + regularization)
+
+  outputs = while_v2.while_loop(
+      cond, body, [tf.constant(0), tf.zeros([], dtype), tf.zeros([], dtype)],
+      parallel_iterations=1, name='steps_per_run')
+  _check_captures(traced['graph'], allowed=[steps])  # The loop's bound, read before it.
+  steps_run, loss_sum, regularization_sum = outputs
+
+  # 3. The spec: mean loss, summaries, and what the stop hook needs.
+  train_op = tf.group(*outputs, name='steps_per_run/train_op')
+  denominator = tf.cast(steps_run, dtype)
+  loss = tf.math.divide_no_nan(loss_sum, denominator, name='steps_per_run/mean_loss')
+  with tf.control_dependencies([train_op]):
+    global_step_after = tf.identity(global_step.read_value(),
+                                    name='steps_per_run/global_step_after')
+  with tf.name_scope(''):
+    tf.compat.v1.summary.scalar(_summary_key(head, 'loss'), loss)
+    if traced['regularization']:
+      tf.compat.v1.summary.scalar(_summary_key(head, 'regularization_loss'),
+                                  tf.math.divide_no_nan(regularization_sum, denominator))
+  if first.added[GraphKeys.SUMMARIES]:
+    # The network's own summaries: on the last batch, with the weights after the group.
+    with tf.control_dependencies([train_op]), _replaying(first.variables, scope_state) as last:
+      features_last, _ = group.batch(tf.maximum(steps_run - 1, 0))
+      network(features_last)
+    for summary in last.added[GraphKeys.SUMMARIES]:
+      graph.add_to_collection(GraphKeys.SUMMARIES, summary)
+  graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after, steps_run))
+  return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
+
+
+def model_spec(features, labels, mode, network, make_spec, head, regularization_fn):
+  """The spec of a template: one step, or a loop of steps when ``features`` are a group.
+
+  Args:
+    features, labels, mode: what the model_fn got.
+    network: ``network(features) -> (logits, keras_layers)``, builds the network.
+    make_spec: ``make_spec(features, labels, logits, keras_layers) -> EstimatorSpec``, the
+      spec of one batch (in TRAIN, with the train op of one step).
+    head: the ``tf.estimator.Head`` (its name keys the loss summaries).
+    regularization_fn: ``regularization_fn(keras_layers)`` -> the list of regularization
+      losses ``make_spec`` adds to the loss.
+
+  Returns:
+    A ``tf.estimator.EstimatorSpec``.
+
+  Raises:
+    ArgumentError: a group in EVAL or PREDICT.
+    SpecError: a network the loop cannot repeat exactly (see the module docstring).
+  """
+  if not is_group(features):
+    logits, layers = network(features)
+    return make_spec(features, labels, logits, layers)
+  if mode != ModeKeys.TRAIN:
+    _fail('%s got a group of batches (features[%r]): groups are for training only. '
+          'group_batches passes batches through ungrouped when the Estimator gives the '
+          'input_fn its mode; give evaluate/predict an input_fn taking `mode`, or the '
+          'ungrouped input_fn' % (_spec_checks.mode_name(mode), _grouping.ROWS_KEY),
+          exceptions.ArgumentError)
+  return grouped_train_spec(features, labels, network, make_spec, head, regularization_fn)
+
+
+class StepsPerRunStopHook(tf.compat.v1.train.StopAtStepHook):
+  """``tf.compat.v1.train.StopAtStepHook`` that stops a loop of steps exactly at the last step.
+
+  With one step per run it is the StopAtStepHook. In a graph whose template trains several
+  steps per run (the input_fn yields groups of batches), it also feeds the loop the last
+  step, so that a run ends exactly there (the run reaching it trains fewer steps), and stops
+  as soon as a run reaches it, from the global step read after the loop in the same run (no
+  extra ``session.run``). It is TF's ``_MultiStepStopAtStepHook`` for these loops.
+
+  Args:
+    num_steps: train this many steps from the global step at session creation; or
+    last_step: train until the global step reaches this (exactly one of the two).
+
+  Example:
+
+    estimator.train(grouped_input_fn, max_steps=1000,
+                    hooks=[StepsPerRunStopHook(last_step=1000)])
+  """
+
+  def begin(self):
+    super().begin()
+    loops = tf.compat.v1.get_collection(LOOP_COLLECTION)
+    self._loop = loops[-1] if loops else None
+
+  def after_create_session(self, session, coord):
+    super().after_create_session(session, coord)
+    if self._loop is not None and session.run(self._global_step_tensor) >= self._last_step:
+      coord.request_stop()
+
+  def before_run(self, run_context):
+    if self._loop is None:
+      return super().before_run(run_context)
+    return tf.compat.v1.train.SessionRunArgs(
+        self._loop.global_step_after, feed_dict={self._loop.last_step: self._last_step})
+
+  def after_run(self, run_context, run_values):
+    if self._loop is None:
+      return super().after_run(run_context, run_values)
+    if run_values.results >= self._last_step:
+      run_context.request_stop()
+    return None

@@ -6,8 +6,9 @@ Resolved when the Estimator calls the input_fn, from what it passes:
    shard ``input_pipeline_id`` of ``num_input_pipelines``, in every mode;
 2. else, in TRAIN mode, the ``RunConfig`` (the ``config`` the Estimator passes, or one built
    from ``TF_CONFIG`` when the input_fn is called without it): shard
-   ``global_id_in_cluster`` of ``num_worker_replicas``, where the chief (or master) is 0 and
-   the workers follow, as in ``tensorflow_estimator/python/estimator/run_config.py``;
+   ``i`` of ``num_worker_replicas``, where the chief (or master) is 0 and worker ``k`` is
+   ``k + 1`` (not ``RunConfig.global_id_in_cluster``, which numbers every job sorted by name,
+   so that an evaluator listed in the cluster would push the workers out of range);
 3. else no sharding: evaluation and prediction always read everything, and so does a
    single-process run (no ``TF_CONFIG``), which keeps the in-memory builders equal batch for
    batch to the legacy ``tf.compat.v1.estimator.inputs`` functions.
@@ -64,8 +65,19 @@ def resolve(mode=None, config=None, input_context=None):
     if config is None:
       return NO_SHARDING
   num_workers = config.num_worker_replicas or 0
-  global_id = config.global_id_in_cluster
-  if (num_workers <= 1 or global_id is None or config.task_type not in _TRAINING_TASK_TYPES
-      or not 0 <= global_id < num_workers):
+  if num_workers <= 1 or config.task_type not in _TRAINING_TASK_TYPES:
     return NO_SHARDING
-  return Shard(num_workers, global_id)
+  index = _trainer_index(config)
+  if not 0 <= index < num_workers:
+    return NO_SHARDING
+  return Shard(num_workers, index)
+
+
+def _trainer_index(config):
+  """This task's place among the trainers: the chief (or master) first, then the workers."""
+  if config.task_type in ('chief', 'master'):
+    return config.task_id
+  jobs = config.cluster_spec.jobs
+  leaders = sum(len(config.cluster_spec.job_tasks(job)) for job in ('chief', 'master')
+                if job in jobs)
+  return leaders + config.task_id

@@ -43,6 +43,17 @@ def test_master_cluster(monkeypatch):
   assert _sharding.resolve(ModeKeys.TRAIN, tf.estimator.RunConfig()) == (2, 1)
 
 
+@pytest.mark.parametrize('task_type,index,expected', [
+    ('chief', 0, (3, 0)), ('worker', 0, (3, 1)), ('worker', 1, (3, 2))])
+def test_evaluator_listed_in_the_cluster_does_not_shift_workers(
+    monkeypatch, task_type, index, expected):
+  # Some launchers list the evaluator in the cluster; RunConfig.global_id_in_cluster then
+  # numbers it before the workers ('evaluator' < 'worker'), and worker 1 would get id 3 of 3.
+  cluster = dict(CLUSTER, evaluator=['host:4'])
+  tf_config(monkeypatch, task_type, index, cluster)
+  assert _sharding.resolve(ModeKeys.TRAIN, tf.estimator.RunConfig()) == expected
+
+
 def test_no_tf_config_no_sharding(monkeypatch):
   monkeypatch.delenv('TF_CONFIG', raising=False)
   assert _sharding.resolve(ModeKeys.TRAIN, tf.estimator.RunConfig()) == _sharding.NO_SHARDING

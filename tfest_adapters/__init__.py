@@ -30,6 +30,7 @@ _EXPORTS = {
     'csv_input_fn': 'tfest_adapters.input_fns',
     'tfrecord_input_fn': 'tfest_adapters.input_fns',
     'write_tfrecords': 'tfest_adapters.input_fns',
+    'TFRecordFiles': 'tfest_adapters.input_fns',
     # Model side (models/, installed as tfest_adapters.models).
     'classifier_model_fn': 'tfest_adapters.models',
     'regressor_model_fn': 'tfest_adapters.models',

@@ -90,7 +90,12 @@ def _fail(text, error=exceptions.SpecError):
 
 
 class _Group:
-  """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows."""
+  """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows.
+
+  Features and labels of one dtype and one shape are stacked once per run (outside the
+  loop), so that taking batch ``i`` costs one gather (and one unstack) per kind of tensor,
+  not one slice per feature: with 30 columns, two ops per step instead of thirty.
+  """
 
   def __init__(self, features, labels):
     features = dict(features)
@@ -102,28 +107,45 @@ class _Group:
     if self.features is None:
       self.features = features
     self.labels = labels
+    leaves = tf.nest.flatten(self.features) + (
+        [] if labels is None else tf.nest.flatten(labels))
+    self._num_features = len(tf.nest.flatten(self.features))
+    kinds = collections.OrderedDict()
     dims = set()
-    for tensor in tf.nest.flatten((self.features, labels)):
+    for index, tensor in enumerate(leaves):
       if not isinstance(tensor, tf.Tensor) or tensor.shape.rank is None or tensor.shape.rank < 2:
         _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
               'given: %r' % (tensor,), exceptions.ArgumentError)
       dims.add(tensor.shape[1])
+      kinds.setdefault((tensor.dtype, tuple(tensor.shape[2:])), []).append(index)
     # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
     self._full = len(dims) == 1 and None not in dims
+    self._kinds = []
+    with tf.name_scope('steps_per_run/group'):
+      for indices in kinds.values():
+        if len(indices) == 1:
+          self._kinds.append((indices, leaves[indices[0]], False))
+        else:
+          stacked = tf.stack([leaves[i] for i in indices], axis=-1)
+          self._kinds.append((indices, stacked, True))
+    self._num_leaves = len(leaves)
     self.size = tf.size(self.rows)
-
-  def _take(self, structure, i):
-    if structure is None:
-      return None
-
-    def take(tensor):
-      batch = tensor[i]
-      return batch if self._full else batch[:self.rows[i]]
-    return tf.nest.map_structure(take, structure)
 
   def batch(self, i):
     """(features, labels) of batch ``i`` (a scalar int32 Tensor)."""
-    return self._take(self.features, i), self._take(self.labels, i)
+    leaves = [None] * self._num_leaves
+    rows = None if self._full else tf.gather(self.rows, i)
+    for indices, tensor, stacked in self._kinds:
+      batch = tf.gather(tensor, i)
+      if rows is not None:
+        batch = batch[:rows]
+      parts = tf.unstack(batch, num=len(indices), axis=-1) if stacked else [batch]
+      for index, part in zip(indices, parts):
+        leaves[index] = part
+    features = tf.nest.pack_sequence_as(self.features, leaves[:self._num_features])
+    labels = (None if self.labels is None else
+              tf.nest.pack_sequence_as(self.labels, leaves[self._num_features:]))
+    return features, labels
 
 
 class _ScopeState:
@@ -151,27 +173,53 @@ class _Build:
 
 
 @contextlib.contextmanager
-def _recording():
-  """Records the variables created and the collection items added in the block.
+def _own_collections(build):
+  """The summary, update-op and regularization collections start empty in the block.
 
-  The collection items are taken out of the graph again when the block ends: they belong to
-  a build whose ops never run.
+  What the block adds is recorded in ``build.added``; the collections are restored after,
+  so that a build sees only its own items (a loop body's graph starts with copies of the
+  outer graph's) and its items never leak into the training graph's.
   """
   graph = tf.compat.v1.get_default_graph()
-  build = _Build()
-  lengths = {key: len(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+  saved = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+  for key in _BUILD_COLLECTIONS:
+    del graph.get_collection_ref(key)[:]
+  try:
+    yield build
+    build.added = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+  finally:
+    for key in _BUILD_COLLECTIONS:
+      graph.get_collection_ref(key)[:] = saved[key]
 
-  def record(next_creator, **kwargs):
-    variable = next_creator(**kwargs)
+
+@contextlib.contextmanager
+def _lifting():
+  """Creates the variables of the block outside the loop body being built, and records them.
+
+  As ``tf.function`` lifts the variables a Keras layer creates while it is traced: every
+  variable is created under ``init_scope``, in the training graph, with its initial value
+  computed there (Keras layers, ``tf.compat.v1.get_variable`` and ``tf.compat.v1.layers``
+  pass it as a callable), named and registered (variable store, collections) as one
+  created by a single step would be.
+  """
+  body_graph = tf.compat.v1.get_default_graph()
+  build = _Build()
+
+  def lift(next_creator, **kwargs):
+    initial_value = kwargs.get('initial_value')
+    if isinstance(initial_value, tf.Tensor) and initial_value.graph is body_graph:
+      _fail('the network creates variable %r from a tensor (%s) computed in the step; inside '
+            'the training loop variables are created outside the loop, so give the initial '
+            'value as an initializer (tf.keras.layers, tf.compat.v1.get_variable with an '
+            'initializer) or a callable (tf.Variable(lambda: ...)), or use steps_per_run=1'
+            % (kwargs.get('name'), initial_value.name))
+    with tf.init_scope():
+      variable = next_creator(**kwargs)
     build.variables.append(variable)
     return variable
 
-  with tf.compat.v1.variable_creator_scope(record):
+  with _own_collections(build), tf.compat.v1.variable_creator_scope(lift):
     yield build
-  for key in _BUILD_COLLECTIONS:
-    items = graph.get_collection_ref(key)
-    build.added[key] = list(items[lengths[key]:])
-    del items[lengths[key]:]
 
 
 def _check_same_variable(index, variable, kwargs):
@@ -221,16 +269,13 @@ def _replaying(variables, scope_state):
     count[0] += 1
     return variable
 
-  keys = _BUILD_COLLECTIONS + (_VARSTORE_KEY, _VARSCOPESTORE_KEY)
+  keys = (_VARSTORE_KEY, _VARSCOPESTORE_KEY)
   saved = {key: list(graph.get_collection(key)) for key in keys}
-  for key in _BUILD_COLLECTIONS:
-    del graph.get_collection_ref(key)[:]
   graph.get_collection_ref(_VARSTORE_KEY)[:] = [vs._VariableStore()]  # pylint: disable=protected-access
   graph.get_collection_ref(_VARSCOPESTORE_KEY)[:] = [scope_state.fresh_store()]
   try:
-    with tf.compat.v1.variable_creator_scope(replay):
+    with _own_collections(build), tf.compat.v1.variable_creator_scope(replay):
       yield build
-    build.added = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
     build.unused = len(pending)
   finally:
     for key in keys:
@@ -292,20 +337,6 @@ def _check_step_spec(spec):
     _fail('the TRAIN spec of one step needs a loss and a train_op', exceptions.SpecError)
 
 
-def _check_same_collections(first, again, what):
-  for key, description in ((GraphKeys.REGULARIZATION_LOSSES, 'regularization losses'),
-                           (GraphKeys.UPDATE_OPS, 'update ops')):
-    if len(first.added[key]) != len(again.added[key]):
-      hint = (' tf.compat.v1.layers add their regularizers only when they create a variable: '
-              'use tf.keras.layers with kernel_regularizer (and return the layers from '
-              'network_fn), or add the penalty to the logits\' graph yourself' if
-              key == GraphKeys.REGULARIZATION_LOSSES else '')
-      _fail('the network added %d %s to the graph collection %s when first built, but %d '
-            'when built %s, so the training loop would not compute the step of a single '
-            'run.%s Or use steps_per_run=1' % (len(first.added[key]), description, key,
-                                              len(again.added[key]), what, hint))
-
-
 def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
   """The TRAIN spec of a group: an in-graph loop of one step per batch (see module doc)."""
   graph = tf.compat.v1.get_default_graph()
@@ -313,15 +344,6 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   global_step = tf.compat.v1.train.get_or_create_global_step()
   _check_resource([global_step])
   scope_state = _ScopeState()
-
-  # 1. The first build: creates the variables as a single step would; never run.
-  with _recording() as first:
-    features_0, _ = group.batch(0)
-    logits_0, _ = network(features_0)
-  _check_resource(first.variables)
-  dtype = logits_0.dtype.base_dtype
-
-  # 2. The loop: batch i, the network on the same variables, the head's loss, one step.
   with tf.name_scope('steps_per_run'):
     last_step = tf.compat.v1.placeholder_with_default(
         tf.constant(_NO_LAST_STEP, tf.int64), [], name='last_step')
@@ -334,48 +356,52 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
     return i < steps
 
   def body(i, loss_sum, regularization_sum):
-    with _replaying(first.variables, scope_state) as again:
+    """One step on batch i: the network (its variables lifted out), the head, the optimizer."""
+    with _lifting() as build:
       features_i, labels_i = group.batch(i)
       logits_i, layers_i = network(features_i)
+      network_summaries = len(tf.compat.v1.get_collection(GraphKeys.SUMMARIES))
       regularization = regularization_fn(layers_i)
       spec = make_spec(features_i, labels_i, logits_i, layers_i)
-    traced['graph'] = tf.compat.v1.get_default_graph()
-    traced['regularization'] = bool(regularization)
-    if again.unused:
-      _fail('the network created %d variables the first time it was built but only %d inside '
-            'the training loop; it must create the same variables each time' % (
-                len(first.variables), len(first.variables) - again.unused))
-    _check_same_collections(first, again, 'inside the training loop')
     _check_step_spec(spec)
-    regularization = (tf.cast(tf.add_n(regularization), dtype) if regularization
-                      else tf.zeros([], dtype))
+    _check_resource(build.variables)
+    traced.update(graph=tf.compat.v1.get_default_graph(), build=build,
+                  network_summaries=network_summaries, regularization=bool(regularization),
+                  dtype=spec.loss.dtype.base_dtype)
+    regularization = (tf.cast(tf.add_n(regularization), tf.float64) if regularization
+                      else tf.zeros([], tf.float64))
     with tf.control_dependencies([spec.train_op]):
-      return (i + 1, loss_sum + tf.cast(spec.loss, dtype),
+      return (i + 1, loss_sum + tf.cast(spec.loss, tf.float64),
               regularization_sum + regularization)
 
+  # The sums are float64 whatever the loss dtype, known only once the body is built.
   outputs = while_v2.while_loop(
-      cond, body, [tf.constant(0), tf.zeros([], dtype), tf.zeros([], dtype)],
+      cond, body, [tf.constant(0), tf.zeros([], tf.float64), tf.zeros([], tf.float64)],
       parallel_iterations=1, name='steps_per_run')
   _check_captures(traced['graph'], allowed=[steps])  # The loop's bound, read before it.
   steps_run, loss_sum, regularization_sum = outputs
 
-  # 3. The spec: mean loss, summaries, and what the stop hook needs.
+  # The spec: mean loss, summaries, and what the stop hook needs.
   train_op = tf.group(*outputs, name='steps_per_run/train_op')
-  denominator = tf.cast(steps_run, dtype)
-  loss = tf.math.divide_no_nan(loss_sum, denominator, name='steps_per_run/mean_loss')
+  denominator = tf.cast(steps_run, tf.float64)
+  dtype = traced['dtype']
+  loss = tf.cast(tf.math.divide_no_nan(loss_sum, denominator), dtype,
+                 name='steps_per_run/mean_loss')
   with tf.control_dependencies([train_op]):
     global_step_after = tf.identity(global_step.read_value(),
                                     name='steps_per_run/global_step_after')
   with tf.name_scope(''):
     tf.compat.v1.summary.scalar(_summary_key(head, 'loss'), loss)
     if traced['regularization']:
-      tf.compat.v1.summary.scalar(_summary_key(head, 'regularization_loss'),
-                                  tf.math.divide_no_nan(regularization_sum, denominator))
-  if first.added[GraphKeys.SUMMARIES]:
+      tf.compat.v1.summary.scalar(
+          _summary_key(head, 'regularization_loss'),
+          tf.cast(tf.math.divide_no_nan(regularization_sum, denominator), dtype))
+  if traced['network_summaries']:
     # The network's own summaries: on the last batch, with the weights after the group.
-    with tf.control_dependencies([train_op]), _replaying(first.variables, scope_state) as last:
-      features_last, _ = group.batch(tf.maximum(steps_run - 1, 0))
-      network(features_last)
+    with tf.control_dependencies([train_op]):
+      with _replaying(traced['build'].variables, scope_state) as last:
+        features_last, _ = group.batch(tf.maximum(steps_run - 1, 0))
+        network(features_last)
     for summary in last.added[GraphKeys.SUMMARIES]:
       graph.add_to_collection(GraphKeys.SUMMARIES, summary)
   graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after, steps_run))

@@ -1,0 +1,271 @@
+"""Training throughput side by side: the in-graph limit, Keras fit, and Estimators, K steps per run.
+
+200k rows x 30 float32 features, labels in 0..9, an MLP 30-128-64-10 trained with Adam
+(learning rate 1e-3) and batch 256, on the CPU. Configurations:
+
+* ``limit``: a pure ``tf.function`` training loop, ``tf.range`` over batches sliced from
+  in-memory tensors, many steps per call: what this machine can do with this model;
+* ``keras_fit``: ``tf.keras.Model.fit`` on the numpy arrays (its defaults:
+  ``steps_per_execution=1``);
+* ``legacy``: ``tf.estimator.Estimator(classifier_model_fn)`` fed by the legacy
+  ``tf.compat.v1.estimator.inputs.numpy_input_fn`` (features as a dict of 30 columns);
+* ``k1``: the same Estimator fed by our ``numpy_input_fn``, one step per ``session.run``;
+* ``k8``, ``k32``: the same, grouped by ``group_batches`` (``steps_per_run`` 8 and 32): the
+  template trains a group of batches per ``session.run`` in an in-graph loop, stopped exactly
+  at the last step by ``StepsPerRunStopHook``.
+
+Each repeat runs every configuration once, in a rotated order, for ``warmup + steps`` steps,
+and the steady rate is taken over the last ``steps`` (examples/s); the figure per
+configuration is the median over repeats, printed with its ratio to ``limit`` (targets: the
+best of k8/k32 >= 0.8x the limit and >= 2.5x keras_fit). The Estimator configurations also
+get their fixed cost per ``train()`` call (graph, session, checkpoints; from the wall time of
+two ``train()`` calls of different lengths on fresh model_dirs: target <= 0.45 s). The 1-minute
+load average is printed with the figures: other processes on the machine lower them.
+
+Usage: python bench/train_throughput.py [--quick] [--repeats 3] [--only k8,limit]
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import numpy as np  # noqa: E402
+
+CONFIGS = ('limit', 'keras_fit', 'legacy', 'k1', 'k8', 'k32')
+ESTIMATOR_CONFIGS = ('legacy', 'k1', 'k8', 'k32')
+STEPS_PER_RUN = {'legacy': 1, 'k1': 1, 'k8': 8, 'k32': 32}
+NUM_COLUMNS = 30
+NUM_CLASSES = 10
+HIDDEN_UNITS = (128, 64)
+BATCH_SIZE = 256
+LEARNING_RATE = 1e-3
+
+
+def make_data(rows, seed=0):
+  """(x [rows, 30] float32, y [rows] int64): learnable labels, a fixed seed."""
+  rng = np.random.default_rng(seed)
+  x = rng.standard_normal((rows, NUM_COLUMNS), dtype=np.float32)
+  w = rng.standard_normal((NUM_COLUMNS, NUM_CLASSES)).astype(np.float32)
+  y = np.argmax(x @ w + rng.standard_normal((rows, NUM_CLASSES)), axis=1).astype(np.int64)
+  return x, y
+
+
+def _keras_model():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.keras.Sequential(
+      [tf.keras.layers.Dense(units, activation='relu') for units in HIDDEN_UNITS] +
+      [tf.keras.layers.Dense(NUM_CLASSES)])
+
+
+class _Limit:
+  """The pure in-graph loop; built once (tracing is not part of its steady rate)."""
+
+  def __init__(self, x, y):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self._model = _keras_model()
+    self._model.build((None, NUM_COLUMNS))
+    optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    num_batches = len(x) // BATCH_SIZE
+    features = tf.constant(x[:num_batches * BATCH_SIZE].reshape(num_batches, BATCH_SIZE, -1))
+    labels = tf.constant(y[:num_batches * BATCH_SIZE].reshape(num_batches, BATCH_SIZE))
+    model = self._model
+    self._position = tf.Variable(0, dtype=tf.int32)
+
+    @tf.function
+    def train(steps):
+      loss = tf.constant(0.0)
+      for _ in tf.range(steps):
+        batch = self._position % num_batches
+        with tf.GradientTape() as tape:
+          loss = loss_fn(labels[batch], model(features[batch], training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        self._position.assign_add(1)
+      return loss
+
+    self._train = train
+    self._train(tf.constant(2))  # Traced once here.
+
+  def rate(self, warmup, steps):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self._train(tf.constant(warmup)).numpy()
+    start = time.perf_counter()
+    self._train(tf.constant(steps)).numpy()
+    return steps * BATCH_SIZE / (time.perf_counter() - start)
+
+
+def keras_fit_rate(x, y, warmup, steps):
+  """Steady examples/s of Model.fit, timed batch by batch."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  model = _keras_model()
+  model.compile(tf.keras.optimizers.Adam(LEARNING_RATE),
+                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  times = []
+
+  class Times(tf.keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+      times.append(time.perf_counter())
+
+  batches_per_epoch = -(-len(x) // BATCH_SIZE)
+  epochs = -(-(warmup + steps + 1) // batches_per_epoch)
+  model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[Times()],
+            shuffle=True)
+  times = times[warmup:warmup + steps + 1]
+  return (len(times) - 1) * BATCH_SIZE / (times[-1] - times[0])
+
+
+def feature_dict(x):
+  return {'c%02d' % i: np.ascontiguousarray(x[:, i]) for i in range(NUM_COLUMNS)}
+
+
+def _params():
+  return dict(feature_keys=['c%02d' % i for i in range(NUM_COLUMNS)],
+              hidden_units=list(HIDDEN_UNITS), n_classes=NUM_CLASSES, optimizer='Adam',
+              learning_rate=LEARNING_RATE)
+
+
+def estimator_input_fn(name, features, labels):
+  """The training input_fn of an Estimator configuration."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.input_fns import numpy_input_fn  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.input_fns._grouping import group_batches  # pylint: disable=g-import-not-at-top
+  if name == 'legacy':
+    return tf.compat.v1.estimator.inputs.numpy_input_fn(
+        features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True)
+  input_fn = numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
+                            shuffle=True, seed=0)
+  return group_batches(input_fn, STEPS_PER_RUN[name])
+
+
+def _train(name, input_fn, steps, hooks=()):
+  """Trains a fresh Estimator ``steps`` steps; returns the wall time of ``train()``."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.models import classifier_model_fn  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.models._steps_per_run import StepsPerRunStopHook  # pylint: disable=g-import-not-at-top
+  model_dir = tempfile.mkdtemp(prefix='train_throughput_')
+  try:
+    estimator = tf.estimator.Estimator(classifier_model_fn, model_dir, params=_params(),
+                                       config=tf.estimator.RunConfig(tf_random_seed=0))
+    hooks = list(hooks)
+    if STEPS_PER_RUN[name] > 1:
+      hooks.append(StepsPerRunStopHook(num_steps=steps))
+    start = time.perf_counter()
+    estimator.train(input_fn, steps=steps, hooks=hooks)
+    return time.perf_counter() - start
+  finally:
+    shutil.rmtree(model_dir, ignore_errors=True)
+
+
+def estimator_rate(name, input_fn, warmup, steps):
+  """Steady examples/s of estimator.train over the last ``steps`` of ``warmup + steps``."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  per_run = STEPS_PER_RUN[name]
+
+  class RunTimes(tf.compat.v1.train.SessionRunHook):
+    def __init__(self):
+      self.times = []
+
+    def after_run(self, run_context, run_values):
+      self.times.append(time.perf_counter())
+
+  hook = RunTimes()
+  warmup_runs = -(-warmup // per_run)
+  runs = -(-steps // per_run)
+  _train(name, input_fn, (warmup_runs + runs + 1) * per_run, [hook])
+  times = hook.times[warmup_runs:warmup_runs + runs + 1]
+  return (len(times) - 1) * per_run * BATCH_SIZE / (times[-1] - times[0])
+
+
+def fixed_cost(name, input_fn, short, long):
+  """Seconds per train() call not explained by its steps: two calls of different lengths."""
+  t_short = _train(name, input_fn, short)
+  t_long = _train(name, input_fn, long)
+  per_step = (t_long - t_short) / (long - short)
+  return t_short - short * per_step, per_step
+
+
+def _load():
+  try:
+    return os.getloadavg()[0]
+  except OSError:
+    return float('nan')
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--quick', action='store_true', help='seconds in all, 20k rows')
+  parser.add_argument('--rows', type=int, default=200_000)
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--warmup', type=int, default=256)
+  parser.add_argument('--steps', type=int, default=3072)
+  parser.add_argument('--fixed-steps', default='64,1024',
+                      help='the two step counts of the fixed-cost measurement')
+  parser.add_argument('--only', default=None, help='comma-separated configurations')
+  args = parser.parse_args(argv)
+  if args.quick:
+    args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 32, 64
+    args.fixed_steps = '32,64'
+  configs = [c for c in CONFIGS if not args.only or c in args.only.split(',')]
+  short, long = (int(s) for s in args.fixed_steps.split(','))
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+  x, y = make_data(args.rows)
+  features = feature_dict(x)
+  limit = _Limit(x, y) if 'limit' in configs else None
+  rates = {name: [] for name in configs}
+  fixed = {name: [] for name in configs if name in ESTIMATOR_CONFIGS}
+  loads = [_load()]
+  for repeat in range(args.repeats):
+    order = configs[repeat % len(configs):] + configs[:repeat % len(configs)]
+    for name in order:
+      if name == 'limit':
+        rate = limit.rate(args.warmup, args.steps)
+      elif name == 'keras_fit':
+        rate = keras_fit_rate(x, y, args.warmup, args.steps)
+      else:
+        input_fn = estimator_input_fn(name, features, y)
+        rate = estimator_rate(name, input_fn, args.warmup, args.steps)
+        fixed[name].append(fixed_cost(name, input_fn, short, long)[0])
+      rates[name].append(rate)
+      print('repeat %d  %-9s %9.0f examples/s%s  (load %.1f)' % (
+          repeat, name, rate, '  fixed cost %.2f s' % fixed[name][-1] if name in fixed
+          else '', _load()), flush=True)
+      loads.append(_load())
+  median = {name: float(np.median(values)) for name, values in rates.items()}
+  fixed_median = {name: float(np.median(values)) for name, values in fixed.items()}
+  figures = {
+      'rows': args.rows, 'repeats': args.repeats, 'steps': args.steps,
+      'examples_per_s': median, 'all_examples_per_s': rates,
+      'fixed_cost_s': fixed_median, 'all_fixed_cost_s': fixed,
+      'load_average': [min(loads), max(loads)],
+  }
+  if 'limit' in median:
+    figures['ratio_to_limit'] = {name: median[name] / median['limit'] for name in median}
+  if 'keras_fit' in median:
+    figures['ratio_to_keras_fit'] = {name: median[name] / median['keras_fit']
+                                     for name in median}
+  print('\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32, MLP '
+        '30-128-64-10, Adam, batch %d; load average %.1f-%.1f on %d cores):' % (
+            args.repeats, args.rows, NUM_COLUMNS, BATCH_SIZE, min(loads), max(loads),
+            os.cpu_count() or 0))
+  for name in configs:
+    line = '  %-9s %9.0f' % (name, median[name])
+    if 'ratio_to_limit' in figures:
+      line += '   %5.2fx limit' % figures['ratio_to_limit'][name]
+    if 'ratio_to_keras_fit' in figures:
+      line += '   %5.2fx keras_fit' % figures['ratio_to_keras_fit'][name]
+    if name in fixed_median:
+      line += '   fixed cost per train() %.2f s' % fixed_median[name]
+    print(line)
+  print('  targets: best of k8/k32 >= 0.8x limit and >= 2.5x keras_fit; fixed cost <= 0.45 s')
+  return figures
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])

@@ -256,6 +256,11 @@ def inspect_input_fn(estimator, input_fn, mode, name):
     return result, cardinality
 
 
+# A dataset with this many batches repeats forever in practice (Dataset.range(2**63 - 1),
+# the way numpy_input_fn(num_epochs=None) counts its batches, is not INFINITE to tf.data).
+_ENDLESS_BATCHES = 2 ** 62
+
+
 def _check_input_fn(estimator, input_fn, mode, name, bounded_by):
   """Refuses an input_fn that cannot work here, before training: returns its cardinality."""
   return check_input_fn(estimator, input_fn, mode, name, bounded_by)[1]
@@ -270,11 +275,15 @@ def check_input_fn(estimator, input_fn, mode, name, bounded_by):
     _validation.fail(
         name, 'a function returning a tf.data.Dataset when the Estimator has a distribution '
         'strategy', result, 'Return the dataset itself; its batch size is per replica')
-  if cardinality == tf.data.INFINITE_CARDINALITY and bounded_by is None:
+  endless = cardinality == tf.data.INFINITE_CARDINALITY or (
+      cardinality is not None and cardinality >= _ENDLESS_BATCHES)
+  if endless and bounded_by is None:
     raise exceptions.ArgumentError(
-        '%s repeats forever (its dataset has infinite cardinality), so %s would never end. '
+        '%s repeats forever (its dataset has %s), so %s would never end. '
         'Pass %s, or make the dataset finite (num_epochs=1)' % (
-            name, 'evaluation' if mode == tf.estimator.ModeKeys.EVAL else 'training',
+            name, 'infinite cardinality' if cardinality < 0 else
+            '%d batches: endless in practice' % cardinality,
+            'evaluation' if mode == tf.estimator.ModeKeys.EVAL else 'training',
             'eval_steps' if mode == tf.estimator.ModeKeys.EVAL else 'steps or max_steps'))
   if cardinality == 0:
     raise exceptions.ArgumentError('%s gives an empty dataset (no batch at all)' % name)

@@ -151,6 +151,9 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
         self._record['flags'] = self._variables[1].assign(flags)
       self._read = {key: variable.read_value()
                     for key, variable in zip(('loss', 'flags'), self._variables)}
+      # Built now: under a distribution strategy the variables are mirrored, and their
+      # initializer is a new op, which the finalized graph of the session would refuse.
+      self._initialize = tf.group([variable.initializer for variable in self._variables])
       self.weights_finite = _all_finite_op(tf.compat.v1.global_variables())
 
   def _input_flags(self):
@@ -179,7 +182,7 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
   def after_create_session(self, session, coord):
     del coord  # Unused.
     if self._record is not None:
-      session.run([variable.initializer for variable in self._variables])
+      session.run(self._initialize)
 
   def before_run(self, run_context):
     del run_context  # Unused.

@@ -46,6 +46,16 @@ BATCH_SIZE = 256
 LEARNING_RATE = 1e-3
 
 
+def _clock():
+  """(wall time, CPU time of this process, all threads)."""
+  return time.perf_counter(), time.process_time()
+
+
+def _rates(examples, start, end):
+  """(examples per second, examples per CPU-second of this process) between two clocks."""
+  return examples / (end[0] - start[0]), examples / (end[1] - start[1])
+
+
 def make_data(rows, seed=0):
   """(x [rows, 30] float32, y [rows] int64): learnable labels, a fixed seed."""
   rng = np.random.default_rng(seed)
@@ -95,9 +105,9 @@ class _Limit:
   def rate(self, warmup, steps):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     self._train(tf.constant(warmup)).numpy()
-    start = time.perf_counter()
+    start = _clock()
     self._train(tf.constant(steps)).numpy()
-    return steps * BATCH_SIZE / (time.perf_counter() - start)
+    return _rates(steps * BATCH_SIZE, start, _clock())
 
 
 def keras_fit_rate(x, y, warmup, steps):
@@ -110,14 +120,14 @@ def keras_fit_rate(x, y, warmup, steps):
 
   class Times(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
-      times.append(time.perf_counter())
+      times.append(_clock())
 
   batches_per_epoch = -(-len(x) // BATCH_SIZE)
   epochs = -(-(warmup + steps + 1) // batches_per_epoch)
   model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[Times()],
             shuffle=True)
   times = times[warmup:warmup + steps + 1]
-  return (len(times) - 1) * BATCH_SIZE / (times[-1] - times[0])
+  return _rates((len(times) - 1) * BATCH_SIZE, times[0], times[-1])
 
 
 def feature_dict(x):
@@ -172,14 +182,14 @@ def estimator_rate(name, input_fn, warmup, steps):
       self.times = []
 
     def after_run(self, run_context, run_values):
-      self.times.append(time.perf_counter())
+      self.times.append(_clock())
 
   hook = RunTimes()
   warmup_runs = -(-warmup // per_run)
   runs = -(-steps // per_run)
   _train(name, input_fn, (warmup_runs + runs + 1) * per_run, [hook])
   times = hook.times[warmup_runs:warmup_runs + runs + 1]
-  return (len(times) - 1) * per_run * BATCH_SIZE / (times[-1] - times[0])
+  return _rates((len(times) - 1) * per_run * BATCH_SIZE, times[0], times[-1])
 
 
 def fixed_cost(name, input_fn, short, long):
@@ -207,6 +217,7 @@ def main(argv=None):
   parser.add_argument('--fixed-steps', default='64,1024',
                       help='the two step counts of the fixed-cost measurement')
   parser.add_argument('--only', default=None, help='comma-separated configurations')
+  parser.add_argument('--no-fixed', action='store_true', help='skip the fixed-cost runs')
   args = parser.parse_args(argv)
   if args.quick:
     args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 32, 64
@@ -219,47 +230,53 @@ def main(argv=None):
   features = feature_dict(x)
   limit = _Limit(x, y) if 'limit' in configs else None
   rates = {name: [] for name in configs}
+  cpu_rates = {name: [] for name in configs}
   fixed = {name: [] for name in configs if name in ESTIMATOR_CONFIGS}
   loads = [_load()]
   for repeat in range(args.repeats):
     order = configs[repeat % len(configs):] + configs[:repeat % len(configs)]
     for name in order:
       if name == 'limit':
-        rate = limit.rate(args.warmup, args.steps)
+        rate, cpu_rate = limit.rate(args.warmup, args.steps)
       elif name == 'keras_fit':
-        rate = keras_fit_rate(x, y, args.warmup, args.steps)
+        rate, cpu_rate = keras_fit_rate(x, y, args.warmup, args.steps)
       else:
         input_fn = estimator_input_fn(name, features, y)
-        rate = estimator_rate(name, input_fn, args.warmup, args.steps)
-        fixed[name].append(fixed_cost(name, input_fn, short, long)[0])
+        rate, cpu_rate = estimator_rate(name, input_fn, args.warmup, args.steps)
+        if not args.no_fixed:
+          fixed[name].append(fixed_cost(name, input_fn, short, long)[0])
       rates[name].append(rate)
-      print('repeat %d  %-9s %9.0f examples/s%s  (load %.1f)' % (
-          repeat, name, rate, '  fixed cost %.2f s' % fixed[name][-1] if name in fixed
-          else '', _load()), flush=True)
+      cpu_rates[name].append(cpu_rate)
+      print('repeat %d  %-9s %9.0f examples/s %9.0f per CPU-s%s  (load %.1f)' % (
+          repeat, name, rate, cpu_rate, '  fixed cost %.2f s' % fixed[name][-1]
+          if fixed.get(name) else '', _load()), flush=True)
       loads.append(_load())
   median = {name: float(np.median(values)) for name, values in rates.items()}
-  fixed_median = {name: float(np.median(values)) for name, values in fixed.items()}
+  cpu_median = {name: float(np.median(values)) for name, values in cpu_rates.items()}
+  fixed_median = {name: float(np.median(values)) for name, values in fixed.items() if values}
   figures = {
       'rows': args.rows, 'repeats': args.repeats, 'steps': args.steps,
       'examples_per_s': median, 'all_examples_per_s': rates,
+      'examples_per_cpu_s': cpu_median, 'all_examples_per_cpu_s': cpu_rates,
       'fixed_cost_s': fixed_median, 'all_fixed_cost_s': fixed,
       'load_average': [min(loads), max(loads)],
   }
-  if 'limit' in median:
-    figures['ratio_to_limit'] = {name: median[name] / median['limit'] for name in median}
-  if 'keras_fit' in median:
-    figures['ratio_to_keras_fit'] = {name: median[name] / median['keras_fit']
-                                     for name in median}
+  for base in ('limit', 'keras_fit'):
+    if base in median:
+      figures['ratio_to_' + base] = {name: median[name] / median[base] for name in median}
+      figures['cpu_ratio_to_' + base] = {name: cpu_median[name] / cpu_median[base]
+                                         for name in cpu_median}
   print('\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32, MLP '
-        '30-128-64-10, Adam, batch %d; load average %.1f-%.1f on %d cores):' % (
+        '30-128-64-10, Adam, batch %d; load average %.1f-%.1f on %d cores). In brackets: '
+        'the same per CPU-second of this process, less sensitive to other load:' % (
             args.repeats, args.rows, NUM_COLUMNS, BATCH_SIZE, min(loads), max(loads),
             os.cpu_count() or 0))
   for name in configs:
-    line = '  %-9s %9.0f' % (name, median[name])
-    if 'ratio_to_limit' in figures:
-      line += '   %5.2fx limit' % figures['ratio_to_limit'][name]
-    if 'ratio_to_keras_fit' in figures:
-      line += '   %5.2fx keras_fit' % figures['ratio_to_keras_fit'][name]
+    line = '  %-9s %9.0f (%7.0f)' % (name, median[name], cpu_median[name])
+    for base in ('limit', 'keras_fit'):
+      if 'ratio_to_' + base in figures:
+        line += '   %5.2fx (%4.2fx) %s' % (figures['ratio_to_' + base][name],
+                                         figures['cpu_ratio_to_' + base][name], base)
     if name in fixed_median:
       line += '   fixed cost per train() %.2f s' % fixed_median[name]
     print(line)

@@ -126,7 +126,7 @@ class _Group:
         if len(indices) == 1:
           self._kinds.append((indices, leaves[indices[0]], False))
         else:
-          stacked = tf.stack([leaves[i] for i in indices], axis=-1)
+          stacked = tf.stack([leaves[i] for i in indices])  # [n, k, batch, ...]: copies.
           self._kinds.append((indices, stacked, True))
     self._num_leaves = len(leaves)
     self.size = tf.size(self.rows)
@@ -136,10 +136,14 @@ class _Group:
     leaves = [None] * self._num_leaves
     rows = None if self._full else tf.gather(self.rows, i)
     for indices, tensor, stacked in self._kinds:
-      batch = tf.gather(tensor, i)
-      if rows is not None:
-        batch = batch[:rows]
-      parts = tf.unstack(batch, num=len(indices), axis=-1) if stacked else [batch]
+      if stacked:
+        batch = tf.gather(tensor, i, axis=1)
+        if rows is not None:
+          batch = batch[:, :rows]
+        parts = tf.unstack(batch, num=len(indices))
+      else:
+        batch = tf.gather(tensor, i)
+        parts = [batch if rows is None else batch[:rows]]
       for index, part in zip(indices, parts):
         leaves[index] = part
     features = tf.nest.pack_sequence_as(self.features, leaves[:self._num_features])

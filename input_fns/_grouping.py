@@ -297,11 +297,14 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     for component, spec, tensor in zip(components, specs, tensors[:-1]):
       tensor.set_shape(spec.shape)  # [k * batch_size, ...]: unpacked as one batch.
       component.unpack(tensor, columns)
-    size = tf.size(rows)
-    # A static batch dimension tells the model_fn every batch is full (see group_dataset);
-    # padded groups get an unknown one, as padded_batch gives them.
-    group_shape = [size, batch_size if full else tf.shape(columns[0])[0] // size]
-    columns = [tf.reshape(c, tf.concat([group_shape, tf.shape(c)[1:]], 0)) for c in columns]
+    # [k * batch_size, ...] -> [k, batch_size, ...]. A static batch dimension tells the
+    # model_fn every batch is full (see group_dataset); padded groups get an unknown one, as
+    # padded_batch gives them.
+    group_shape = [-1, batch_size] if full else tf.stack([tf.size(rows), -1])
+    scalar_shape = tf.constant(group_shape) if full else group_shape
+    columns = [tf.reshape(c, scalar_shape) if c.shape.rank == 1 else
+               tf.reshape(c, tf.concat([group_shape, c.shape[1:].as_list()], 0))
+               for c in columns]
     for column in columns:
       column.set_shape([None, batch_dim] + column.shape[2:].as_list())
     element = rebuild(columns)

@@ -55,7 +55,6 @@ import contextlib
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import resource_variable_ops
-from tensorflow.python.ops import variable_scope as vs
 from tensorflow.python.ops import while_v2
 
 from tfest_adapters import exceptions
@@ -70,8 +69,6 @@ LOOP_COLLECTION = 'tfest_steps_per_run_loop'
 # Collections whose items a network build adds, and which the loop keeps apart per build.
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
-_VARSTORE_KEY = ('__variable_store',)  # variable_scope._VARSTORE_KEY
-_VARSCOPESTORE_KEY = ('__varscope',)  # variable_scope._VARSCOPESTORE_KEY
 _NO_LAST_STEP = np.iinfo(np.int64).max
 # Ops that read a variable's value: a tensor computed from them outside the loop is stale.
 _READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
@@ -152,28 +149,12 @@ class _Group:
     return features, labels
 
 
-class _ScopeState:
-  """The variable scope and its name counts, as they were when the network was first built."""
-
-  def __init__(self):
-    store = vs.get_variable_scope_store()
-    self._current = store.current_scope
-    self._counts = dict(store.variable_scopes_count)
-
-  def fresh_store(self):
-    store = vs._VariableScopeStore()  # pylint: disable=protected-access
-    store.current_scope = self._current
-    store.variable_scopes_count = dict(self._counts)
-    return store
-
-
 class _Build:
-  """What one build of the network added: variables (in order) and collection items."""
+  """What the build of a step added: variables (in order) and collection items."""
 
   def __init__(self):
     self.variables = []
     self.added = {}
-    self.unused = 0
 
 
 @contextlib.contextmanager
@@ -224,66 +205,6 @@ def _lifting():
 
   with _own_collections(build), tf.compat.v1.variable_creator_scope(lift):
     yield build
-
-
-def _check_same_variable(index, variable, kwargs):
-  shape = kwargs.get('shape')
-  dtype = kwargs.get('dtype')
-  initial_value = kwargs.get('initial_value')
-  if shape is None and initial_value is not None and not callable(initial_value):
-    shape = getattr(initial_value, 'shape', None)
-  same = True
-  if shape is not None and not tf.TensorShape(shape).is_compatible_with(variable.shape):
-    same = False
-  if dtype is not None and tf.as_dtype(dtype).base_dtype != variable.dtype.base_dtype:
-    same = False
-  if not same:
-    _fail('the network created variable %d as %s %s the first time and asks for %s %s (%s) '
-          'now. The network is built once to create its weights and again inside the '
-          'training loop, so it must create the same variables in the same order each time '
-          '(no variables depending on Python state or randomness)' % (
-              index, variable.name, variable.shape, kwargs.get('name'), shape, dtype))
-
-
-@contextlib.contextmanager
-def _replaying(variables, scope_state):
-  """Builds the network again on the variables of its first build, collections kept apart.
-
-  In the block, every variable the network creates is the next one of ``variables``; a fresh
-  variable store (and scope name counts as they were at the first build) lets
-  ``tf.compat.v1.get_variable`` and ``tf.compat.v1.layers`` create them again by name; the
-  summary, update-op and regularization collections start empty and are restored after, so
-  that the block sees only its own. Variables created under ``init_scope`` (optimizer slots)
-  are outside the loop's graph and are created normally.
-  """
-  graph = tf.compat.v1.get_default_graph()
-  build = _Build()
-  pending = list(variables)
-  count = [0]
-
-  def replay(next_creator, **kwargs):
-    del next_creator  # Nothing is created: the first build's variable is handed back.
-    if not pending:
-      _fail('the network created more variables (%d, then %r) than the first time it was '
-            'built (%d). The network is built once to create its weights and again inside '
-            'the training loop, so it must create the same variables each time' % (
-                count[0], kwargs.get('name'), len(variables)))
-    variable = pending.pop(0)
-    _check_same_variable(count[0], variable, kwargs)
-    count[0] += 1
-    return variable
-
-  keys = (_VARSTORE_KEY, _VARSCOPESTORE_KEY)
-  saved = {key: list(graph.get_collection(key)) for key in keys}
-  graph.get_collection_ref(_VARSTORE_KEY)[:] = [vs._VariableStore()]  # pylint: disable=protected-access
-  graph.get_collection_ref(_VARSCOPESTORE_KEY)[:] = [scope_state.fresh_store()]
-  try:
-    with _own_collections(build), tf.compat.v1.variable_creator_scope(replay):
-      yield build
-    build.unused = len(pending)
-  finally:
-    for key in keys:
-      graph.get_collection_ref(key)[:] = saved[key]
 
 
 def _check_resource(variables):
@@ -347,7 +268,6 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   group = _Group(features, labels)
   global_step = tf.compat.v1.train.get_or_create_global_step()
   _check_resource([global_step])
-  scope_state = _ScopeState()
   with tf.name_scope('steps_per_run'):
     last_step = tf.compat.v1.placeholder_with_default(
         tf.constant(_NO_LAST_STEP, tf.int64), [], name='last_step')
@@ -364,7 +284,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
     with _lifting() as build:
       features_i, labels_i = group.batch(i)
       logits_i, layers_i = network(features_i)
-      network_summaries = len(tf.compat.v1.get_collection(GraphKeys.SUMMARIES))
+      network_summaries = tf.compat.v1.get_collection(GraphKeys.SUMMARIES)
       regularization = regularization_fn(layers_i)
       spec = make_spec(features_i, labels_i, logits_i, layers_i)
     _check_step_spec(spec)
@@ -401,13 +321,11 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
           _summary_key(head, 'regularization_loss'),
           tf.cast(tf.math.divide_no_nan(regularization_sum, denominator), dtype))
   if traced['network_summaries']:
-    # The network's own summaries: on the last batch, with the weights after the group.
-    with tf.control_dependencies([train_op]):
-      with _replaying(traced['build'].variables, scope_state) as last:
-        features_last, _ = group.batch(tf.maximum(steps_run - 1, 0))
-        network(features_last)
-    for summary in last.added[GraphKeys.SUMMARIES]:
-      graph.add_to_collection(GraphKeys.SUMMARIES, summary)
+    tf.compat.v1.logging.info(
+        'steps_per_run: the %d summaries the network makes (%s) are not written when a '
+        'session.run trains a group of batches; the head\'s loss summaries are, averaged '
+        'over each group', len(traced['network_summaries']),
+        ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
   graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after, steps_run))
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 

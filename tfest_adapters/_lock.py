@@ -80,6 +80,14 @@ def _process_start(pid):
 
 
 def _pid_alive(pid):
+  """Whether ``pid`` runs (True when it cannot be told: the lock is then kept)."""
+  if os.name == 'nt':
+    # os.kill(pid, 0) would terminate the process on Windows.
+    try:
+      import psutil  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      return True
+    return psutil.pid_exists(pid)
   try:
     os.kill(pid, 0)
   except ProcessLookupError:

@@ -79,6 +79,7 @@ def test_sigkill_at_random_points_then_restarts_resume_and_finish(tmp_path):
   model_dir = str(tmp_path / 'model')
   rng = random.Random(8)
   latest = 0
+  previous_pid = None
   killed_at = []
   for kill in range(KILLS):
     proc = start_child(model_dir, MAX_STEPS, '--save-steps', SAVE_STEPS,
@@ -103,7 +104,7 @@ def test_sigkill_at_random_points_then_restarts_resume_and_finish(tmp_path):
     assert _lock.holder(model_dir) is not None and _lock.holder(model_dir).pid == proc.pid
     if kill:
       assert 'Taking over the stale lock on model_dir' in stderr
-      assert 'PID %d no longer runs' % previous_pid in stderr  # pylint: disable=used-before-assignment
+      assert 'PID %d no longer runs' % previous_pid in stderr
     previous_pid = proc.pid
     killed_at.append(step)
     latest = step

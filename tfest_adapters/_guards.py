@@ -332,7 +332,8 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     self._timer.update_last_triggered_step(global_step)
 
   def _write_graph(self):
-    from tensorflow.python.framework import meta_graph  # pylint: disable=g-direct-tensorflow-import
+    # pylint: disable-next=g-direct-tensorflow-import
+    from tensorflow.python.framework import meta_graph
     graph = tf.compat.v1.get_default_graph()
     if self._save_graph_def:
       tf.io.write_graph(graph.as_graph_def(add_shapes=True), self._checkpoint_dir,

@@ -8,45 +8,43 @@ of the builders), the templates train on the batches of a group one after the ot
 the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and Keras'
 ``steps_per_execution`` do.
 
-How the loop is built (:func:`model_spec`):
+How the loop is built (:func:`model_spec`): a ``while`` loop whose body takes batch ``i`` of
+the group (sliced to its real rows) and builds on it exactly what a single step builds: the
+network, the head's loss and one optimizer step (the template's own ``_estimator_spec``).
+The body is built once; the variables the network creates there are lifted out of the loop
+into the training graph, as ``tf.function`` lifts a Keras layer's variables, with the same
+names, initial values and random seeds as with one step per run (a checkpoint written with
+groups restores without them, and the other way round). Optimizer slots are created under
+``init_scope`` by the optimizers themselves. The next iteration starts only once the step's
+train op has run (``parallel_iterations=1`` and a control dependency), so K iterations
+compute what K runs of one step compute, bit for bit.
 
-1. The network is built once outside the loop, on the group's first batch, exactly as for a
-   single step: this creates its variables, in the same order and with the same names (a
-   checkpoint written with groups restores without them, and the other way round). Its ops
-   are never run.
-2. Inside the loop body, for batch ``i`` (sliced to its real rows), the network is built
-   again, handing back the variables of step 1 in creation order (a variable creator scope,
-   and a fresh variable store for ``tf.compat.v1.get_variable`` and ``tf.compat.v1.layers``),
-   then the head's loss and one optimizer step, the train op of a single step exactly. The
-   optimizer's slots are created under ``init_scope``, outside the loop. The next iteration
-   starts only once the step's train op has run (``parallel_iterations=1`` and a control
-   dependency), so K iterations compute what K runs of one step compute.
-3. The spec's ``loss`` is the mean of the group's per-step losses (each computed before its
-   step's update, as with one step per run): a non-finite loss at any step of the group
-   makes it non-finite. The head's summaries (``loss``, ``regularization_loss``) get that
-   mean; the network's own summaries (e.g. the DNN's activation histograms) are computed on
-   the group's last batch with the weights after the group, only when a summary is written.
+The spec's ``loss`` is the mean of the group's per-step losses (each computed before its
+step's update, as with one step per run): a non-finite loss at any step of the group makes it
+non-finite. The head's summaries (``loss``, ``regularization_loss``) are written with that
+mean; the network's own summaries (e.g. the DNN's hidden-layer histograms) are not written
+(logged at INFO): computing them would cost either work at every step or another build of
+the network per ``train()`` call.
 
 What stays correct, and what changes with K steps per run:
 
-* The global step advances by the number of steps run. ``Estimator.train(steps=N)`` or
-  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes); with
-  the Estimator's own ``StopAtStepHook`` only, the stop is checked once a run has begun at or
-  after the last step, so training can go past it by up to ``2K - 1`` steps.
+* The global step advances by the number of steps run. ``Estimator.train(steps=N)`` and
+  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes): it
+  feeds the loop the last step, so the run reaching it trains fewer steps. With the
+  Estimator's own ``StopAtStepHook`` only, the stop is checked only after a run that began
+  at or after the step before the last, so training ends ``K - 1`` to ``2K - 2`` steps past
+  the last step (full groups: the runs go on in steps of K).
 * Hooks run once per group: ``LoggingTensorHook`` (the Estimator's loss log every
   ``log_step_count_steps`` *runs*) logs every ``K * log_step_count_steps`` steps;
-  ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook`` count
-  global steps and act at the first run that reaches their step, up to ``K - 1`` steps late.
+  ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook``
+  count global steps and act at the first run that reaches their step, a few steps late.
 * Random ops in the network (dropout) draw other masks than with one step per run: the
-  maths are equal in distribution, not bitwise. The input graph changes too, so
-  ``tf.compat.v1`` initializers seeded by their position in the graph (the canned DNN's
-  glorot) start from other weights than with one step per run; Keras initializers (seeded
-  by ``tfest_adapters._seeding``) start from the same.
-* EVAL and PREDICT are unchanged; a group given to them is refused (``group_batches`` passes
-  batches through ungrouped in those modes).
-* Needs resource variables (the TF2 default); a ``tf.compat.v1.layers`` regularizer (which
-  those layers add only when they create the variable) and any tensor computed outside the
-  loop from the weights are refused with a message, rather than silently used stale.
+  maths are equal in distribution, not bitwise.
+* EVAL and PREDICT are unchanged; a group given to them is refused (``group_batches`` and
+  the builders pass batches through ungrouped in those modes).
+* Needs resource variables (the TF2 default). A variable created from a tensor computed in
+  the step, and a tensor computed outside the loop from the weights (it would stay at its
+  value before the group), are refused with a message naming them.
 """
 
 import collections

@@ -171,10 +171,10 @@ def group_batches(input_fn, steps_per_run):
 
   x = {'x': np.arange(10, dtype=np.float32)}
   y = np.arange(10) % 2
-  input_fn = group_batches(numpy_input_fn(x, y, batch_size=4, shuffle=False), 2)
+  input_fn = group_batches(numpy_input_fn(x, y, batch_size=4, shuffle=False), 3)
   for features, labels in input_fn(mode=tf.estimator.ModeKeys.TRAIN):
     print(features['x'].shape, features['__tfest_group_rows__'].numpy())
-  # (2, 4) [4 4], then (1, 4) [2]: the last batch, 2 rows, zero-padded to 4.
+  # (3, 4) [4 4 2]: three batches, the last one 2 rows long and zero-padded to 4.
   ```
 
   Args:
@@ -278,13 +278,15 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     batches = [plan.indices(b) for b in range(first, last)]
     rows = np.array([len(b) for b in batches], np.int32)
     indices = np.concatenate(batches)
-    if not full and rows[-1] < batch_size:
-      # The last batch is short: its missing rows read row 0 and are zeroed below.
-      indices = np.concatenate([indices, np.zeros(batch_size - rows[-1], np.int64)])
+    # A short last batch is padded to the group's largest, as padded_batch pads it: the
+    # missing rows read row 0 and are zeroed.
+    padding = int(rows.max()) - int(rows[-1])
+    if padding:
+      indices = np.concatenate([indices, np.zeros(padding, np.int64)])
     gathered = [c.gather(indices) for c in components]
-    if not full and rows[-1] < batch_size:
+    if padding:
       for values in gathered:
-        values[len(indices) - (batch_size - rows[-1]):] = b'' if values.dtype.kind in 'OS' else 0
+        values[len(indices) - padding:] = b'' if values.dtype.kind in 'OS' else 0
     return gathered + [rows]
 
   @tf.autograph.experimental.do_not_convert

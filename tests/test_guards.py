@@ -212,6 +212,17 @@ def test_train_and_evaluate_vetoes_a_nan_save_with_tfs_own_saver(tmp_path):
   assert _lock.holder(str(tmp_path)) is None
 
 
+def test_a_step_failing_on_its_data_names_the_step_and_the_op(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'Training step 1 failed: InvalidArgumentError: Received a label '
+                     r'value of 3 which is outside the valid range of \[0, 3\)\..* \(op '
+                     r'sparse_softmax_cross_entropy_loss/xentropy/xentropy\)\. Nothing from '
+                     r'that step on was saved: no checkpoint was written') as info:
+    tfa.fit(est, boring_input_fn(FEATURES, LABELS + 1), max_steps=10, progress=False)
+  assert isinstance(info.value.__cause__, tf.errors.InvalidArgumentError)
+
+
 # ------------------------------------------------------------------------------ saving
 
 

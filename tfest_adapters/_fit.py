@@ -609,8 +609,7 @@ class FitLoop:
           'not taken and nothing after it was saved: %s' % (name, kind, step, saved))
     text = _guards.assertion_text(error)
     if text is None:
-      text = '%s: %s' % (type(error).__name__,
-                         str(getattr(error, 'message', error)).strip().split('\n')[0])
+      text = '%s: %s' % (type(error).__name__, _guards.op_error_text(error))
     return exceptions.TrainingError(
         'Training step %d failed: %s. Nothing from that step on was saved: %s' % (
             step, text, saved))

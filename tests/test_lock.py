@@ -143,6 +143,11 @@ def test_the_lock_of_a_killed_process_is_taken_over_with_a_warning(tmp_path):
   lock.release()
 
 
+_PROC = pytest.mark.skipif(not os.path.exists('/proc/self/stat'),
+                           reason='process start times are read from /proc (Linux)')
+
+
+@_PROC
 def test_a_pid_now_used_by_another_process_is_not_taken_for_the_holder(tmp_path):
   with held_by_another_process(tmp_path / 'other') as proc:
     # A lock naming a live PID, recorded with another start time: the PID was reused.
@@ -151,6 +156,8 @@ def test_a_pid_now_used_by_another_process_is_not_taken_for_the_holder(tmp_path)
       _lock.ModelDirLock(str(tmp_path)).acquire().release()
 
 
+@pytest.mark.skipif(not os.path.exists('/proc/sys/kernel/random/boot_id'),
+                    reason='the boot id is read from /proc (Linux)')
 def test_a_lock_from_before_a_reboot_is_stale(tmp_path):
   _write_lock(str(tmp_path), pid=os.getppid(), boot_id='another-boot')
   with pytest.warns(UserWarning, match='this host has rebooted since'):

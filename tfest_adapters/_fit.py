@@ -468,9 +468,10 @@ class FitLoop:
 
   * ``self.hooks``: the SessionRunHooks of every ``Estimator.train`` call: the guards
     (other-model check, non-finite loss, the checkpoint saver), the step recorder, the
-    caller's, then the signal hook. Append hooks here. Mind that the Estimator's
-    CheckpointSaverHook runs its ``after_run`` before any of these (chief hooks come first):
-    a check that must veto a save belongs in a saving listener.
+    caller's, then the signal hook. Append hooks here. The checkpoint saver is fit's
+    :class:`~tfest_adapters._guards.SafeCheckpointSaverHook` (TF's, without the re-save at
+    session start), which saves in its ``after_run``, before the hooks after it see the
+    step: a check that must veto a save belongs in a saving listener.
   * ``self.saving_listeners``: ``tf.estimator.CheckpointSaverListener`` objects passed to
     every ``Estimator.train`` call; raising in ``before_save`` stops a checkpoint from being
     written.

@@ -418,6 +418,24 @@ def _(env):
     holder.stdout.close()
 
 
+@case('train-and-evaluate-no-checkpoints', 'train_and_evaluate(estimator)',
+      'a RunConfig that saves no checkpoint', 'ArgumentError',
+      ['train_and_evaluate evaluates each checkpoint, but the RunConfig saves none '
+       '(save_checkpoints_steps and save_checkpoints_secs are both None). Set one of them'],
+      'call')
+def _(env):
+  estimator = env.classifier(save_checkpoints_steps=None, save_checkpoints_secs=None)
+  _tfa().train_and_evaluate(estimator, env.train_fn(), env.eval_fn(), max_steps=20)
+
+
+@case('train-and-evaluate-endless-eval', 'train_and_evaluate(estimator)',
+      'an eval input that repeats forever, without eval_steps', 'ArgumentError',
+      ['eval input_fn repeats forever', 'so evaluation would never end. Pass eval_steps'],
+      'call')
+def _(env):
+  _tfa().train_and_evaluate(env.classifier(), env.train_fn(), env.train_fn(), max_steps=20)
+
+
 # ---------------------------------------------------------------------- export, predict
 
 
@@ -507,6 +525,9 @@ class Env:
                                  self.labels if labels is None else labels,
                                  batch_size=BATCH, num_epochs=None, shuffle=False)
 
+  def eval_fn(self):
+    return _tfa().numpy_input_fn(self.features, self.labels, batch_size=ROWS, shuffle=False)
+
   def fit(self, estimator, features=None, labels=None, **kwargs):
     return _tfa().fit(estimator, self.train_fn(features, labels), steps=5, progress=False,
                       **kwargs)
@@ -572,7 +593,8 @@ def test_the_catalogue_covers_the_public_api_with_at_least_25_cases():
   assert len({c.id for c in CASES}) == len(CASES)
   apis = {c.api.split('(')[0] for c in CASES}
   assert {'numpy_input_fn', 'tensor_slices_input_fn', 'pandas_input_fn', 'csv_input_fn',
-          'make_estimator', 'fit', 'export_saved_model', 'Predictor'} <= apis
+          'make_estimator', 'fit', 'train_and_evaluate', 'export_saved_model',
+          'Predictor'} <= apis
   assert all(c.when in WHEN for c in CASES)
 
 

@@ -34,7 +34,7 @@ def _series_to_numpy(name, series, pd):
     if series.isna().any():
       _validation.fail(name, 'values without missing entries', series,
                        'Fill them first, e.g. series.fillna("")')
-    return _checked_objects(name, series.to_numpy(dtype=object))
+    return checked_objects(name, series.to_numpy(dtype=object))
   if pd.api.types.is_extension_array_dtype(dtype) and (
       pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
     if series.isna().any():
@@ -46,7 +46,7 @@ def _series_to_numpy(name, series, pd):
                    error=exceptions.ArgumentTypeError)
 
 
-def _checked_objects(name, array):
+def checked_objects(name, array):
   """An object array must hold str or bytes only (it becomes a tf.string column)."""
   flat = array.reshape(-1)
   if not all(isinstance(v, (str, bytes)) for v in flat[:1000]):
@@ -72,7 +72,7 @@ def to_column(name, value):
       _validation.fail(name, 'an array with a first (rows) dimension', value,
                        'A single example is an array of shape [1, ...]')
     if array.dtype.kind == 'O':
-      _checked_objects(name, array)
+      checked_objects(name, array)
     elif array.dtype.kind not in 'biufcSU':
       _validation.fail(name, 'numeric, bool or string values', value,
                        error=exceptions.ArgumentTypeError)

@@ -15,6 +15,7 @@ from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
+from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _sharding
 
@@ -136,6 +137,11 @@ def _legacy_columns(x, y):
         'elements in x and y must have the same length.\n'
         'Shapes in x: {}\n'
         'Shapes in y: {}\n'.format(shape_dict_of_x, shape_of_y))
+  # Past the legacy checks: an object column must hold strings, or the first batch fails
+  # deep in tf.data ("Unsupported object type dict").
+  for key, value in data.items():
+    if getattr(value, 'dtype', None) is not None and value.dtype.kind == 'O':
+      _columns.checked_objects(_name_of(key, target_keys, y), np.asarray(value))
   return data, feature_keys, target_keys
 
 

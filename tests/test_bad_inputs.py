@@ -106,12 +106,7 @@ def _(env):
 
 @case('numpy-object-array', 'numpy_input_fn(x)',
       "x['a'] is an object array of dicts (not numbers or strings)", 'ArgumentTypeError',
-      ["x['a'] must be numeric, bool or string values", 'Found {} (dict)'], 'call',
-      xfail='numpy_input_fn accepts object arrays of anything; the first batch then fails '
-      'inside tf.data with "InternalError: Unsupported object type dict". Fix (input_fns/'
-      'numpy_io.py, _legacy_columns, after the length check): for every column whose '
-      "dtype.kind == 'O', call input_fns._columns._checked_objects(_name_of(key, "
-      'target_keys, y), np.asarray(value)), as tensor_slices_input_fn does')
+      ["x['a'] must be numeric, bool or string values", 'Found {} (dict)'], 'call')
 def _(env):
   _tfa().numpy_input_fn({'a': np.array([{}, {}], dtype=object)}, np.array([0, 1]),
                         shuffle=False)

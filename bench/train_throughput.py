@@ -250,11 +250,14 @@ def main(argv=None):
   parser.add_argument('--fixed-steps', default='64,1024',
                       help='the two step counts of the fixed-cost measurement')
   parser.add_argument('--only', default=None, help='comma-separated configurations')
+  parser.add_argument('--fixed-configs', default=','.join(ESTIMATOR_CONFIGS),
+                      help='configurations whose fixed cost per train() is measured')
   parser.add_argument('--no-fixed', action='store_true', help='skip the fixed-cost runs')
   args = parser.parse_args(argv)
   if args.quick:
     args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 32, 64
-    args.fixed_steps = '32,64'
+    args.fixed_steps, args.fixed_configs = '32,64', 'k8'
+    args.only = args.only or 'limit,keras_fit,legacy,k1,k8,k32_wrap'  # k32 is k8's path.
   configs = [c for c in CONFIGS if not args.only or c in args.only.split(',')]
   short, long = (int(s) for s in args.fixed_steps.split(','))
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -276,7 +279,7 @@ def main(argv=None):
       else:
         input_fn = estimator_input_fn(name, features, y)
         rate, cpu_rate = estimator_rate(name, input_fn, args.warmup, args.steps)
-        if not args.no_fixed:
+        if not args.no_fixed and name in args.fixed_configs.split(','):
           fixed[name].append(fixed_cost(name, input_fn, short, long)[0])
       rates[name].append(rate)
       cpu_rates[name].append(cpu_rate)

@@ -198,6 +198,7 @@ def _lifting():
             % (kwargs.get('name'), initial_value.name))
     with tf.init_scope():
       variable = next_creator(**kwargs)
+    _check_resource([variable])
     build.variables.append(variable)
     return variable
 
@@ -215,7 +216,7 @@ def _check_resource(variables):
 
 
 def _reads_variables(tensor, limit=100000):
-  """The first op reading a variable among the ancestors of ``tensor``, or None."""
+  """The name of a variable read among the ancestors of ``tensor``, or None."""
   seen = set()
   stack = [tensor.op]
   while stack and len(seen) < limit:
@@ -224,7 +225,8 @@ def _reads_variables(tensor, limit=100000):
       continue
     seen.add(op)
     if op.type in _READ_OPS:
-      return op
+      handle = op.inputs[0].op if op.inputs else op
+      return handle.name
     stack.extend(t.op for t in op.inputs)
     stack.extend(op.control_inputs)
   return None
@@ -236,14 +238,14 @@ def _check_captures(body_graph, allowed):
   for tensor in body_graph.external_captures:
     if tensor.dtype == tf.resource or id(tensor) in allowed:
       continue
-    reader = _reads_variables(tensor)
-    if reader is not None:
+    variable = _reads_variables(tensor)
+    if variable is not None:
       _fail('the training step uses %s, computed outside the training loop from the value of '
-            'a variable (%s), which would stay at its value before the group instead of '
+            'variable %r, which would stay at its value before the group instead of '
             'following each step. This is typically a tensor made once and reused (a '
             'learning rate computed from the global step outside the optimizer callable, a '
             'loss kept in a collection); compute it inside the network_fn or the optimizer '
-            'callable, or use steps_per_run=1' % (tensor.name, reader.name))
+            'callable, or use steps_per_run=1' % (tensor.name, variable))
 
 
 def _summary_key(head, key):
@@ -286,7 +288,6 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
       regularization = regularization_fn(layers_i)
       spec = make_spec(features_i, labels_i, logits_i, layers_i)
     _check_step_spec(spec)
-    _check_resource(build.variables)
     traced.update(graph=tf.compat.v1.get_default_graph(), build=build,
                   network_summaries=network_summaries, regularization=bool(regularization),
                   dtype=spec.loss.dtype.base_dtype)

@@ -67,8 +67,16 @@ def _validate_hidden_units(params, template):
   if 'hidden_units' not in params:
     raise exceptions.ArgumentKeyError(
         'params must have "hidden_units" for %s, e.g. params["hidden_units"]=[10, 10] for two '
-        'hidden layers of 10 units ([] for a linear model)' % template)
-  return _networks.check_hidden_units(_name('hidden_units'), params['hidden_units'])
+        'hidden layers of 10 units' % template)
+  hidden_units = _networks.check_hidden_units(_name('hidden_units'), params['hidden_units'])
+  if not hidden_units:
+    # An empty list is almost always a slip (a parsed "" or a filtered list); a DNN template
+    # without hidden layers is not what was asked for. dnn_network_fn still allows it.
+    _validation.fail(_name('hidden_units'), 'a non-empty list of positive ints',
+                     params['hidden_units'],
+                     'e.g. [10, 10]; for a linear model use make_model_fn with '
+                     'dnn_network_fn(hidden_units=[]) or your own network_fn')
+  return hidden_units
 
 
 def _validate_feature_columns(params):

@@ -223,6 +223,14 @@ def _(env):
   env.classifier(params=dict(env.params, hidden_units=[0]))
 
 
+@case('hidden-units-empty', 'make_estimator(classifier_model_fn, params)',
+      "params['hidden_units'] = []", 'ArgumentError',
+      ['params["hidden_units"] must be a non-empty list of positive ints, given: []',
+       'for a linear model use make_model_fn'], 'call')
+def _(env):
+  env.classifier(params=dict(env.params, hidden_units=[]))
+
+
 @case('hidden-units-not-a-list', 'make_estimator(classifier_model_fn, params)',
       "params['hidden_units'] = 10", 'ArgumentError',
       ['params["hidden_units"] must be a list of positive ints, given: 10'], 'call')

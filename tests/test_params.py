@@ -1,6 +1,7 @@
 """classifier_model_fn/regressor_model_fn params: every refusal, and that it comes first."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -46,7 +47,14 @@ def test_n_classes_comes_from_the_vocabulary():
 
 
 def test_regressor_label_dimension_defaults_to_one():
-  assert _params.regressor_params(dict(feature_keys=['a'], hidden_units=[])).label_dimension == 1
+  assert _params.regressor_params(dict(feature_keys=['a'], hidden_units=[3])).label_dimension == 1
+
+
+def test_empty_hidden_units_are_refused():
+  with pytest.raises(exceptions.ArgumentError, match=re.escape(
+      'params["hidden_units"] must be a non-empty list of positive ints, given: [] (list). '
+      'e.g. [10, 10]; for a linear model use make_model_fn with dnn_network_fn(hidden_units=[])')):
+    _params.classifier_params(dict(feature_keys=['a'], hidden_units=[], n_classes=3))
 
 
 def test_unknown_key_is_refused_with_a_suggestion():

@@ -32,13 +32,18 @@ def iris():
           _load_iris_csv(DATA_DIR / 'iris_test.csv'))
 
 
-@pytest.fixture
-def small_data():
-  """64 rows, 4 float32 features (dict), 3 linearly separable int64 classes; fixed seed."""
+def small_arrays():
+  """64 rows, 4 float32 features (dict f0..f3), 3 linearly separable int64 classes; seed 0."""
   rng = np.random.RandomState(0)
   x = rng.normal(size=(64, 4)).astype(np.float32)
-  y = (np.argmax(x[:, :3], axis=1)).astype(np.int64)
+  y = np.argmax(x[:, :3], axis=1).astype(np.int64)
   return {'f%d' % i: x[:, i] for i in range(4)}, y
+
+
+@pytest.fixture
+def small_data():
+  """:func:`small_arrays` as a fixture."""
+  return small_arrays()
 
 
 def boring_model_fn(features, labels, mode, params):

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from conftest import boring_input_fn
 from conftest import boring_model_fn
+from conftest import small_arrays
 from conftest import REPO_ROOT
 from test_crash_resume import checkpoint_step
 from test_crash_resume import read_line
@@ -226,14 +226,7 @@ def test_remote_paths_and_lock_false_are_not_locked(monkeypatch, tmp_path):
 # -------------------------------------------------------------- fit, train_and_evaluate
 
 
-def _data():
-  rng = np.random.RandomState(0)
-  x = rng.normal(size=(64, 4)).astype(np.float32)
-  y = np.argmax(x[:, :3], axis=1).astype(np.int64)
-  return {'f%d' % i: x[:, i] for i in range(4)}, y
-
-
-FEATURES, LABELS = _data()
+FEATURES, LABELS = small_arrays()
 TRAIN = boring_input_fn(FEATURES, LABELS)
 EVAL = boring_input_fn(FEATURES, LABELS, batch_size=64, repeat=False)
 

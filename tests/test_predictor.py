@@ -12,19 +12,13 @@ import tensorflow as tf
 from conftest import REPO_ROOT
 from conftest import boring_input_fn
 from conftest import boring_model_fn
+from conftest import small_arrays
 from tfest_adapters import _export
 from tfest_adapters import exceptions
 import tfest_adapters as tfa
 
 
-def _data():
-  rng = np.random.RandomState(0)
-  x = rng.normal(size=(64, 4)).astype(np.float32)
-  y = np.argmax(x[:, :3], axis=1).astype(np.int64)
-  return {'f%d' % i: x[:, i] for i in range(4)}, y
-
-
-FEATURES, LABELS = _data()
+FEATURES, LABELS = small_arrays()
 ROWS = {k: v[:7] for k, v in FEATURES.items()}
 
 

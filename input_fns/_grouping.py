@@ -27,6 +27,8 @@ from tfest_adapters import exceptions
 # GroupKeys.FEATURES).
 ROWS_KEY = '__tfest_group_rows__'
 FEATURES_KEY = '__tfest_group_features__'
+# The key of the Estimator's params (and of the templates' params) giving the batches per group.
+PARAMS_KEY = 'steps_per_run'
 
 _ModeKeys = tf.estimator.ModeKeys
 _INPUT_FN_ARGS = ('mode', 'params', 'config', 'input_context')
@@ -150,7 +152,26 @@ def _fn_args(input_fn):
   return tuple(a for a in _INPUT_FN_ARGS if a in args)
 
 
-def group_batches(input_fn, steps_per_run):
+def steps_per_run_of(mode, params, steps_per_run=None):
+  """The number of batches per group an input_fn should yield when called in ``mode``.
+
+  1 in EVAL and PREDICT; otherwise ``steps_per_run`` when given (a builder's own argument),
+  else ``params['steps_per_run']`` (the Estimator's params, which the Estimator passes to an
+  input_fn taking ``params``, and which the templates read too), else 1.
+
+  Raises:
+    ArgumentError: ``params['steps_per_run']`` is not a positive int.
+  """
+  if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
+    return 1
+  if steps_per_run is not None:
+    return steps_per_run
+  if isinstance(params, dict) and params.get(PARAMS_KEY) is not None:
+    return _validation.check_positive_int('params["%s"]' % PARAMS_KEY, params[PARAMS_KEY])
+  return 1
+
+
+def group_batches(input_fn, steps_per_run=None):
   """Returns an input_fn whose TRAIN Dataset yields groups of ``steps_per_run`` batches.
 
   With the model_fn templates of ``tfest_adapters.models`` (``classifier_model_fn``,
@@ -159,7 +180,8 @@ def group_batches(input_fn, steps_per_run):
   by up to ``steps_per_run`` per run, the weights after N steps are those of N runs of one
   step, and the fixed cost of a run is paid once per group. In EVAL and PREDICT (when the
   Estimator passes the mode) the batches pass through ungrouped, so the same input_fn serves
-  ``train``, ``evaluate`` and ``predict``.
+  ``train``, ``evaluate`` and ``predict``. By default the number of batches per group is the
+  Estimator's ``params['steps_per_run']``, the key the templates take.
 
   Example:
 
@@ -175,13 +197,16 @@ def group_batches(input_fn, steps_per_run):
   for features, labels in input_fn(mode=tf.estimator.ModeKeys.TRAIN):
     print(features['x'].shape, features['__tfest_group_rows__'].numpy())
   # (3, 4) [4 4 2]: three batches, the last one 2 rows long and zero-padded to 4.
+  # With Estimator(classifier_model_fn, params={..., 'steps_per_run': 3}), group_batches(
+  # input_fn) groups by 3 as well.
   ```
 
   Args:
     input_fn: an input_fn returning a ``tf.data.Dataset`` of batches (``features`` or
       ``(features, labels)``; features a dict of dense Tensors or one Tensor), taking any of
       ``mode``, ``params``, ``config``, ``input_context``.
-    steps_per_run: int > 0, batches per group; 1 returns ``input_fn`` itself.
+    steps_per_run: int > 0, batches per group (1 returns ``input_fn`` itself); or None to
+      take ``params['steps_per_run']`` from the params the Estimator passes (1 without it).
 
   Returns:
     ``input_fn(mode=None, params=None, config=None, input_context=None)``, passing on to
@@ -190,27 +215,30 @@ def group_batches(input_fn, steps_per_run):
 
   Raises:
     ArgumentError, ArgumentTypeError: bad ``steps_per_run`` or ``input_fn`` now; when the
-      returned input_fn is called in TRAIN, an ``input_fn`` result that is not a Dataset,
-      or batches that cannot be grouped (see :func:`group_dataset`).
+      returned input_fn is called in TRAIN, a bad ``params['steps_per_run']``, an
+      ``input_fn`` result that is not a Dataset, or batches that cannot be grouped (see
+      :func:`group_dataset`).
   """
   _validation.check_callable('input_fn', input_fn)
-  steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
-  if steps_per_run == 1:
-    return input_fn
+  if steps_per_run is not None:
+    steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
+    if steps_per_run == 1:
+      return input_fn
   accepted = _fn_args(input_fn)
 
   def grouped_input_fn(mode=None, params=None, config=None, input_context=None):
     given = dict(mode=mode, params=params, config=config, input_context=input_context)
+    steps = steps_per_run_of(mode, params, steps_per_run)
     result = input_fn(**{a: given[a] for a in accepted})
-    if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
+    if steps == 1:
       return result
     if not isinstance(result, tf.data.Dataset):
       _validation.fail(
           'what input_fn returned in TRAIN', 'a tf.data.Dataset of batches, to be grouped '
-          'by steps_per_run=%d' % steps_per_run, result,
+          'by steps_per_run=%d' % steps, result,
           'return the Dataset itself (not its tensors or an iterator), or use '
           'steps_per_run=1', error=exceptions.ArgumentTypeError)
-    return group_dataset(result, steps_per_run)
+    return group_dataset(result, steps)
 
   grouped_input_fn.steps_per_run = steps_per_run
   grouped_input_fn.input_fn = input_fn

@@ -29,6 +29,8 @@ _COMMON = collections.OrderedDict([
     ('activation', "hidden layer activation, default 'relu'"),
     ('batch_norm', 'batch-normalise hidden layers, default False'),
     ('weight_column', 'feature holding per-example loss weights, default None'),
+    ('steps_per_run', 'training steps per session.run, default 1; above 1 the input_fn '
+                      'yields groups of batches (the builders do, from these params)'),
 ])
 CLASSIFIER_KEYS = collections.OrderedDict(list(_COMMON.items()) + [
     ('n_classes', 'number of classes, >= 2 (required unless label_vocabulary)'),
@@ -40,7 +42,7 @@ REGRESSOR_KEYS = collections.OrderedDict(list(_COMMON.items()) + [
 
 DNNParams = collections.namedtuple('DNNParams', [
     'feature_columns', 'hidden_units', 'optimizer_fn', 'activation', 'dropout', 'batch_norm',
-    'weight_column', 'n_classes', 'label_vocabulary', 'label_dimension'])
+    'weight_column', 'n_classes', 'label_vocabulary', 'label_dimension', 'steps_per_run'])
 
 
 def _name(key):
@@ -108,6 +110,12 @@ def _validate_weight_column(params):
   return _heads.check_weight_column(_name('weight_column'), params.get('weight_column'))
 
 
+def _validate_steps_per_run(params):
+  return _validation.check_positive_int(
+      _name('steps_per_run'), params.get('steps_per_run', 1),
+      'Give the number of training steps each session.run performs, e.g. 8')
+
+
 def _validate_n_classes_and_vocabulary(params):
   vocabulary = params.get('label_vocabulary')
   if vocabulary is not None:
@@ -143,7 +151,8 @@ def _common(params, accepted, template):
       activation=_validate_activation(params),
       dropout=_validate_dropout(params),
       batch_norm=_validate_batch_norm(params),
-      weight_column=_validate_weight_column(params)), params
+      weight_column=_validate_weight_column(params),
+      steps_per_run=_validate_steps_per_run(params)), params
 
 
 def classifier_params(params):

@@ -49,12 +49,14 @@ What stays correct, and what changes with K steps per run:
 
 import collections
 import contextlib
+import warnings
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import while_v2
 
+from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _spec_checks
@@ -329,7 +331,17 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 
 
-def model_spec(features, labels, mode, network, make_spec, head, regularization_fn):
+def declared_steps(params):
+  """``params['steps_per_run']`` (checked), 1 without it: the steps per run asked for."""
+  if isinstance(params, dict) and params.get(_grouping.PARAMS_KEY) is not None:
+    return _validation.check_positive_int(
+        'params["%s"]' % _grouping.PARAMS_KEY, params[_grouping.PARAMS_KEY],
+        'Give the number of training steps each session.run performs, e.g. 8')
+  return 1
+
+
+def model_spec(features, labels, mode, network, make_spec, head, regularization_fn,
+               steps_per_run=1):
   """The spec of a template: one step, or a loop of steps when ``features`` are a group.
 
   Args:
@@ -340,6 +352,8 @@ def model_spec(features, labels, mode, network, make_spec, head, regularization_
     head: the ``tf.estimator.Head`` (its name keys the loss summaries).
     regularization_fn: ``regularization_fn(keras_layers)`` -> the list of regularization
       losses ``make_spec`` adds to the loss.
+    steps_per_run: the steps per run asked for (``params['steps_per_run']``): above 1 in
+      TRAIN, single batches get a warning (the input_fn does not group its batches).
 
   Returns:
     A ``tf.estimator.EstimatorSpec``.
@@ -349,6 +363,13 @@ def model_spec(features, labels, mode, network, make_spec, head, regularization_
     SpecError: a network the loop cannot repeat exactly (see the module docstring).
   """
   if not is_group(features):
+    if mode == ModeKeys.TRAIN and steps_per_run > 1:
+      warnings.warn(
+          'params["steps_per_run"]=%d asks for %d training steps per session.run, but the '
+          'input_fn gives one batch per run, so each run trains one step. Use an input '
+          'builder of tfest_adapters.input_fns (they group their batches by '
+          'params["steps_per_run"]), or wrap your input_fn in group_batches(input_fn)' % (
+              steps_per_run, steps_per_run), UserWarning, stacklevel=2)
     logits, layers = network(features)
     return make_spec(features, labels, logits, layers)
   if mode != ModeKeys.TRAIN:

@@ -196,7 +196,7 @@ def _estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=(
       regularization_losses=regularization_losses)
 
 
-def _model_spec(head, features, labels, mode, network, optimizer_fn):
+def _model_spec(head, features, labels, mode, network, optimizer_fn, steps_per_run=1):
   """The spec of one step; of a loop of steps when the input_fn yields groups of batches.
 
   ``network(features)`` builds the network and returns ``(logits, keras_layers)``. With a
@@ -207,7 +207,7 @@ def _model_spec(head, features, labels, mode, network, optimizer_fn):
     return _estimator_spec(head, step_features, step_labels, mode, logits, optimizer_fn,
                            layers)
   return _steps_per_run.model_spec(features, labels, mode, network, make_spec, head,
-                                   _regularization_losses)
+                                   _regularization_losses, steps_per_run)
 
 
 def _check_features_present(features, feature_columns, params_key):
@@ -242,7 +242,7 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
         step_features, mode, head.logits_dimension, p.hidden_units, p.feature_columns,
         p.activation, p.dropout, p.batch_norm)
     return logits, [model]
-  return _model_spec(head, features, labels, mode, network, p.optimizer_fn)
+  return _model_spec(head, features, labels, mode, network, p.optimizer_fn, p.steps_per_run)
 
 
 def _classifier_head(p):
@@ -274,7 +274,11 @@ def classifier_model_fn(features, labels, mode, params, config=None):
       ``hidden_units`` (e.g. ``[10, 10]``) and ``n_classes`` (or ``label_vocabulary``);
       optional ``optimizer`` (default ``'Adagrad'``), ``learning_rate`` (default: the
       optimizer's own), ``dropout``, ``activation`` (default relu), ``batch_norm``,
-      ``weight_column``. Unknown keys and bad values raise before any op is built
+      ``weight_column``, ``steps_per_run`` (default 1: training steps per ``session.run``;
+      the input builders of ``tfest_adapters.input_fns`` then yield groups of that many
+      batches, which TRAIN trains in an in-graph loop, with the same maths as one step per
+      run; see ``tfest_adapters.models._steps_per_run``). Unknown keys and bad values raise
+      before any op is built
       (``classifier_model_fn.check_params(params)`` runs the same check without a graph).
       The Estimator deep-copies params, which a new-style Keras optimizer refuses: put a
       name, a legacy Keras or tf.compat.v1 optimizer, or a callable such as
@@ -319,7 +323,8 @@ def regressor_model_fn(features, labels, mode, params, config=None):
     mode: a ``tf.estimator.ModeKeys`` value.
     params: dict with ``feature_keys`` or ``feature_columns`` and ``hidden_units``; optional
       ``label_dimension`` (default 1), ``optimizer``, ``learning_rate``, ``dropout``,
-      ``activation``, ``batch_norm``, ``weight_column``, as for classifier_model_fn.
+      ``activation``, ``batch_norm``, ``weight_column``, ``steps_per_run``, as for
+      classifier_model_fn.
     config: the Estimator's RunConfig; its ``tf_random_seed`` seeds the graph and Keras.
 
   Returns:
@@ -429,7 +434,10 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
     ``class_ids``, ``classes``, ``probabilities``, ``logits``, ...; regression:
     ``predictions``) and export_outputs (``serving_default``: classification or regression
     signature, plus ``predict``). EVAL: loss and the head's eval_metric_ops (``accuracy``,
-    ``average_loss``, ...). TRAIN: loss and a train_op that increments the global step. The
+    ``average_loss``, ...). TRAIN: loss and a train_op that increments the global step; when
+    the input_fn yields groups of batches (``params['steps_per_run']`` with the input
+    builders of ``tfest_adapters.input_fns``, or ``group_batches``), one step per batch of
+    the group in an in-graph loop (see ``tfest_adapters.models._steps_per_run``). The
     function has ``head`` and ``network_fn`` attributes.
 
   Raises:
@@ -461,7 +469,8 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
     def network(step_features):
       output = network_fn(step_features, **{a: available[a] for a in network_args})
       return _validate_logits(output, head, mode)
-    return _model_spec(head, features, labels, mode, network, optimizer_fn)
+    return _model_spec(head, features, labels, mode, network, optimizer_fn,
+                       _steps_per_run.declared_steps(params))
 
   model_fn.head = head
   model_fn.network_fn = network_fn

@@ -90,6 +90,26 @@ def test_only_the_arguments_the_input_fn_takes_are_passed_on():
   assert grouped.steps_per_run == 2 and grouped.input_fn is input_fn
 
 
+def test_by_default_the_estimators_params_say_how_many_batches_per_group():
+  x, y = _data()
+  grouped = group_batches(numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=False))
+  features, _ = next(iter(grouped(mode=ModeKeys.TRAIN, params={'steps_per_run': 3})))
+  assert features['a'].shape == (3, 2)
+  for params in (None, {}, {'steps_per_run': None}, {'steps_per_run': 1}):
+    features, _ = next(iter(grouped(mode=ModeKeys.TRAIN, params=params)))
+    assert features['a'].shape == (2,)
+  assert _grouping.steps_per_run_of(ModeKeys.EVAL, {'steps_per_run': 3}) == 1
+  assert _grouping.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 3}, 5) == 5
+
+
+def test_a_bad_steps_per_run_in_params_is_refused():
+  grouped = group_batches(_batches({'x': np.zeros(4)}))
+  with pytest.raises(exceptions.ArgumentError,
+                     match=re.escape('params["steps_per_run"] must be a positive int, given: '
+                                     '0')):
+    grouped(mode=ModeKeys.TRAIN, params={'steps_per_run': 0})
+
+
 def test_one_step_per_run_returns_the_input_fn_itself():
   input_fn = numpy_input_fn(*_data(), shuffle=False)
   assert group_batches(input_fn, 1) is input_fn

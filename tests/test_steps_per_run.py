@@ -166,10 +166,11 @@ def test_the_stop_hook_stops_exactly_where_the_estimators_own_overshoots(data, t
   assert single.get_variable_value('global_step') == 5
 
 
-def test_eval_and_predict_read_batches_from_the_same_input_fn(data, tmp_path):
-  params = dict(feature_keys=KEYS, hidden_units=[6], n_classes=3, dropout=0.2)
+def test_params_steps_per_run_groups_and_eval_and_predict_read_batches(data, tmp_path):
+  params = dict(feature_keys=KEYS, hidden_units=[6], n_classes=3, dropout=0.2,
+                steps_per_run=4)
   grouped = group_batches(numpy_input_fn(*data, batch_size=8, num_epochs=None, shuffle=True,
-                                         seed=1), 4)
+                                         seed=1))  # Groups of params['steps_per_run'].
   estimator = _estimator(classifier_model_fn, tmp_path, params)
   losses = _Losses()
   estimator.train(grouped, steps=8, hooks=[losses, StepsPerRunStopHook(num_steps=8)])
@@ -195,6 +196,31 @@ def test_a_group_is_refused_in_eval_and_predict(mode, name):
     with pytest.raises(exceptions.ArgumentError, match=re.escape(
         'steps_per_run: %s got a group of batches' % name) + '.*groups are for training only'):
       classifier_model_fn(features, labels, mode, params)
+
+
+def test_steps_per_run_in_params_with_single_batches_warns():
+  params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3, steps_per_run=4)
+  with tf.Graph().as_default():
+    tf.compat.v1.train.get_or_create_global_step()
+    features = {key: tf.zeros([3]) for key in KEYS}
+    with pytest.warns(UserWarning, match=re.escape(
+        'params["steps_per_run"]=4 asks for 4 training steps per session.run, but the '
+        'input_fn gives one batch per run')):
+      classifier_model_fn(features, tf.zeros([3], tf.int64), ModeKeys.TRAIN, params)
+
+
+@pytest.mark.parametrize('model_fn', [
+    classifier_model_fn, make_model_fn(_linear, 'multi_class', n_classes=3)])
+def test_a_bad_steps_per_run_param_is_refused(model_fn):
+  params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3, steps_per_run=0)
+  if model_fn is not classifier_model_fn:
+    params = dict(steps_per_run=0)
+  with tf.Graph().as_default():
+    features, labels = _group_features()
+    with pytest.raises(exceptions.ArgumentError, match=re.escape(
+        'params["steps_per_run"] must be a positive int, given: 0. Give the number of '
+        'training steps each session.run performs, e.g. 8')):
+      model_fn(features, labels, ModeKeys.TRAIN, params, None)
 
 
 def test_malformed_row_counts_are_refused():

@@ -90,13 +90,22 @@ def _paths(structure):
     yield (), structure
 
 
+def validate_steps_per_run(steps_per_run):
+  """None (the Estimator's ``params['steps_per_run']``, else 1) or an int > 0: a builder's
+  ``steps_per_run`` argument."""
+  if steps_per_run is None:
+    return None
+  return _validation.check_positive_int('steps_per_run', steps_per_run,
+                                        'the number of batches per session.run, e.g. 8')
+
+
 def group_dataset(dataset, steps_per_run):
   """Returns ``dataset`` (of batches) as a Dataset of groups of ``steps_per_run`` batches.
 
   Args:
     dataset: a ``tf.data.Dataset`` whose elements are ``features`` or ``(features, labels)``
       batches, as an Estimator's input_fn returns; features a dict of Tensors or a Tensor.
-    steps_per_run: int > 0.
+    steps_per_run: int > 0; 1 returns ``dataset`` itself.
 
   Returns:
     A Dataset of ``(group_features, group_labels)`` (or ``group_features``): every Tensor
@@ -112,6 +121,8 @@ def group_dataset(dataset, steps_per_run):
       or features that already hold a reserved key.
   """
   steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
+  if steps_per_run == 1:
+    return dataset
   spec = dataset.element_spec
   with_labels = isinstance(spec, tuple) and len(spec) == 2
   features_spec, labels_spec = spec if with_labels else (spec, None)

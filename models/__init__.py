@@ -14,6 +14,9 @@ for each mode, with losses, metrics, predictions and export signatures from TF's
   name; :func:`make_optimizer_fn`: an optimizer checked now, made fresh in each graph.
 * :func:`check_spec`, :func:`mode_checked`: what each mode needs, checked with clear errors;
   :func:`dry_run`: all three modes built and run on one batch, without training.
+* ``params['steps_per_run']`` (or an input_fn yielding groups of batches): several training
+  steps per ``session.run`` in an in-graph loop, the maths of one step per run;
+  :class:`StepsPerRunStopHook` stops such training exactly at its last step.
 
 Example:
 
@@ -36,6 +39,7 @@ from tfest_adapters.models._optimizers import make_optimizer_fn
 from tfest_adapters.models._optimizers import NAMES as OPTIMIZER_NAMES
 from tfest_adapters.models._spec_checks import check_spec
 from tfest_adapters.models._spec_checks import mode_checked
+from tfest_adapters.models._steps_per_run import StepsPerRunStopHook
 from tfest_adapters.models._templates import classifier_model_fn
 from tfest_adapters.models._templates import make_model_fn
 from tfest_adapters.models._templates import regressor_model_fn
@@ -53,4 +57,5 @@ __all__ = [
     'make_head',
     'make_optimizer_fn',
     'OPTIMIZER_NAMES',
+    'StepsPerRunStopHook',
 ]

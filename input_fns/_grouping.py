@@ -91,12 +91,11 @@ def _paths(structure):
 
 
 def validate_steps_per_run(steps_per_run):
-  """None (the Estimator's ``params['steps_per_run']``, else 1) or an int > 0: a builder's
-  ``steps_per_run`` argument."""
+  """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
   if steps_per_run is None:
     return None
   return _validation.check_positive_int('steps_per_run', steps_per_run,
-                                        'the number of batches per session.run, e.g. 8')
+                                        'Give the number of batches per session.run, e.g. 8')
 
 
 def group_dataset(dataset, steps_per_run):

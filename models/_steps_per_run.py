@@ -66,7 +66,7 @@ GraphKeys = tf.compat.v1.GraphKeys
 
 # Graph collection holding the _Loop of a training graph with groups, for the stop hook.
 LOOP_COLLECTION = 'tfest_steps_per_run_loop'
-# Collections whose items a network build adds, and which the loop keeps apart per build.
+# Collections a step adds to, kept apart inside the loop body (see _own_collections).
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
 _NO_LAST_STEP = np.iinfo(np.int64).max
@@ -149,29 +149,20 @@ class _Group:
     return features, labels
 
 
-class _Build:
-  """What the build of a step added: variables (in order) and collection items."""
-
-  def __init__(self):
-    self.variables = []
-    self.added = {}
-
-
 @contextlib.contextmanager
-def _own_collections(build):
+def _own_collections():
   """The summary, update-op and regularization collections start empty in the block.
 
-  What the block adds is recorded in ``build.added``; the collections are restored after,
-  so that a build sees only its own items (a loop body's graph starts with copies of the
-  outer graph's) and its items never leak into the training graph's.
+  They are restored after it, so that the step sees only its own items (a loop body's graph
+  starts with copies of the outer graph's) and its items never leak into the training
+  graph's (the step's summaries and update ops live inside the loop).
   """
   graph = tf.compat.v1.get_default_graph()
   saved = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
   for key in _BUILD_COLLECTIONS:
     del graph.get_collection_ref(key)[:]
   try:
-    yield build
-    build.added = {key: list(graph.get_collection(key)) for key in _BUILD_COLLECTIONS}
+    yield
   finally:
     for key in _BUILD_COLLECTIONS:
       graph.get_collection_ref(key)[:] = saved[key]
@@ -179,7 +170,7 @@ def _own_collections(build):
 
 @contextlib.contextmanager
 def _lifting():
-  """Creates the variables of the block outside the loop body being built, and records them.
+  """Creates the variables of the block outside the loop body being built.
 
   As ``tf.function`` lifts the variables a Keras layer creates while it is traced: every
   variable is created under ``init_scope``, in the training graph, with its initial value
@@ -188,7 +179,6 @@ def _lifting():
   created by a single step would be.
   """
   body_graph = tf.compat.v1.get_default_graph()
-  build = _Build()
 
   def lift(next_creator, **kwargs):
     initial_value = kwargs.get('initial_value')
@@ -201,11 +191,10 @@ def _lifting():
     with tf.init_scope():
       variable = next_creator(**kwargs)
     _check_resource([variable])
-    build.variables.append(variable)
     return variable
 
-  with _own_collections(build), tf.compat.v1.variable_creator_scope(lift):
-    yield build
+  with _own_collections(), tf.compat.v1.variable_creator_scope(lift):
+    yield
 
 
 def _check_resource(variables):
@@ -258,10 +247,9 @@ def _summary_key(head, key):
 def _check_step_spec(spec):
   if spec.training_hooks or spec.training_chief_hooks:
     _fail('the TRAIN spec of one step has training hooks, which cannot run inside the '
-          'training loop (they see one step per run); use steps_per_run=1',
-          exceptions.SpecError)
+          'training loop (they see one step per run); use steps_per_run=1')
   if spec.train_op is None or spec.loss is None:
-    _fail('the TRAIN spec of one step needs a loss and a train_op', exceptions.SpecError)
+    _fail('the TRAIN spec of one step needs a loss and a train_op')
 
 
 def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
@@ -283,14 +271,14 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
 
   def body(i, loss_sum, regularization_sum):
     """One step on batch i: the network (its variables lifted out), the head, the optimizer."""
-    with _lifting() as build:
+    with _lifting():
       features_i, labels_i = group.batch(i)
       logits_i, layers_i = network(features_i)
       network_summaries = tf.compat.v1.get_collection(GraphKeys.SUMMARIES)
       regularization = regularization_fn(layers_i)
       spec = make_spec(features_i, labels_i, logits_i, layers_i)
     _check_step_spec(spec)
-    traced.update(graph=tf.compat.v1.get_default_graph(), build=build,
+    traced.update(graph=tf.compat.v1.get_default_graph(),
                   network_summaries=network_summaries, regularization=bool(regularization),
                   dtype=spec.loss.dtype.base_dtype)
     regularization = (tf.cast(tf.add_n(regularization), tf.float64) if regularization

@@ -90,6 +90,11 @@ def _paths(structure):
     yield (), structure
 
 
+def _is_group_spec(element_spec):
+  features = element_spec[0] if isinstance(element_spec, tuple) else element_spec
+  return is_group(features)
+
+
 def validate_steps_per_run(steps_per_run):
   """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
   if steps_per_run is None:
@@ -221,7 +226,10 @@ def group_batches(input_fn, steps_per_run=None):
   Returns:
     ``input_fn(mode=None, params=None, config=None, input_context=None)``, passing on to
     ``input_fn`` the arguments it takes. TRAIN (or no mode): a Dataset of groups (see
-    :func:`group_dataset`). EVAL, PREDICT: what ``input_fn`` returns.
+    :func:`group_dataset`); a Dataset that already yields groups (the builders of
+    ``tfest_adapters.input_fns`` group by themselves, from ``params['steps_per_run']`` or
+    their own ``steps_per_run``) is returned as it is. EVAL, PREDICT: what ``input_fn``
+    returns.
 
   Raises:
     ArgumentError, ArgumentTypeError: bad ``steps_per_run`` or ``input_fn`` now; when the
@@ -248,6 +256,8 @@ def group_batches(input_fn, steps_per_run=None):
           'by steps_per_run=%d' % steps, result,
           'return the Dataset itself (not its tensors or an iterator), or use '
           'steps_per_run=1', error=exceptions.ArgumentTypeError)
+    if _is_group_spec(result.element_spec):  # A builder that groups by itself.
+      return result
     return group_dataset(result, steps)
 
   grouped_input_fn.steps_per_run = steps_per_run

@@ -203,10 +203,16 @@ def test_unbatched_labels_are_refused():
     group_batches(input_fn, 2)()
 
 
-def test_grouping_twice_is_refused():
-  grouped = group_batches(_batches({'x': np.zeros(4)}), 2)
+def test_grouping_a_dataset_twice_is_refused():
+  grouped = group_dataset(_batches({'x': np.zeros(4)})(), 2)
   with pytest.raises(exceptions.ArgumentError, match='the input is already grouped'):
-    group_batches(grouped, 2)()
+    group_dataset(grouped, 2)
+
+
+def test_an_input_fn_that_groups_by_itself_is_passed_through():
+  grouped = group_batches(_batches({'x': np.zeros(8)}), 2)
+  features = next(iter(group_batches(grouped, 3)()))
+  assert features['x'].shape == (2, 2)
 
 
 def test_features_that_are_not_a_dict_or_a_tensor_are_refused():

@@ -74,7 +74,24 @@ _NO_LAST_STEP = np.iinfo(np.int64).max
 _READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
                        'Variable', 'VariableShape'])
 
-_Loop = collections.namedtuple('_Loop', ['last_step', 'global_step_after', 'steps'])
+
+
+class _Loop:
+  """What the stop hooks of a training graph share about its loop of steps.
+
+  Attributes:
+    last_step: int64 placeholder (default: no limit) bounding the global step the loop may
+      reach; fed by one hook (the first to begin), with the smallest last step of all.
+    global_step_after: the global step read after the loop, in the same run.
+    last_steps: the last step of every stop hook of the session.
+    feeder: the hook that feeds ``last_step``.
+  """
+
+  def __init__(self, last_step, global_step_after):
+    self.last_step = last_step
+    self.global_step_after = global_step_after
+    self.last_steps = []
+    self.feeder = None
 
 
 def is_group(features):
@@ -315,7 +332,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
         'session.run trains a group of batches; the head\'s loss summaries are, averaged '
         'over each group', len(traced['network_summaries']),
         ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
-  graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after, steps_run))
+  graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after))
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 
 
@@ -376,7 +393,9 @@ class StepsPerRunStopHook(tf.compat.v1.train.StopAtStepHook):
   steps per run (the input_fn yields groups of batches), it also feeds the loop the last
   step, so that a run ends exactly there (the run reaching it trains fewer steps), and stops
   as soon as a run reaches it, from the global step read after the loop in the same run (no
-  extra ``session.run``). It is TF's ``_MultiStepStopAtStepHook`` for these loops.
+  extra ``session.run``). It is TF's ``_MultiStepStopAtStepHook`` for these loops. Several of
+  them in one session (``fit``'s and a caller's) agree: the loop stops at the first of their
+  last steps.
 
   Args:
     num_steps: train this many steps from the global step at session creation; or
@@ -392,17 +411,24 @@ class StepsPerRunStopHook(tf.compat.v1.train.StopAtStepHook):
     super().begin()
     loops = tf.compat.v1.get_collection(LOOP_COLLECTION)
     self._loop = loops[-1] if loops else None
+    if self._loop is not None and self._loop.feeder is None:
+      self._loop.feeder = self  # One hook feeds the bound: a tensor is fed once per run.
 
   def after_create_session(self, session, coord):
     super().after_create_session(session, coord)
-    if self._loop is not None and session.run(self._global_step_tensor) >= self._last_step:
+    if self._loop is None:
+      return
+    self._loop.last_steps.append(self._last_step)
+    if session.run(self._global_step_tensor) >= self._last_step:
       coord.request_stop()
 
   def before_run(self, run_context):
     if self._loop is None:
       return super().before_run(run_context)
-    return tf.compat.v1.train.SessionRunArgs(
-        self._loop.global_step_after, feed_dict={self._loop.last_step: self._last_step})
+    feed = None
+    if self._loop.feeder is self:
+      feed = {self._loop.last_step: min(self._loop.last_steps)}
+    return tf.compat.v1.train.SessionRunArgs(self._loop.global_step_after, feed_dict=feed)
 
   def after_run(self, run_context, run_values):
     if self._loop is None:

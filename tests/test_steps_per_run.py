@@ -158,7 +158,9 @@ def test_the_stop_hook_stops_exactly_where_the_estimators_own_overshoots(data, t
   exact = _estimator(model_fn, tmp_path / 'exact')
   exact.train(grouped, steps=6, hooks=[StepsPerRunStopHook(num_steps=6)])
   assert exact.get_variable_value('global_step') == 6
-  exact.train(grouped, max_steps=11, hooks=[StepsPerRunStopHook(last_step=11)])
+  # Two hooks in one session (fit's and a caller's): the first last step wins.
+  exact.train(grouped, hooks=[StepsPerRunStopHook(num_steps=9),
+                              StepsPerRunStopHook(last_step=11)])
   assert exact.get_variable_value('global_step') == 11
   # Without a loop in the graph it is TF's StopAtStepHook.
   single = _estimator(model_fn, tmp_path / 'single')

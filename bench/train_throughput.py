@@ -11,17 +11,22 @@
 * ``legacy``: ``tf.estimator.Estimator(classifier_model_fn)`` fed by the legacy
   ``tf.compat.v1.estimator.inputs.numpy_input_fn`` (features as a dict of 30 columns);
 * ``k1``: the same Estimator fed by our ``numpy_input_fn``, one step per ``session.run``;
-* ``k8``, ``k32``: the same, grouped by ``group_batches`` (``steps_per_run`` 8 and 32): the
-  template trains a group of batches per ``session.run`` in an in-graph loop, stopped exactly
-  at the last step by ``StepsPerRunStopHook``.
+* ``k8``, ``k32``: the same with ``steps_per_run`` 8 and 32: our ``numpy_input_fn`` gathers
+  groups of batches at once (``_grouping.make_group_dataset``) and the template trains a group
+  per ``session.run`` in an in-graph loop, stopped exactly at the last step by
+  ``StepsPerRunStopHook``;
+* ``k32_wrap``: as ``k32``, but the groups made by ``group_batches`` around the Dataset of
+  batches of ``k1`` (what any input_fn gets): the cost of grouping after batching.
 
 Each repeat runs every configuration once, in a rotated order, for ``warmup + steps`` steps,
-and the steady rate is taken over the last ``steps`` (examples/s); the figure per
-configuration is the median over repeats, printed with its ratio to ``limit`` (targets: the
-best of k8/k32 >= 0.8x the limit and >= 2.5x keras_fit). The Estimator configurations also
-get their fixed cost per ``train()`` call (graph, session, checkpoints; from the wall time of
-two ``train()`` calls of different lengths on fresh model_dirs: target <= 0.45 s). The 1-minute
-load average is printed with the figures: other processes on the machine lower them.
+and the steady rate is taken over the last ``steps``: examples per second, and examples per
+CPU-second of this process (less sensitive to other processes on a shared machine; it
+counts the input pipeline's threads too). The figure per configuration is the median over
+repeats, printed with its ratio to ``limit`` and to ``keras_fit`` (targets: the best of
+k8/k32 >= 0.8x the limit and >= 2.5x keras_fit). The Estimator configurations also get
+their fixed cost per ``train()`` call (graph, session, checkpoints; from the wall time of two
+``train()`` calls of different lengths on fresh model_dirs: target <= 0.45 s). The 1-minute
+load average is printed with the figures.
 
 Usage: python bench/train_throughput.py [--quick] [--repeats 3] [--only k8,limit]
 """
@@ -180,14 +185,14 @@ def estimator_input_fn(name, features, labels):
   """The training input_fn of an Estimator configuration."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfest_adapters.input_fns import numpy_input_fn  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns._grouping import group_batches  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
   if name == 'legacy':
     return tf.compat.v1.estimator.inputs.numpy_input_fn(
         features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True)
   if name.endswith('_wrap'):  # The generic wrapper, around a Dataset of batches.
-    return group_batches(numpy_input_fn(features, labels, batch_size=BATCH_SIZE,
-                                        num_epochs=None, shuffle=True, seed=0),
-                         STEPS_PER_RUN[name])
+    return _grouping.group_batches(
+        numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True,
+                       seed=0), STEPS_PER_RUN[name])
   if STEPS_PER_RUN[name] == 1:
     return numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
                           shuffle=True, seed=0)
@@ -198,7 +203,7 @@ def _train(name, input_fn, steps, hooks=()):
   """Trains a fresh Estimator ``steps`` steps; returns the wall time of ``train()``."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfest_adapters.models import classifier_model_fn  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.models._steps_per_run import StepsPerRunStopHook  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.models import StepsPerRunStopHook  # pylint: disable=g-import-not-at-top
   model_dir = tempfile.mkdtemp(prefix='train_throughput_')
   try:
     estimator = tf.estimator.Estimator(classifier_model_fn, model_dir, params=_params(),

@@ -42,9 +42,11 @@ What stays correct, and what changes with K steps per run:
   maths are equal in distribution, not bitwise.
 * EVAL and PREDICT are unchanged; a group given to them is refused (``group_batches`` and
   the builders pass batches through ungrouped in those modes).
-* Needs resource variables (the TF2 default). A variable created from a tensor computed in
-  the step, and a tensor computed outside the loop from the weights (it would stay at its
-  value before the group), are refused with a message naming them.
+* Needs resource variables (the TF2 default), and no distribution strategy (refused with a
+  message; between-graph replication with parameter servers is untested). A variable
+  created from a tensor computed in the step, and a tensor computed outside the loop from
+  the weights (it would stay at its value before the group), are refused with a message
+  naming them.
 """
 
 import collections
@@ -271,6 +273,11 @@ def _check_step_spec(spec):
 
 def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
   """The TRAIN spec of a group: an in-graph loop of one step per batch (see module doc)."""
+  if tf.distribute.has_strategy():
+    _fail('groups of batches cannot be trained under a distribution strategy (%s): the '
+          'Estimator already runs the model_fn once per replica. Use steps_per_run=1 with '
+          'train_distribute' % type(tf.distribute.get_strategy()).__name__,
+          exceptions.ArgumentError)
   graph = tf.compat.v1.get_default_graph()
   group = _Group(features, labels)
   global_step = tf.compat.v1.train.get_or_create_global_step()

@@ -235,6 +235,16 @@ def test_malformed_row_counts_are_refused():
       classifier_model_fn(features, labels, ModeKeys.TRAIN, params)
 
 
+def test_a_group_under_a_distribution_strategy_is_refused():
+  params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3)
+  with tf.Graph().as_default(), tf.distribute.OneDeviceStrategy('/cpu:0').scope():
+    features, labels = _group_features()
+    with pytest.raises(exceptions.ArgumentError, match=re.escape(
+        'steps_per_run: groups of batches cannot be trained under a distribution strategy '
+        '(OneDeviceStrategy)')):
+      classifier_model_fn(features, labels, ModeKeys.TRAIN, params)
+
+
 def _train_graph(network_fn):
   model_fn = make_model_fn(network_fn, 'multi_class', n_classes=3)
   with tf.Graph().as_default():

@@ -13,6 +13,7 @@ read with parallel, vectorised tf.data readers. In multi-worker training each wo
 its own disjoint shard.
 """
 
+from tfest_adapters.input_fns._grouping import group_batches
 from tfest_adapters.input_fns.file_io import csv_input_fn
 from tfest_adapters.input_fns.file_io import TFRecordFiles
 from tfest_adapters.input_fns.file_io import tfrecord_input_fn
@@ -29,4 +30,5 @@ __all__ = [
     'tfrecord_input_fn',
     'write_tfrecords',
     'TFRecordFiles',
+    'group_batches',
 ]

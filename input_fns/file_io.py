@@ -21,6 +21,7 @@ from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 
 _ModeKeys = tf.estimator.ModeKeys
@@ -204,7 +205,7 @@ def _record_default(name, default):
 def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=None,
                  batch_size=128, shuffle=True, num_epochs=None, *, seed=None, header=True,
                  field_delim=',', na_value='', select_columns=None, shuffle_buffer_size=10000,
-                 num_parallel_reads=4, drop_remainder=False):
+                 num_parallel_reads=4, drop_remainder=False, steps_per_run=None):
   """Returns a mode-aware input_fn over CSV files.
 
   Column names come from the first file's header unless given; column types come from
@@ -247,9 +248,14 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     shuffle_buffer_size: int > 0, rows in the shuffle buffer.
     num_parallel_reads: int > 0, files read at once when shuffling.
     drop_remainder: bool; in TRAIN mode (and without a mode), drop a last short batch.
+    steps_per_run: None (default) or int > 0 . In TRAIN (or without a mode),
+      the Dataset yields groups of this many batches, which the model_fn
+      templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
+      ``params['steps_per_run']`` from the Estimator's params (1 without it). EVAL and
+      PREDICT always get single batches.
 
   Returns:
-    ``input_fn(mode=None, config=None, input_context=None)``, returning a
+    ``input_fn(mode=None, params=None, config=None, input_context=None)``, returning a
     ``tf.data.Dataset`` of ``(features, labels)`` where ``features`` is a dict of ``[batch]``
     tensors keyed by column name (file order, without the label) and ``labels`` the label
     column's ``[batch]`` tensor. TRAIN (or no mode): shuffled if ``shuffle``, for
@@ -269,6 +275,7 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     _validation.fail('field_delim', 'a one-character str', field_delim)
   if not isinstance(na_value, str):
     _validation.fail('na_value', 'a str', na_value, error=exceptions.ArgumentTypeError)
+  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
@@ -337,7 +344,7 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
   call_seeds = _batching.CallSeeds(seed)
 
-  def input_fn(mode=None, config=None, input_context=None):
+  def input_fn(mode=None, params=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _mode_settings(
         mode, shuffle, num_epochs, drop_remainder)
     call_seed = call_seeds.next_int() if mode_shuffle else None
@@ -359,7 +366,9 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
     records = _records(files, reader, mode, config, input_context, mode_shuffle,
                        mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
-    return _batches(records, parse, batch_size, mode_epochs, mode_drop)
+    return _grouping.group_dataset(
+        _batches(records, parse, batch_size, mode_epochs, mode_drop),
+        _grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 
@@ -383,7 +392,8 @@ def _validate_feature_spec(feature_spec):
 
 def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shuffle=True,
                       num_epochs=None, *, seed=None, compression_type=None,
-                      shuffle_buffer_size=10000, num_parallel_reads=4, drop_remainder=False):
+                      shuffle_buffer_size=10000, num_parallel_reads=4, drop_remainder=False,
+                      steps_per_run=None):
   """Returns a mode-aware input_fn over TFRecord files of ``tf.train.Example``.
 
   Files are read in parallel (interleaved) when training, records are batched and parsed a
@@ -423,9 +433,14 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
     shuffle_buffer_size: int > 0, records in the shuffle buffer.
     num_parallel_reads: int > 0, files read at once when shuffling.
     drop_remainder: bool; in TRAIN mode (and without a mode), drop a last short batch.
+    steps_per_run: None (default) or int > 0 . In TRAIN (or without a mode),
+      the Dataset yields groups of this many batches, which the model_fn
+      templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
+      ``params['steps_per_run']`` from the Estimator's params (1 without it). EVAL and
+      PREDICT always get single batches.
 
   Returns:
-    ``input_fn(mode=None, config=None, input_context=None)``, returning a
+    ``input_fn(mode=None, params=None, config=None, input_context=None)``, returning a
     ``tf.data.Dataset`` of ``(features, labels)``: ``features`` the dict of parsed tensors
     (``feature_spec`` without the label), ``labels`` the label tensor. TRAIN (or no mode):
     shuffled if ``shuffle``, for ``num_epochs`` epochs, one shard per worker in multi-worker
@@ -445,10 +460,11 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
+  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
 
   call_seeds = _batching.CallSeeds(seed)
 
-  def input_fn(mode=None, config=None, input_context=None):
+  def input_fn(mode=None, params=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _mode_settings(
         mode, shuffle, num_epochs, drop_remainder)
     call_seed = call_seeds.next_int() if mode_shuffle else None
@@ -469,7 +485,9 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
 
     records = _records(files, reader, mode, config, input_context, mode_shuffle,
                        mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
-    return _batches(records, parse, batch_size, mode_epochs, mode_drop)
+    return _grouping.group_dataset(
+        _batches(records, parse, batch_size, mode_epochs, mode_drop),
+        _grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 

@@ -17,6 +17,7 @@ from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _errors
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 
 # The legacy key of an array `x` in its internal dict; it appears in its error messages.
@@ -146,7 +147,7 @@ def _legacy_columns(x, y):
 
 
 def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
-                   queue_capacity=1000, num_threads=1, *, seed=None):
+                   queue_capacity=1000, num_threads=1, *, seed=None, steps_per_run=None):
   """Returns an input_fn that feeds a dict of numpy arrays (or one array) to an Estimator.
 
   A drop-in replacement for ``tf.compat.v1.estimator.inputs.numpy_input_fn``, built on
@@ -207,9 +208,15 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     queue_capacity: int > 0, rows prepared ahead of the model.
     num_threads: int > 0; accepted for compatibility (see above).
     seed: int >= 0 or None (keyword-only). Seeds the shuffling.
+    steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
+      the Dataset yields groups of this many batches, gathered at once, which the model_fn
+      templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
+      ``params['steps_per_run']`` from the Estimator's params (1 without it). EVAL and
+      PREDICT always get single batches.
 
   Returns:
-    ``input_fn(mode=None, config=None, input_context=None)``, which the Estimator calls with
+    ``input_fn(mode=None, params=None, config=None, input_context=None)``, which the
+    Estimator calls with
     what it has; callable with no arguments too. It returns a ``tf.data.Dataset`` whose
     elements are, in every mode:
 
@@ -240,6 +247,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   queue_capacity = validate_queue_capacity(queue_capacity)
   validate_num_threads(num_threads)
   seed = _arrays.validate_seed(seed)
+  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   arrays = [np.asarray(v) for v in data.values()]
   num_rows = len(arrays[0])
   _arrays.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
@@ -260,12 +268,13 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
 
   call_seeds = _batching.CallSeeds(seed)
 
-  def input_fn(mode=None, config=None, input_context=None):
+  def input_fn(mode=None, params=None, config=None, input_context=None):
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
-    return _arrays.make_dataset(
+    return _grouping.make_group_dataset(
         arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
         seed=call_seeds.next() if shuffle else None, shard=shard,
-        prefetch=prefetch_batches(queue_capacity, batch_size))
+        prefetch=prefetch_batches(queue_capacity, batch_size),
+        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn

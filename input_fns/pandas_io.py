@@ -11,6 +11,7 @@ from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _errors
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 from tfest_adapters.input_fns import numpy_io
 
@@ -57,7 +58,7 @@ def _validate_y(y, x, target_column, pd):
 
 def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
                     queue_capacity=1000, num_threads=1, target_column='target', *,
-                    seed=None):
+                    seed=None, steps_per_run=None):
   """Returns an input_fn that feeds a pandas DataFrame to an Estimator.
 
   A drop-in replacement for ``tf.compat.v1.estimator.inputs.pandas_input_fn``, with the
@@ -96,9 +97,14 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       the legacy function; the labels keep their own names).
     seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
+    steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
+      the Dataset yields groups of this many batches, gathered at once, which the model_fn
+      templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
+      ``params['steps_per_run']`` from the Estimator's params (1 without it). EVAL and
+      PREDICT always get single batches.
 
   Returns:
-    ``input_fn(mode=None, config=None, input_context=None)`` returning a
+    ``input_fn(mode=None, params=None, config=None, input_context=None)`` returning a
     ``tf.data.Dataset`` whose elements are, in every mode, ``features`` (a dict of
     ``[batch]`` tensors keyed and ordered like ``x.columns``) followed, when ``y`` is given,
     by ``labels`` (a tensor for a Series, a dict keyed like ``y.columns`` for a DataFrame).
@@ -134,6 +140,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   queue_capacity = numpy_io.validate_queue_capacity(queue_capacity, allow_none=True)
   numpy_io.validate_num_threads(num_threads)
   seed = _arrays.validate_seed(seed)
+  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   num_rows = len(x)
   _arrays.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
   if queue_capacity is None:
@@ -151,13 +158,14 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
 
   call_seeds = _batching.CallSeeds(seed)
 
-  def input_fn(mode=None, config=None, input_context=None):
+  def input_fn(mode=None, params=None, config=None, input_context=None):
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
-    return _arrays.make_dataset(
+    return _grouping.make_group_dataset(
         arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
         seed=call_seeds.next() if shuffle else None, shard=shard,
-        prefetch=numpy_io.prefetch_batches(queue_capacity, batch_size))
+        prefetch=numpy_io.prefetch_batches(queue_capacity, batch_size),
+        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 

@@ -19,13 +19,15 @@ from tfest_adapters import _validation
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 
 _ModeKeys = tf.estimator.ModeKeys
 
 
 def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
-                           num_epochs=None, *, seed=None, drop_remainder=False):
+                           num_epochs=None, *, seed=None, drop_remainder=False,
+                           steps_per_run=None):
   """Returns a mode-aware input_fn over in-memory features and labels.
 
   The ``from_tensor_slices((dict(features), labels)).shuffle(1000).repeat().batch(n)`` input
@@ -66,9 +68,14 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
     drop_remainder: bool (keyword-only); in TRAIN mode (and without a mode), drop the last
       short batch so every batch has a static ``batch_size`` dimension.
+    steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
+      the Dataset yields groups of this many batches, gathered at once, which the model_fn
+      templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
+      ``params['steps_per_run']`` from the Estimator's params (1 without it). EVAL and
+      PREDICT always get single batches.
 
   Returns:
-    ``input_fn(mode=None, config=None, input_context=None)``, returning a
+    ``input_fn(mode=None, params=None, config=None, input_context=None)``, returning a
     ``tf.data.Dataset``:
 
     * TRAIN (or no mode): ``(features, labels)`` batches, shuffled if ``shuffle``, for
@@ -95,6 +102,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   num_epochs = _arrays.validate_num_epochs(num_epochs)
   seed = _arrays.validate_seed(seed)
   _validation.check_bool('drop_remainder', drop_remainder)
+  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   feature_keys = [k for k, _, _ in feature_columns]
   label_keys = [k for k, _, _ in label_columns]
   num_features = len(feature_columns)
@@ -104,7 +112,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
 
   call_seeds = _batching.CallSeeds(seed)
 
-  def input_fn(mode=None, config=None, input_context=None):
+  def input_fn(mode=None, params=None, config=None, input_context=None):
     if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
       mode_shuffle, mode_epochs, mode_drop = False, 1, False
     else:
@@ -120,10 +128,11 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
 
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
-    return _arrays.make_dataset(
+    return _grouping.make_group_dataset(
         [a for _, a, _ in columns], [d for _, _, d in columns], rebuild, batch_size,
         mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,
-        shard=shard, drop_remainder=mode_drop)
+        shard=shard, drop_remainder=mode_drop,
+        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 

@@ -31,6 +31,7 @@ _EXPORTS = {
     'tfrecord_input_fn': 'tfest_adapters.input_fns',
     'write_tfrecords': 'tfest_adapters.input_fns',
     'TFRecordFiles': 'tfest_adapters.input_fns',
+    'group_batches': 'tfest_adapters.input_fns',
     # Model side (models/, installed as tfest_adapters.models).
     'classifier_model_fn': 'tfest_adapters.models',
     'regressor_model_fn': 'tfest_adapters.models',
@@ -42,6 +43,7 @@ _EXPORTS = {
     'dnn_network_fn': 'tfest_adapters.models',
     'make_head': 'tfest_adapters.models',
     'make_optimizer_fn': 'tfest_adapters.models',
+    'StepsPerRunStopHook': 'tfest_adapters.models',
     # Estimator side.
     'make_estimator': 'tfest_adapters._estimator',
     'fit': 'tfest_adapters._fit',

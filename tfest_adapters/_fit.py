@@ -258,7 +258,8 @@ def inspect_input_fn(estimator, input_fn, mode, name):
 
 # A dataset with this many batches repeats forever in practice (Dataset.range(2**63 - 1),
 # the way numpy_input_fn(num_epochs=None) counts its batches, is not INFINITE to tf.data).
-_ENDLESS_BATCHES = 2 ** 62
+# 2**52, not 2**62: grouped by steps_per_run=K the same input reports 2**63 / K groups.
+_ENDLESS_BATCHES = 2**52
 
 
 def _check_input_fn(estimator, input_fn, mode, name, bounded_by):
@@ -591,8 +592,14 @@ class FitLoop:
   def train_chunk(self, stop):
     """One Estimator.train call up to global step ``stop`` (None: until out of data)."""
     import tensorflow as tf
+    from tfest_adapters.models import _steps_per_run
+    hooks = list(self.hooks)
+    if stop is not None:
+      # Ends a loop of steps per session.run (params['steps_per_run']) exactly at `stop`;
+      # with one step per run it is the Estimator's own StopAtStepHook.
+      hooks.append(_steps_per_run.StepsPerRunStopHook(last_step=stop))
     try:
-      self.estimator.train(self.train_input_fn, max_steps=stop, hooks=self.hooks,
+      self.estimator.train(self.train_input_fn, max_steps=stop, hooks=hooks,
                            saving_listeners=self.saving_listeners or None)
     except tf.errors.InvalidArgumentError as e:
       raise self.step_failure(e) from e

@@ -266,6 +266,17 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       return features, columns[-1]
     return features, dict(zip(target_keys, columns[num_features:]))
 
+  return legacy_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle,
+                         seed, prefetch_batches(queue_capacity, batch_size), steps_per_run)
+
+
+def legacy_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
+                    prefetch, steps_per_run):
+  """The input_fn of the drop-ins (numpy_input_fn, pandas_input_fn) over checked columns.
+
+  Unlike tensor_slices_input_fn it ignores ``mode``: the legacy functions read the same way in
+  every mode. ``mode`` still decides the worker shard and grouping by ``steps_per_run``.
+  """
   call_seeds = _batching.CallSeeds(seed)
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
@@ -273,8 +284,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     _arrays.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
         arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
-        seed=call_seeds.next() if shuffle else None, shard=shard,
-        prefetch=prefetch_batches(queue_capacity, batch_size),
+        seed=call_seeds.next() if shuffle else None, shard=shard, prefetch=prefetch,
         steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn

@@ -9,10 +9,8 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
-from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _grouping
-from tfest_adapters.input_fns import _sharding
 from tfest_adapters.input_fns import numpy_io
 
 
@@ -156,16 +154,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       return features, tensors[-1]
     return features, dict(zip(target_keys, tensors[num_features:]))
 
-  call_seeds = _batching.CallSeeds(seed)
-
-  def input_fn(mode=None, params=None, config=None, input_context=None):
-    shard = _sharding.resolve(mode, config, input_context)
-    _arrays.check_shard_not_empty(num_rows, shard)
-    return _grouping.make_group_dataset(
-        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
-        seed=call_seeds.next() if shuffle else None, shard=shard,
-        prefetch=numpy_io.prefetch_batches(queue_capacity, batch_size),
-        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
-
-  return input_fn
+  return numpy_io.legacy_input_fn(
+      arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
+      numpy_io.prefetch_batches(queue_capacity, batch_size), steps_per_run)
 

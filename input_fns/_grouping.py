@@ -14,8 +14,14 @@ rows of each batch under the reserved feature key :data:`ROWS_KEY` (an int32 ``[
 vector). Batches of a statically known size are stacked as they are; otherwise (a finite
 input whose last batch may be short) the group is padded to its largest batch with zeros and
 the row counts say which rows are real. Features given as one tensor are carried in a dict
-under :data:`FEATURES_KEY`.
+under :data:`FEATURES_KEY`. The in-memory builders (:func:`make_group_dataset`) send the
+features of one dtype that they read from a row-major copy as that one matrix,
+``[k, batch_size, n]``, under the reserved key ``packed_key(keys)`` (the keys of its
+columns, in order): the templates take batch ``i`` of it as their input layer, where
+splitting it into columns and stacking them again would cost ~10% of a small model's step.
 """
+
+import json
 
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
@@ -27,6 +33,8 @@ from tfest_adapters import exceptions
 # GroupKeys.FEATURES).
 ROWS_KEY = '__tfest_group_rows__'
 FEATURES_KEY = '__tfest_group_features__'
+# Prefix of the key of a packed matrix of features (see make_group_dataset and packed_keys).
+PACKED_PREFIX = '__tfest_group_packed__'
 # The key of the Estimator's params (and of the templates' params) giving the batches per group.
 PARAMS_KEY = 'steps_per_run'
 
@@ -160,6 +168,53 @@ def group_dataset(dataset, steps_per_run):
   else:  # The last batch may be short: padded to the group's largest, rows say which count.
     dataset = dataset.padded_batch(steps_per_run)
   return dataset.prefetch(1)
+
+
+def packed_key(keys):
+  """The reserved feature key of a ``[k, batch, n]`` matrix holding features ``keys``."""
+  return PACKED_PREFIX + json.dumps(list(keys))
+
+
+def packed_keys(key):
+  """The feature keys a packed matrix's key names, in column order; None for other keys."""
+  if not (isinstance(key, str) and key.startswith(PACKED_PREFIX)):
+    return None
+  return json.loads(key[len(PACKED_PREFIX):])
+
+
+def feature_keys(features):
+  """The keys of a features dict as the model sees them: a group's packed matrices expanded."""
+  keys = []
+  for key in features:
+    packed = packed_keys(key)
+    if packed is not None:
+      keys.extend(packed)
+    elif key not in (ROWS_KEY, FEATURES_KEY):
+      keys.append(key)
+  return keys
+
+
+def _carried_packs(components, rebuild, num_columns):
+  """The packed components whose columns are all top-level features of a dict, and keys.
+
+  ``rebuild`` is probed with placeholders to see where each column lands: only plain
+  ``dict(zip(keys, columns))`` placement is carried as a matrix.
+  """
+  placeholders = [object() for _ in range(num_columns)]
+  element = rebuild(placeholders)
+  features = element[0] if isinstance(element, tuple) else element
+  if not isinstance(features, dict):
+    return {}
+  key_of = {id(value): key for key, value in features.items()
+            if any(value is p for p in placeholders)}
+  carried = {}
+  for component in components:
+    if not getattr(component, 'row_major', False):
+      continue
+    keys = [key_of.get(id(placeholders[i])) for i in component.column_ids]
+    if all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys):
+      carried[id(component)] = keys
+  return carried
 
 
 def _fn_args(input_fn):
@@ -302,14 +357,17 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
                                 prefetch=prefetch)
   import numpy as np  # pylint: disable=g-import-not-at-top
   num_shards, shard_index = shard
-  plan = _batching.BatchPlan(len(arrays[0]), batch_size, num_epochs, shuffle, seed=seed,
+  store = _arrays.as_store(arrays, dtypes)
+  plan = _batching.BatchPlan(store.num_rows, batch_size, num_epochs, shuffle, seed=seed,
                              num_shards=num_shards, shard_index=shard_index,
                              drop_remainder=drop_remainder)
-  # One component per column, gathered straight into its own contiguous array: the group's
-  # columns are stacked again in the model, and packing them into one matrix here (as
-  # make_dataset does batch by batch) would only add a strided copy and an unpack.
-  components = [_arrays._Single(i, a, d)  # pylint: disable=protected-access
-                for i, (a, d) in enumerate(zip(arrays, dtypes))]
+  # As make_dataset's: one matrix per dtype out of Python (from a row-major copy when
+  # shuffling small columns), unpacked into the caller's columns once per group.
+  components = store.components(row_major=shuffle)
+  # A row-major matrix of features goes to the model as it is, [k, batch, n] under
+  # packed_key(keys): the templates take batch i of it as their input layer, no columns
+  # split and stacked again (see models/_steps_per_run.py).
+  carried = _carried_packs(components, rebuild, len(store.arrays))
   full = plan.full_batches_only
   batch_dim = batch_size if full else None
   specs = [c.spec(None) for c in components]
@@ -343,25 +401,35 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
                                 stateful=False, name='gather_group')
     rows = tensors[-1]
     rows.set_shape([None])
-    columns = [None] * len(arrays)
-    for component, spec, tensor in zip(components, specs, tensors[:-1]):
-      tensor.set_shape(spec.shape)  # [k * batch_size, ...]: unpacked as one batch.
-      component.unpack(tensor, columns)
     # [k * batch_size, ...] -> [k, batch_size, ...]. A static batch dimension tells the
     # model_fn every batch is full (see group_dataset); padded groups get an unknown one, as
     # padded_batch gives them.
     group_shape = [-1, batch_size] if full else tf.stack([tf.size(rows), -1])
     scalar_shape = tf.constant(group_shape) if full else group_shape
-    columns = [tf.reshape(c, scalar_shape) if c.shape.rank == 1 else
-               tf.reshape(c, tf.concat([group_shape, c.shape[1:].as_list()], 0))
-               for c in columns]
-    for column in columns:
-      column.set_shape([None, batch_dim] + column.shape[2:].as_list())
+
+    def by_group(tensor):
+      if tensor.shape.rank == 1:
+        grouped = tf.reshape(tensor, scalar_shape)
+      else:
+        grouped = tf.reshape(tensor, tf.concat([group_shape, tensor.shape[1:].as_list()], 0))
+      grouped.set_shape([None, batch_dim] + tensor.shape[1:].as_list())
+      return grouped
+
+    columns = [None] * len(store.arrays)
+    packs = {}
+    for component, spec, tensor in zip(components, specs, tensors[:-1]):
+      tensor.set_shape(spec.shape)  # [k * batch_size, ...]: unpacked as one batch.
+      if id(component) in carried:
+        packs[packed_key(carried[id(component)])] = by_group(tensor)
+      else:
+        component.unpack(tensor, columns)
+    columns = [None if c is None else by_group(c) for c in columns]
     element = rebuild(columns)
     with_labels = isinstance(element, tuple)
     features = element[0] if with_labels else element
     if isinstance(features, dict):
-      features = dict(features)
+      features = {k: v for k, v in features.items() if v is not None}
+      features.update(packs)
       features[ROWS_KEY] = rows
     else:
       features = {FEATURES_KEY: features, ROWS_KEY: rows}

@@ -278,12 +278,13 @@ def legacy_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, s
   every mode. ``mode`` still decides the worker shard and grouping by ``steps_per_run``.
   """
   call_seeds = _batching.CallSeeds(seed)
+  store = _arrays.ColumnStore(arrays, dtypes)
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
-        arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
+        store, dtypes, rebuild, batch_size, num_epochs, shuffle,
         seed=call_seeds.next() if shuffle else None, shard=shard, prefetch=prefetch,
         steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
 

@@ -111,6 +111,11 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     return tensors[0] if kind == 'tensor' else dict(zip(keys, tensors))
 
   call_seeds = _batching.CallSeeds(seed)
+  # The columns read with labels, and without (PREDICT): each store copies at most once.
+  stores = {with_labels: _arrays.ColumnStore(
+      [a for _, a, _ in columns], [d for _, _, d in columns])
+            for with_labels, columns in ((True, feature_columns + label_columns),
+                                         (False, feature_columns))}
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
@@ -129,7 +134,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     shard = _sharding.resolve(mode, config, input_context)
     _arrays.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
-        [a for _, a, _ in columns], [d for _, _, d in columns], rebuild, batch_size,
+        stores[with_labels], None, rebuild, batch_size,
         mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,
         shard=shard, drop_remainder=mode_drop,
         steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
+from tfest_adapters.models import _steps_per_run
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -93,12 +94,83 @@ def check_dropout(name, dropout):
 
 
 def _add_hidden_layer_summary(value, tag):
+  if _steps_per_run.in_group_step():
+    return  # Not written from a group's loop: not built (zero_fraction makes a cond).
   tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, tf.math.zero_fraction(value))
   tf.compat.v1.summary.histogram('%s/activation' % tag, value)
 
 
 def _name_from_scope_name(name):
   return name[:-1] if (name and name[-1] == '/') else name
+
+
+def _plain_numeric_keys(feature_columns):
+  """The keys of ``feature_columns`` in DenseFeatures' order, if all are plain scalars.
+
+  Plain: ``tf.feature_column.numeric_column(key)`` with the default shape ``(1,)`` and no
+  ``normalizer_fn``. DenseFeatures sorts its columns by name; so does this. None when any
+  column is of another kind (it then goes through DenseFeatures).
+  """
+  # pylint: disable-next=g-direct-tensorflow-import
+  from tensorflow.python.feature_column import feature_column_v2 as fc
+  columns = sorted(feature_columns, key=lambda column: column.name)
+  for column in columns:
+    if (type(column) is not fc.NumericColumn or column.normalizer_fn is not None or  # pylint: disable=unidiomatic-typecheck
+        tuple(column.shape) != (1,)):
+      return None
+  return tuple(column.key for column in columns)
+
+
+def _plain_numeric_input(features, keys):
+  """DenseFeatures' output for plain numeric columns in one op, or None if it cannot be.
+
+  For scalar numeric columns DenseFeatures makes about ten ops per column (expand, cast,
+  reshape, shape checks) and concatenates them: with 30 columns, ~300 ops to build at every
+  ``train()`` call and to run at every step. When every feature is a dense Tensor of one
+  real dtype, all ``[batch]`` or all ``[batch, 1]`` with one static batch size (or none), the
+  same ``[batch, len(keys)]`` float32 matrix is one stack (or concat) and a cast: the same
+  values, in the same order. Anything else (sparse or ragged features, other shapes, mixed
+  dtypes) returns None, and DenseFeatures builds the input (and raises its own errors).
+  """
+  tensors = [features.get(key) for key in keys]
+  if not all(isinstance(t, tf.Tensor) for t in tensors):
+    return None
+  dtypes = {t.dtype for t in tensors}
+  ranks = {t.shape.rank for t in tensors}
+  if len(dtypes) != 1 or len(ranks) != 1:
+    return None
+  dtype, rank = dtypes.pop(), ranks.pop()
+  if not (dtype.is_floating or dtype.is_integer) or rank not in (1, 2):
+    return None
+  if rank == 2 and any(t.shape[1] != 1 for t in tensors):
+    return None
+  if len({t.shape[0] for t in tensors if t.shape[0] is not None}) > 1:
+    return None  # DenseFeatures names the mismatch.
+  with tf.name_scope('input_from_feature_columns/input_layer'):
+    unstacked = _unstacked_columns(tensors)
+    if unstacked is not None:
+      matrix, order, width = unstacked
+      if order != list(range(width)):
+        matrix = tf.gather(matrix, order, axis=1, name='concat')
+    elif rank == 1:
+      matrix = tf.stack(tensors, axis=1, name='stack')
+    else:
+      matrix = tf.concat(tensors, axis=1, name='concat')
+    return matrix if dtype == tf.float32 else tf.cast(matrix, tf.float32)
+
+
+def _unstacked_columns(tensors):
+  """``(matrix, column indices, n)`` if ``tensors`` are columns of one ``[batch, n]`` unstack.
+
+  A group's batch reaches the network as the columns of one matrix (``_steps_per_run``'s
+  ``_Group`` unstacks it): the input layer then takes the matrix (or its columns in
+  DenseFeatures' order, one gather) instead of stacking the columns again.
+  """
+  op = tensors[0].op
+  if (op.type != 'Unpack' or op.get_attr('axis') != 1 or op.inputs[0].shape.rank != 2 or
+      any(t.op is not op for t in tensors)):
+    return None
+  return op.inputs[0], [t.value_index for t in tensors], op.get_attr('num')
 
 
 class _DNN(tf.keras.Model):
@@ -110,6 +182,7 @@ class _DNN(tf.keras.Model):
     with tf.compat.v1.name_scope('input_from_feature_columns') as input_scope:
       self._input_layer = tf.keras.layers.DenseFeatures(
           feature_columns=feature_columns, name=input_scope + 'input_layer')
+    self._plain_keys = _plain_numeric_keys(feature_columns)
     self._dropout = dropout
     self._batch_norm = batch_norm
     self._hidden_layers = []
@@ -137,12 +210,17 @@ class _DNN(tf.keras.Model):
           kernel_initializer=tf.compat.v1.glorot_uniform_initializer(),
           name=self._logits_scope_name)
 
+  @tf.autograph.experimental.do_not_convert
   def call(self, features, mode):  # pylint: disable=arguments-differ
     is_training = mode == ModeKeys.TRAIN
-    try:
-      net = self._input_layer(features, training=is_training)
-    except TypeError:
-      net = self._input_layer(features)
+    net = None
+    if self._plain_keys is not None:
+      net = _plain_numeric_input(features, self._plain_keys)
+    if net is None:
+      try:
+        net = self._input_layer(features, training=is_training)
+      except TypeError:
+        net = self._input_layer(features)
     for i, hidden_layer in enumerate(self._hidden_layers):
       net = hidden_layer(net)
       if self._dropout is not None and is_training:

@@ -72,6 +72,8 @@ LOOP_COLLECTION = 'tfest_steps_per_run_loop'
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
 _NO_LAST_STEP = np.iinfo(np.int64).max
+# Attribute of a loop body's graph while a step is built in it (see in_group_step).
+_IN_STEP_ATTR = '_tfest_building_group_step'
 # Ops that read a variable's value: a tensor computed from them outside the loop is stale.
 _READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
                        'Variable', 'VariableShape'])
@@ -109,8 +111,12 @@ class _Group:
   """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows.
 
   Features and labels of one dtype and one shape are stacked once per run (outside the
-  loop), so that taking batch ``i`` costs one gather (and one unstack) per kind of tensor,
-  not one slice per feature: with 30 columns, two ops per step instead of thirty.
+  loop) into ``[n, k, batch, ...]``, so that taking batch ``i`` costs one gather (and one
+  unstack) per kind of tensor, not one slice per feature: with 30 columns, two ops per step
+  instead of thirty. Features the input builders sent as one row-major ``[k, batch, n]``
+  matrix (under ``_grouping.packed_key(keys)``) are not stacked: batch ``i`` is one
+  contiguous gather of ``[batch, n]``, unstacked into the features; the templates' DNN input
+  layer takes that matrix as it is (see ``_networks._plain_numeric_input``).
   """
 
   def __init__(self, features, labels):
@@ -120,7 +126,17 @@ class _Group:
       _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
           _grouping.ROWS_KEY, self.rows), exceptions.ArgumentError)
     self.features = features.pop(_grouping.FEATURES_KEY, None)
+    packs = {}
     if self.features is None:
+      for key in list(features):
+        keys = _grouping.packed_keys(key)
+        if keys is not None:
+          matrix = features.pop(key)
+          if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
+            _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
+                key, len(keys), matrix), exceptions.ArgumentError)
+          packs.update({k: (matrix, j) for j, k in enumerate(keys)})
+          features.update({k: matrix for k in keys})  # Placeholders, replaced per batch.
       self.features = features
     self.labels = labels
     leaves = tf.nest.flatten(self.features) + (
@@ -128,7 +144,15 @@ class _Group:
     self._num_features = len(tf.nest.flatten(self.features))
     kinds = collections.OrderedDict()
     dims = set()
+    packed_leaves = {}  # Leaf index -> (matrix, column).
+    if packs:
+      packed_leaves = {i: packs[k] for i, k in enumerate(sorted(self.features)) if k in packs}
     for index, tensor in enumerate(leaves):
+      if index in packed_leaves:
+        matrix, column = packed_leaves[index]
+        dims.add(matrix.shape[1])
+        kinds.setdefault(('packed', id(matrix)), []).append((column, index))
+        continue
       if not isinstance(tensor, tf.Tensor) or tensor.shape.rank is None or tensor.shape.rank < 2:
         _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
               'given: %r' % (tensor,), exceptions.ArgumentError)
@@ -137,13 +161,17 @@ class _Group:
     # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
     self._full = len(dims) == 1 and None not in dims
     self._kinds = []
+    matrices = {id(m): m for m, _ in packs.values()}
     with tf.name_scope('steps_per_run/group'):
-      for indices in kinds.values():
-        if len(indices) == 1:
-          self._kinds.append((indices, leaves[indices[0]], False))
+      for kind, indices in kinds.items():
+        if kind[0] == 'packed':
+          # Leaf indices in the matrix's column order, as the unstack gives the columns.
+          self._kinds.append(([i for _, i in sorted(indices)], matrices[kind[1]], 'packed'))
+        elif len(indices) == 1:
+          self._kinds.append((indices, leaves[indices[0]], None))
         else:
           stacked = tf.stack([leaves[i] for i in indices])  # [n, k, batch, ...]: copies.
-          self._kinds.append((indices, stacked, True))
+          self._kinds.append((indices, stacked, 'stacked'))
     self._num_leaves = len(leaves)
     self.size = tf.size(self.rows)
 
@@ -152,7 +180,12 @@ class _Group:
     leaves = [None] * self._num_leaves
     rows = None if self._full else tf.gather(self.rows, i)
     for indices, tensor, stacked in self._kinds:
-      if stacked:
+      if stacked == 'packed':
+        batch = tf.gather(tensor, i)  # [batch, n]: contiguous.
+        if rows is not None:
+          batch = batch[:rows]
+        parts = tf.unstack(batch, num=len(indices), axis=1)
+      elif stacked == 'stacked':
         batch = tf.gather(tensor, i, axis=1)
         if rows is not None:
           batch = batch[:, :rows]
@@ -213,7 +246,20 @@ def _lifting():
     return variable
 
   with _own_collections(), tf.compat.v1.variable_creator_scope(lift):
-    yield
+    setattr(body_graph, _IN_STEP_ATTR, True)
+    try:
+      yield
+    finally:
+      setattr(body_graph, _IN_STEP_ATTR, False)
+
+
+def in_group_step():
+  """Whether a step of a group's training loop is being built in the current graph.
+
+  The summaries made then are not written (see the module doc): a network can skip
+  building them, as the templates' DNN does.
+  """
+  return getattr(tf.compat.v1.get_default_graph(), _IN_STEP_ATTR, False)
 
 
 def _check_resource(variables):

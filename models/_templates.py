@@ -21,6 +21,7 @@ from tensorflow.python.util import function_utils  # The Estimator's own fn_args
 from tfest_adapters import _seeding
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
@@ -217,12 +218,13 @@ def _check_features_present(features, feature_columns, params_key):
                      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
                      error=exceptions.ArgumentTypeError)
   needed = tf.feature_column.make_parse_example_spec(feature_columns)
-  missing = sorted(k for k in needed if k not in features)
+  present = _grouping.feature_keys(features)
+  missing = sorted(k for k in needed if k not in present)
   if missing:
     raise exceptions.ArgumentKeyError(
         'features has no %s, which params["%s"] uses; the input_fn returned features %s: '
         'return those features from the input_fn, or fix params["%s"]' % (
-            ', '.join(repr(k) for k in missing), params_key, sorted(features), params_key))
+            ', '.join(repr(k) for k in missing), params_key, sorted(present), params_key))
 
 
 def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn):

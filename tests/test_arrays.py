@@ -46,6 +46,54 @@ def test_columns_of_every_kind_round_trip_exactly():
     assert batches[0][i].shape.as_list()[1:] == list(array.shape[1:])
 
 
+def _shuffled_rows(arrays, dtypes, seed=3):
+  dataset = _arrays.make_dataset(arrays, dtypes, tuple, batch_size=4, num_epochs=2,
+                                 shuffle=True, seed=seed)
+  return [tuple(t.numpy() for t in batch) for batch in dataset]
+
+
+def test_shuffled_reading_from_a_row_major_copy_gives_the_same_batches(monkeypatch):
+  n = 11
+  rng = np.random.default_rng(1)
+  arrays = [rng.normal(size=n).astype(np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+            rng.integers(0, 9, size=n).astype(np.int64),
+            rng.integers(0, 9, size=n).astype(np.int64)]
+  dtypes = [tf.as_dtype(a.dtype) for a in arrays]
+  store = _arrays.ColumnStore(arrays, dtypes)
+  copied = store.components(row_major=True)
+  assert [c.row_major for c in copied] == [True, True]
+  assert store.components(row_major=True) is copied  # Made once per store.
+  assert not any(c.row_major for c in store.components(row_major=False))
+  monkeypatch.setattr(_arrays, 'ROW_MAJOR_MAX_BYTES', 0)
+  in_place = _arrays.ColumnStore(arrays, dtypes).components(row_major=True)
+  assert not any(c.row_major for c in in_place)
+  got_copied = _shuffled_rows(store, None)
+  got_in_place = _shuffled_rows(arrays, dtypes)
+  assert len(got_copied) == len(got_in_place) == 6
+  for a, b in zip(got_copied, got_in_place):
+    for x, y in zip(a, b):
+      np.testing.assert_array_equal(x, y)
+  # Every row once per epoch (batches run on across epochs), whole: the first column
+  # identifies the row.
+  first_epoch = np.concatenate([b[0] for b in got_copied])[:n]
+  np.testing.assert_array_equal(np.sort(first_epoch), np.sort(arrays[0]))
+  rows = {float(a): i for i, a in enumerate(arrays[0])}
+  for batch in got_copied:
+    for j, value in enumerate(batch[0]):
+      i = rows[float(value)]
+      np.testing.assert_array_equal(batch[1][j], arrays[1][i])
+      assert (batch[2][j], batch[3][j]) == (arrays[2][i], arrays[3][i])
+
+
+def test_big_columns_are_read_in_place(monkeypatch):
+  arrays = [np.arange(10, dtype=np.float32), np.arange(10, dtype=np.float32)]
+  dtypes = [tf.float32, tf.float32]
+  monkeypatch.setattr(_arrays, 'ROW_MAJOR_MAX_BYTES', 79)  # 10 rows x 2 x 4 bytes = 80.
+  assert not _arrays.ColumnStore(arrays, dtypes).components(row_major=True)[0].row_major
+  monkeypatch.setattr(_arrays, 'ROW_MAJOR_MAX_BYTES', 80)
+  assert _arrays.ColumnStore(arrays, dtypes).components(row_major=True)[0].row_major
+
+
 def _dir_size(path):
   return sum(os.path.getsize(os.path.join(root, f))
              for root, _, files in os.walk(path) for f in files)

@@ -127,3 +127,92 @@ def test_dnn_network_needs_a_features_dict():
     with pytest.raises(exceptions.ArgumentTypeError,
                        match=r'features must be a dict of feature name to Tensor'):
       network_fn(tf.zeros([6, 3]), ModeKeys.TRAIN, {}, 3)
+
+
+# The input layer's fast path for plain numeric columns: DenseFeatures' values, fewer ops.
+
+
+def _input_layer(features, keys, fast):
+  """(value of the DNN's input layer, its op count) for numeric columns ``keys``."""
+  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
+  columns = [tf.feature_column.numeric_column(k) for k in keys]
+  graph = tf.Graph()
+  with graph.as_default():
+    tensors = {k: tf.constant(v) for k, v in features.items()}
+    before = len(graph.get_operations())
+    if fast:
+      net = _networks._plain_numeric_input(tensors, _networks._plain_numeric_keys(columns))
+      if net is None:
+        return None, None
+    else:
+      net = tf.keras.layers.DenseFeatures(columns)(tensors)
+    ops = len(graph.get_operations()) - before
+    with tf.compat.v1.Session() as session:
+      return session.run(net), ops
+
+
+@pytest.mark.parametrize('shape, dtype', [((5,), np.float32), ((5, 1), np.float32),
+                                          ((5,), np.float64), ((5,), np.int64)])
+def test_plain_numeric_columns_give_dense_features_values_in_one_op(shape, dtype):
+  rng = np.random.RandomState(1)
+  keys = ['b', 'c', 'a']  # DenseFeatures sorts the columns by name.
+  features = {k: (rng.normal(size=shape) * 10).astype(dtype) for k in keys}
+  fast, fast_ops = _input_layer(features, keys, fast=True)
+  slow, slow_ops = _input_layer(features, keys, fast=False)
+  assert fast.dtype == slow.dtype == np.float32 and fast.shape == slow.shape == (5, 3)
+  np.testing.assert_array_equal(fast, slow)
+  assert fast_ops <= 2 < slow_ops
+
+
+def test_columns_of_one_unstacked_matrix_are_taken_as_the_matrix():
+  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    matrix = tf.constant(np.arange(12, dtype=np.float32).reshape(4, 3))
+    a, c, b = tf.unstack(matrix, axis=1)  # Columns in pack order a, c, b.
+    in_order = _networks._plain_numeric_input({'a': a, 'c': c, 'b': b}, ('a', 'c', 'b'))
+    assert in_order is matrix
+    sorted_keys = _networks._plain_numeric_input({'a': a, 'c': c, 'b': b}, ('a', 'b', 'c'))
+    assert sorted_keys.op.type == 'GatherV2'
+    with tf.compat.v1.Session() as session:
+      np.testing.assert_array_equal(session.run(sorted_keys),
+                                    session.run(matrix)[:, [0, 2, 1]])
+
+
+@pytest.mark.parametrize('column', [
+    tf.feature_column.numeric_column('a', shape=(2,)),
+    tf.feature_column.numeric_column('a', normalizer_fn=lambda x: x * 2),
+    tf.feature_column.bucketized_column(tf.feature_column.numeric_column('a'), [0.0]),
+])
+def test_other_columns_go_through_dense_features(column):
+  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
+  assert _networks._plain_numeric_keys([tf.feature_column.numeric_column('b'), column]) is None
+
+
+@pytest.mark.parametrize('features', [
+    {'a': np.ones(3, np.float32), 'b': np.ones(3, np.float64)},
+    {'a': np.ones(3, np.float32), 'b': np.ones((3, 1), np.float32)},
+    {'a': np.ones(3, np.float32), 'b': np.ones((3, 2), np.float32)},
+    {'a': np.ones(3, np.float32), 'b': np.ones(4, np.float32)},
+    {'a': np.ones(3, np.float32), 'b': np.array([b'x'] * 3)},
+])
+def test_other_features_go_through_dense_features(features):
+  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
+  keys = ('a', 'b')
+  with tf.Graph().as_default():
+    assert _networks._plain_numeric_input(
+        {k: tf.constant(v) for k, v in features.items()}, keys) is None
+
+
+def test_the_fast_input_layer_trains_as_dense_features_does():
+  """Same initial weights and the same logits as the canned DNN (which uses DenseFeatures)."""
+  template, canned = _template_model_fn([4]), _canned_model_fn([4])
+  values = []
+  for model_fn in (template, canned):
+    with tf.Graph().as_default():
+      tf.compat.v1.random.set_random_seed(3)
+      tf.compat.v1.train.create_global_step()
+      spec = model_fn(_features(), None, ModeKeys.PREDICT)
+      with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        values.append(session.run(spec.predictions['logits']))
+  np.testing.assert_allclose(values[0], values[1], rtol=1e-6)

@@ -19,8 +19,10 @@ from tensorflow.python.ops import while_v2
 
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import numpy_input_fn
+from tfest_adapters.input_fns import tensor_slices_input_fn
 from tfest_adapters.input_fns._grouping import group_batches
 from tfest_adapters.input_fns._grouping import make_group_dataset
+from tfest_adapters.input_fns._grouping import packed_key
 from tfest_adapters.input_fns._grouping import ROWS_KEY
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import make_model_fn
@@ -113,6 +115,31 @@ def test_k_steps_per_run_equal_k_runs_from_the_same_checkpoint(
   assert len(one_losses) == 13 and len(eight_losses) == 2
   np.testing.assert_allclose(eight_losses, [np.mean(one_losses[:8]), np.mean(one_losses[8:])],
                              rtol=1e-5)
+
+
+def test_shuffled_columns_travel_as_one_matrix_and_train_the_same(data, tmp_path):
+  """The builders send a group's columns as one row-major matrix; the DNN takes it as is.
+
+  The keys are given in reverse, so that the input layer (sorted keys) reorders the columns.
+  """
+  features, labels = data
+  keys = KEYS[::-1]
+  features = {k: features[k] for k in keys}
+  params = dict(feature_keys=KEYS, hidden_units=[8], n_classes=3, optimizer='Adam',
+                learning_rate=0.05)
+  grouped = tensor_slices_input_fn(features, labels, batch_size=8, seed=0, steps_per_run=4)
+  spec = grouped(mode=ModeKeys.TRAIN).element_spec[0]
+  assert sorted(spec) == sorted([ROWS_KEY, packed_key(keys)])
+  assert spec[packed_key(keys)].shape.as_list() == [None, 8, 4]
+  weights = {}
+  for k in (1, 4):
+    estimator = _estimator(classifier_model_fn, tmp_path / str(k), params)
+    estimator.train(tensor_slices_input_fn(features, labels, batch_size=8, seed=0,
+                                           steps_per_run=k), steps=12,
+                    hooks=[StepsPerRunStopHook(num_steps=12)])
+    assert estimator.get_variable_value('global_step') == 12
+    weights[k] = _weights(estimator)
+  _assert_same_weights(weights[1], weights[4])
 
 
 def _keras_and_v1_network(features, mode):

@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _grouping
 
 _LOGGER = logging.getLogger('tfest_adapters')
 CHECK_NUMERICS_TAG = 'tfest check_numerics: '
@@ -65,7 +66,11 @@ def _leaf_names(spec, name):
   if isinstance(spec, dict):
     names = []
     for key in sorted(spec):
-      names.extend(_leaf_names(spec[key], '%s[%r]' % (name, key)))
+      packed = _grouping.packed_keys(key)
+      if packed is not None:  # One matrix holding several features of a group.
+        names.append(' or '.join('%s[%r]' % (name, k) for k in packed))
+      else:
+        names.extend(_leaf_names(spec[key], '%s[%r]' % (name, key)))
     return names
   if isinstance(spec, (tuple, list)):
     names = []

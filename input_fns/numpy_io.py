@@ -207,7 +207,9 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     shuffle: bool, required. True reads a new random permutation of the rows every epoch.
     queue_capacity: int > 0, rows prepared ahead of the model.
     num_threads: int > 0; accepted for compatibility (see above).
-    seed: int >= 0 or None (keyword-only). Seeds the shuffling.
+    seed: int >= 0 or None (keyword-only). Seeds the shuffling. Shuffled reading copies the
+      columns of one dtype (up to 256 MiB) once into a row-major matrix (see
+      ``tfest_adapters.input_fns._arrays``); bigger data is read in place.
     steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
       the Dataset yields groups of this many batches, gathered at once, which the model_fn
       templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes

@@ -95,6 +95,9 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       the legacy function; the labels keep their own names).
     seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
+      Shuffled reading copies the columns of one dtype (up to 256 MiB) once into a
+      row-major matrix (see ``tfest_adapters.input_fns._arrays``); bigger data is read in
+      place.
     steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
       the Dataset yields groups of this many batches, gathered at once, which the model_fn
       templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes

@@ -66,6 +66,9 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     num_epochs: None (repeat forever) or an int >= 0; in TRAIN mode (and without a mode).
     seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
+      Shuffled reading copies the columns of one dtype (up to 256 MiB) once into a
+      row-major matrix (see ``tfest_adapters.input_fns._arrays``); bigger data is read in
+      place.
     drop_remainder: bool (keyword-only); in TRAIN mode (and without a mode), drop the last
       short batch so every batch has a static ``batch_size`` dimension.
     steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),

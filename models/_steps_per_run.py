@@ -29,11 +29,12 @@ the network per ``train()`` call.
 What stays correct, and what changes with K steps per run:
 
 * The global step advances by the number of steps run. ``Estimator.train(steps=N)`` and
-  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes): it
-  feeds the loop the last step, so the run reaching it trains fewer steps. With the
-  Estimator's own ``StopAtStepHook`` only, the stop is checked only after a run that began
-  at or after the step before the last, so training ends ``K - 1`` to ``2K - 2`` steps past
-  the last step (full groups: the runs go on in steps of K).
+  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes, and
+  which ``make_estimator``'s Estimator uses for ``steps``/``max_steps``): it feeds the loop
+  the last step, so the run reaching it trains fewer steps. With a plain
+  ``tf.estimator.Estimator`` and its own ``StopAtStepHook`` only, the stop is checked only
+  after a run that began at or after the step before the last, so training ends ``K - 1``
+  to ``2K - 2`` steps past the last step (full groups: the runs go on in steps of K).
 * Hooks run once per group: ``LoggingTensorHook`` (the Estimator's loss log every
   ``log_step_count_steps`` *runs*) logs every ``K * log_step_count_steps`` steps;
   ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook``

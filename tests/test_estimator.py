@@ -22,7 +22,8 @@ def _files(directory):
 def test_returns_a_real_estimator_with_placement_and_options(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={'n_classes': 3}, model_dir=tmp_path / 'm',
                            seed=7, save_checkpoints_steps=5, keep_checkpoint_max=2)
-  assert type(est) is tf.estimator.Estimator
+  assert isinstance(est, tf.estimator.Estimator)
+  assert type(est).__mro__[1] is tf.estimator.Estimator  # A thin subclass of TF's own.
   assert est.model_dir == str(tmp_path / 'm')
   assert est.params == {'n_classes': 3}
   config = est.config

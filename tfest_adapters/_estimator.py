@@ -63,8 +63,12 @@ def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_star
       ``keep_checkpoint_max``, ``save_summary_steps``, ``log_step_count_steps``, ...).
 
   Returns:
-    A ``tf.estimator.Estimator``. Its ``model_fn`` is yours, wrapped only to seed each graph;
-    its config has soft placement, GPU memory growth and the chosen distribution strategy.
+    A ``tf.estimator.Estimator`` (a subclass, ``tfest_adapters._tfest_estimator.Estimator``).
+    Its ``model_fn`` is yours, wrapped only to seed each graph; its config has soft
+    placement, GPU memory growth and the chosen distribution strategy. ``train`` works as
+    ``fit`` trains: ``steps``/``max_steps`` stop exactly with ``steps_per_run`` groups, the
+    restored checkpoint is not re-saved at the start of each call, and the graph is not
+    written again to model_dir when it is the one this Estimator already wrote there.
 
   Raises:
     ArgumentError, ArgumentTypeError, ArgumentKeyError: an argument cannot work (params of
@@ -85,8 +89,8 @@ def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_star
     np.random.seed(seed)
     random.seed(seed)
 
-  import tensorflow as tf
-  return tf.estimator.Estimator(
+  from tfest_adapters import _tfest_estimator
+  return _tfest_estimator.Estimator(
       model_fn=seeded_model_fn(model_fn), model_dir=config.model_dir, config=config,
       params=params if params is not None else {}, warm_start_from=warm_start_from)
 

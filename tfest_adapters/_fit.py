@@ -561,7 +561,10 @@ class FitLoop:
         self.hooks.append(_guards.SafeCheckpointSaverHook(
             self.model_dir, save_steps=config.save_checkpoints_steps,
             save_secs=config.save_checkpoints_secs,
-            save_graph_def=config.checkpoint_save_graph_def))
+            save_graph_def=config.checkpoint_save_graph_def,
+            # One token per Estimator (make_estimator's), else per fit: its chunks rebuild
+            # the same graph, written once.
+            graph_token=getattr(estimator, 'graph_token', None) or object()))
     # The signal hook last: a signal arriving during any hook of a step stops after it.
     self.hooks += [self.recorder] + self.user_hooks + [self.signals.hook]
     self.contexts = [

@@ -392,3 +392,13 @@ def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum)
   else:
     assert proc.returncode == 130, err[-2000:]
     assert 'interrupted SIGINT received: training stopped after saving' in out
+
+
+def test_inputs_of_a_group_sent_as_one_matrix_are_named_by_their_features():
+  from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
+  spec = ({_grouping.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
+           _grouping.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
+  assert _guards._input_names(spec) == [
+      ('features', "one of features['a'], features['b'], features['c'], ... "
+                   '(a matrix of 4 features)'),
+      ('features', "features['%s']" % _grouping.ROWS_KEY), ('labels', 'labels')]

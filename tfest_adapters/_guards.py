@@ -69,7 +69,9 @@ def _leaf_names(spec, name):
     for key in sorted(spec):
       packed = _grouping.packed_keys(key)
       if packed is not None:  # One matrix holding several features of a group.
-        names.append(' or '.join('%s[%r]' % (name, k) for k in packed))
+        names.append('one of %s (a matrix of %d features)' % (
+            ', '.join('%s[%r]' % (name, k) for k in packed[:3]) +
+            (', ...' if len(packed) > 3 else ''), len(packed)))
       else:
         names.extend(_leaf_names(spec[key], '%s[%r]' % (name, key)))
     return names

@@ -28,13 +28,13 @@ from tensorflow.python.util import function_utils  # The Estimator's own fn_args
 
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
+from tfest_adapters.keys import GroupKeys
 
-# Reserved feature keys of a group (to move to tfest_adapters.keys as GroupKeys.ROWS and
-# GroupKeys.FEATURES).
-ROWS_KEY = '__tfest_group_rows__'
-FEATURES_KEY = '__tfest_group_features__'
+# Reserved feature keys of a group (tfest_adapters.keys.GroupKeys).
+ROWS_KEY = GroupKeys.ROWS
+FEATURES_KEY = GroupKeys.FEATURES
 # Prefix of the key of a packed matrix of features (see make_group_dataset and packed_keys).
-PACKED_PREFIX = '__tfest_group_packed__'
+PACKED_PREFIX = GroupKeys.PACKED_PREFIX
 # The key of the Estimator's params (and of the templates' params) giving the batches per group.
 PARAMS_KEY = 'steps_per_run'
 

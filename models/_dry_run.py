@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 from tensorflow_estimator.python.estimator import util as estimator_util
 
+from tfest_adapters import _model_fn_call
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.models import _spec_checks
@@ -198,21 +199,12 @@ def _features_and_labels(result, mode):
 
 def _call_model_fn(model_fn, features, labels, mode, params, config):
   """Calls ``model_fn`` as ``Estimator._call_model_fn`` does."""
-  args = function_utils.fn_args(model_fn)
-  kwargs = {}
-  if 'labels' in args:
-    kwargs['labels'] = labels
-  elif labels is not None:
-    raise exceptions.ArgumentError(
-        'model_fn does not take labels, but the input_fn returns labels in %s: add a labels '
-        'argument to the model_fn, or return only the features' % _spec_checks.mode_name(mode))
-  if 'mode' in args:
-    kwargs['mode'] = mode
-  if 'params' in args:
-    kwargs['params'] = params
-  if 'config' in args:
-    kwargs['config'] = config
-  return model_fn(features=features, **kwargs)
+  return _model_fn_call.call_model_fn(
+      model_fn, function_utils.fn_args(model_fn), features, labels, mode, params, config,
+      lambda: exceptions.ArgumentError(
+          'model_fn does not take labels, but the input_fn returns labels in %s: add a labels '
+          'argument to the model_fn, or return only the features' %
+          _spec_checks.mode_name(mode)))
 
 
 def _run(spec, hooks, mode, config, report):

@@ -34,3 +34,9 @@ def test_signature_keys_match_tensorflow():
 
 def test_head_names_are_distinct():
   assert len(set(keys.HeadNames.ALL)) == 4
+
+
+def test_group_keys_are_distinct_and_reserved():
+  values = list(_constants(keys.GroupKeys).values())
+  assert len(set(values)) == 3
+  assert all(v.startswith('__tfest_group_') for v in values)

@@ -18,13 +18,13 @@ import warnings
 
 import numpy as np
 
+from tfest_adapters import _model_fn_call
 from tfest_adapters import _placement
 from tfest_adapters import _seeding
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 
-# The arguments TF's Estimator passes to a model_fn (estimator.py, _VALID_MODEL_FN_ARGS).
-_VALID_MODEL_FN_ARGS = ('features', 'labels', 'mode', 'params', 'config')
+_VALID_MODEL_FN_ARGS = _model_fn_call.VALID_ARGS
 
 
 def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_start_from=None,
@@ -106,19 +106,10 @@ def seeded_model_fn(model_fn):
 
   def model_fn_with_seed(features, labels, mode, params, config):
     _seeding.seed_graph(config.tf_random_seed if config is not None else None)
-    kwargs = {}
-    if 'labels' in args:
-      kwargs['labels'] = labels
-    elif labels is not None:
-      # The Estimator's own message (estimator.py, _call_model_fn).
-      raise ValueError('model_fn does not take labels, but input_fn returns labels.')
-    if 'mode' in args:
-      kwargs['mode'] = mode
-    if 'params' in args:
-      kwargs['params'] = params
-    if 'config' in args:
-      kwargs['config'] = config
-    return model_fn(features=features, **kwargs)
+    return _model_fn_call.call_model_fn(
+        model_fn, args, features, labels, mode, params, config,
+        # The Estimator's own message (estimator.py, _call_model_fn).
+        lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'))
 
   model_fn_with_seed.__name__ = getattr(model_fn, '__name__', 'model_fn')
   model_fn_with_seed.__qualname__ = getattr(model_fn, '__qualname__', 'model_fn')

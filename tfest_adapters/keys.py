@@ -46,3 +46,15 @@ class HeadNames:
   REGRESSION = 'regression'
   MULTI_LABEL = 'multi_label'
   ALL = (MULTI_CLASS, BINARY, REGRESSION, MULTI_LABEL)
+
+
+class GroupKeys:
+  """Reserved feature keys of a group of batches (``steps_per_run``).
+
+  See ``tfest_adapters.input_fns._grouping``: a group's features dict holds its row counts
+  under ``ROWS``, features given as one tensor under ``FEATURES``, and features sent as one
+  matrix under ``PACKED_PREFIX`` followed by the JSON list of their keys.
+  """
+  ROWS = '__tfest_group_rows__'
+  FEATURES = '__tfest_group_features__'
+  PACKED_PREFIX = '__tfest_group_packed__'

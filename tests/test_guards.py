@@ -312,6 +312,15 @@ class _SignalAtStep(tf.compat.v1.train.SessionRunHook):
       os.kill(os.getpid(), self.signum)
 
 
+# A shell without job control starts background commands with SIGINT ignored; an ignored
+# signal is left alone on purpose (see SaveOnSignal), so there is nothing to test then.
+_SIGINT_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+_NEEDS_SIGINT = pytest.mark.skipif(
+    _SIGINT_IGNORED, reason='SIGINT is ignored in this process (started in the background '
+    'by a shell without job control)')
+
+
+@_NEEDS_SIGINT
 def test_sigint_saves_the_current_step_then_raises_keyboard_interrupt(tmp_path):
   before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
@@ -366,7 +375,8 @@ def test_fit_outside_the_main_thread_leaves_signals_alone(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT], ids=['SIGTERM', 'SIGINT'])
+@pytest.mark.parametrize('signum', [
+    signal.SIGTERM, pytest.param(signal.SIGINT, marks=_NEEDS_SIGINT)], ids=['SIGTERM', 'SIGINT'])
 def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum):
   model_dir = str(tmp_path / 'model')
   proc = start_child(model_dir, 100000, '--save-steps', 100000, '--step-delay', 0.005,

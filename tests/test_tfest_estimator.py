@@ -34,8 +34,9 @@ def test_tfs_estimator_overshoots_where_this_one_stops(small_data, tmp_path):
   """The reason for the override: TF's StopAtStepHook sees a group's end, not its steps."""
   estimator = tf.estimator.Estimator(classifier_model_fn, str(tmp_path / 'tf'), params=PARAMS)
   estimator.train(_grouped_input_fn(small_data), steps=10)
-  # Its stop is checked on the global step read before a run: 16, 6 steps past the last.
-  assert estimator.get_variable_value('global_step') == 16
+  # Its stop looks at the global step fetched with a run, read before or after the run's
+  # loop (a race): it ends 2 or 6 steps past the last, after three or four whole groups.
+  assert estimator.get_variable_value('global_step') in (12, 16)
 
 
 def _mtime_ns(path):

@@ -60,6 +60,14 @@ def test_the_last_short_batch_is_zero_padded_and_counted():
   assert spec[0]['a'].shape.as_list() == [None, None]  # Not every batch is full.
 
 
+def test_packed_keys_name_the_columns_of_a_matrix():
+  key = _grouping.packed_key(['b', 'a', 'c'])
+  assert key.startswith(_grouping.PACKED_PREFIX)
+  assert _grouping.packed_keys(key) == ['b', 'a', 'c'] and _grouping.packed_keys('a') is None
+  features = {key: None, 'n': None, ROWS_KEY: None}
+  assert _grouping.feature_keys(features) == ['b', 'a', 'c', 'n']
+
+
 def test_a_bare_features_tensor_is_carried_in_a_dict():
   x = np.arange(12, dtype=np.float32).reshape(6, 2)
   features = next(iter(group_batches(numpy_input_fn(x, batch_size=2, shuffle=False), 2)()))

@@ -32,9 +32,10 @@ What stays correct, and what changes with K steps per run:
   ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes, and
   which ``make_estimator``'s Estimator uses for ``steps``/``max_steps``): it feeds the loop
   the last step, so the run reaching it trains fewer steps. With a plain
-  ``tf.estimator.Estimator`` and its own ``StopAtStepHook`` only, the stop is checked only
-  after a run that began at or after the step before the last, so training ends ``K - 1``
-  to ``2K - 2`` steps past the last step (full groups: the runs go on in steps of K).
+  ``tf.estimator.Estimator`` and its own ``StopAtStepHook`` only, the stop is checked on
+  the global step fetched with a run, read before or after the run's loop (a race), so
+  training goes on in whole groups up to ``2K - 2`` steps past the last step (with
+  ``steps=10`` and K=4: 12 or 16).
 * Hooks run once per group: ``LoggingTensorHook`` (the Estimator's loss log every
   ``log_step_count_steps`` *runs*) logs every ``K * log_step_count_steps`` steps;
   ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook``

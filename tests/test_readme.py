@@ -1,4 +1,4 @@
-"""The README's Python examples run as written (from the repository root's point of view)."""
+"""The Python examples of README.md and docs/ run as written (from the repository root)."""
 
 import os
 import re
@@ -6,8 +6,8 @@ import re
 from conftest import REPO_ROOT
 
 
-def _python_blocks():
-  text = (REPO_ROOT / 'README.md').read_text()
+def _python_blocks(path='README.md'):
+  text = (REPO_ROOT / path).read_text()
   return re.findall(r'```python\n(.*?)```', text, flags=re.S)
 
 
@@ -30,3 +30,12 @@ def test_readme_examples_run(tmp_path, monkeypatch):
   assert namespace['predictor'](namespace['test'][:3])['class_ids'].shape == (3, 1)
   assert (tmp_path / 'runs' / 'readme' / 'history.csv').is_file()
   assert len(namespace['history']) > 0
+
+
+def test_throughput_guide_example_runs(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  blocks = _python_blocks('docs/throughput.md')
+  assert len(blocks) == 1
+  namespace = {}
+  exec(compile(blocks[0], 'docs/throughput.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert namespace['estimator'].get_variable_value('global_step') == 100

@@ -6,8 +6,8 @@ them for its ``iterations_per_loop``; everything else is the Estimator's own:
 * ``_convert_train_steps_to_hooks``: ``train(steps=N)`` and ``train(max_steps=N)`` stop with
   :class:`~tfest_adapters.models.StepsPerRunStopHook`. With one step per ``session.run`` it is
   the Estimator's ``StopAtStepHook``; with groups of batches (``steps_per_run``) it ends the
-  in-graph loop exactly at the last step, where the Estimator's own hook overshoots by
-  ``K - 1`` to ``2K - 2`` steps.
+  in-graph loop exactly at the last step, where the Estimator's own hook overshoots by up
+  to ``2K - 2`` steps.
 * ``_train_with_estimator_spec``: when the Estimator would add TF's ``CheckpointSaverHook``
   (the chief of a run that saves checkpoints, no saver hook and no Saver of the model_fn's
   own) and no saving listener is given, it gets

@@ -35,7 +35,7 @@ average is printed with the figures.
 ``tfest_adapters.make_estimator``'s (a thin subclass: exact stops with groups, no re-save of
 the restored checkpoint and no rewrite of the same graph at each ``train()``).
 
-Usage: python bench/train_throughput.py [--quick] [--repeats 3] [--only k8,limit]
+Usage: python bench/train_throughput.py [--quick] [--repeats 5] [--only k8,limit]
 """
 
 import argparse
@@ -256,7 +256,8 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--quick', action='store_true', help='seconds in all, 20k rows')
   parser.add_argument('--rows', type=int, default=200_000)
-  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--repeats', type=int, default=5,
+                      help='interleaved repeats; the machine here is noisy, so 5 by default')
   parser.add_argument('--warmup', type=int, default=256)
   parser.add_argument('--steps', type=int, default=3072)
   parser.add_argument('--fixed-steps', default='64,1024',

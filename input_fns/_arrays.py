@@ -13,7 +13,7 @@ cheap ``tf.unstack``/``tf.split`` per batch; the caller's structure (dict keys a
 bare tensors) is rebuilt by a ``rebuild`` function the builders supply.
 
 Shuffled reading gathers random rows. From separate column arrays (a dict of 30 columns) each
-row costs a cache miss per column: measured here on 200k rows x 30 float32 columns, ~120 us
+row costs a cache miss per column: profiled here on 200k rows x 30 float32 columns, ~120 us
 per batch of 256, against ~17 us from one row-major matrix. So when shuffling, the columns of
 one dtype are copied once (per builder, on first use; :class:`ColumnStore`) into a row-major
 matrix if they total at most :data:`ROW_MAJOR_MAX_BYTES`; bigger data is read in place, with
@@ -38,6 +38,8 @@ ROW_MAJOR_MAX_BYTES = 256 << 20
 
 class _Single:
   """One column, gathered and passed on as it is."""
+
+  row_major = False  # Read in place, always.
 
   def __init__(self, column_id, array, dtype):
     self.column_ids = (column_id,)

@@ -152,15 +152,9 @@ def group_dataset(dataset, steps_per_run):
   static = len(set(dims)) == 1 and dims[0] is not None
 
   def add_rows(*element):
-    features = element[0]
-    first = tf.nest.flatten(features)[0]
-    rows = tf.shape(first, out_type=tf.int32)[0]
-    if isinstance(features, dict):
-      features = dict(features)
-      features[ROWS_KEY] = rows
-    else:
-      features = {FEATURES_KEY: features, ROWS_KEY: rows}
-    return (features,) + tuple(element[1:]) if with_labels else features
+    first = tf.nest.flatten(element[0])[0]
+    return _with_rows(element if with_labels else element[0],
+                      tf.shape(first, out_type=tf.int32)[0])
 
   dataset = dataset.map(add_rows)
   if static:  # Every batch full: stacked as they are, static shapes kept.
@@ -205,16 +199,32 @@ def _carried_packs(components, rebuild, num_columns):
   features = element[0] if isinstance(element, tuple) else element
   if not isinstance(features, dict):
     return {}
-  key_of = {id(value): key for key, value in features.items()
-            if any(value is p for p in placeholders)}
+  column_of = {id(p): i for i, p in enumerate(placeholders)}
+  key_of = {column_of[id(v)]: k for k, v in features.items() if id(v) in column_of}
   carried = {}
   for component in components:
-    if not getattr(component, 'row_major', False):
-      continue
-    keys = [key_of.get(id(placeholders[i])) for i in component.column_ids]
-    if all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys):
+    keys = [key_of.get(i) for i in component.column_ids]
+    if (component.row_major and all(isinstance(k, str) for k in keys) and
+        len(set(keys)) == len(keys)):
       carried[id(component)] = keys
   return carried
+
+
+def _with_rows(element, rows, packs=None):
+  """A batch or group element with its row counts (and packed matrices) among the features.
+
+  Features given as one tensor go under :data:`FEATURES_KEY`; features ``None`` in the dict
+  (the columns of ``packs``) are left out.
+  """
+  with_labels = isinstance(element, tuple)
+  features = element[0] if with_labels else element
+  if isinstance(features, dict):
+    features = {k: v for k, v in features.items() if v is not None}
+    features.update(packs or {})
+    features[ROWS_KEY] = rows
+  else:
+    features = {FEATURES_KEY: features, ROWS_KEY: rows}
+  return (features,) + tuple(element[1:]) if with_labels else features
 
 
 def _fn_args(input_fn):
@@ -236,8 +246,20 @@ def steps_per_run_of(mode, params, steps_per_run=None):
     return 1
   if steps_per_run is not None:
     return steps_per_run
+  return params_steps_per_run(params)
+
+
+def check_params_steps_per_run(value):
+  """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
+  return _validation.check_positive_int(
+      'params["%s"]' % PARAMS_KEY, value,
+      'Give the number of training steps each session.run performs, e.g. 8')
+
+
+def params_steps_per_run(params):
+  """``params['steps_per_run']`` checked, 1 when params do not give it."""
   if isinstance(params, dict) and params.get(PARAMS_KEY) is not None:
-    return _validation.check_positive_int('params["%s"]' % PARAMS_KEY, params[PARAMS_KEY])
+    return check_params_steps_per_run(params[PARAMS_KEY])
   return 1
 
 
@@ -424,16 +446,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
       else:
         component.unpack(tensor, columns)
     columns = [None if c is None else by_group(c) for c in columns]
-    element = rebuild(columns)
-    with_labels = isinstance(element, tuple)
-    features = element[0] if with_labels else element
-    if isinstance(features, dict):
-      features = {k: v for k, v in features.items() if v is not None}
-      features.update(packs)
-      features[ROWS_KEY] = rows
-    else:
-      features = {FEATURES_KEY: features, ROWS_KEY: rows}
-    return (features,) + tuple(element[1:]) if with_labels else features
+    return _with_rows(rebuild(columns), rows, packs)
 
   return tf.data.Dataset.range(num_groups).map(load_group).prefetch(
       _group_prefetch(prefetch, steps_per_run))

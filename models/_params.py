@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
@@ -111,9 +112,7 @@ def _validate_weight_column(params):
 
 
 def _validate_steps_per_run(params):
-  return _validation.check_positive_int(
-      _name('steps_per_run'), params.get('steps_per_run', 1),
-      'Give the number of training steps each session.run performs, e.g. 8')
+  return _grouping.check_params_steps_per_run(params.get('steps_per_run', 1))
 
 
 def _validate_n_classes_and_vocabulary(params):

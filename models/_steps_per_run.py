@@ -60,7 +60,6 @@ import tensorflow as tf
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import while_v2
 
-from tfest_adapters import _validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _spec_checks
@@ -109,6 +108,14 @@ def _fail(text, error=exceptions.SpecError):
   raise error('steps_per_run: ' + text)
 
 
+class _PackedColumn:
+  """Stands for a feature sent as column ``column`` of a packed ``[k, batch, n]`` matrix."""
+
+  def __init__(self, matrix, column):
+    self.matrix = matrix
+    self.column = column
+
+
 class _Group:
   """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows.
 
@@ -128,47 +135,42 @@ class _Group:
       _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
           _grouping.ROWS_KEY, self.rows), exceptions.ArgumentError)
     self.features = features.pop(_grouping.FEATURES_KEY, None)
-    packs = {}
     if self.features is None:
-      for key in list(features):
-        keys = _grouping.packed_keys(key)
-        if keys is not None:
-          matrix = features.pop(key)
-          if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
-            _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
-                key, len(keys), matrix), exceptions.ArgumentError)
-          packs.update({k: (matrix, j) for j, k in enumerate(keys)})
-          features.update({k: matrix for k in keys})  # Placeholders, replaced per batch.
+      for key in [k for k in features if _grouping.packed_keys(k) is not None]:
+        keys, matrix = _grouping.packed_keys(key), features.pop(key)
+        if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
+          _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
+              key, len(keys), matrix), exceptions.ArgumentError)
+        # Placeholders, replaced by the matrix's columns at each batch.
+        features.update({k: _PackedColumn(matrix, j) for j, k in enumerate(keys)})
       self.features = features
     self.labels = labels
     leaves = tf.nest.flatten(self.features) + (
         [] if labels is None else tf.nest.flatten(labels))
     self._num_features = len(tf.nest.flatten(self.features))
-    kinds = collections.OrderedDict()
+    kinds = collections.OrderedDict()  # Kind -> (tensor, [(column, leaf index)]).
     dims = set()
-    packed_leaves = {}  # Leaf index -> (matrix, column).
-    if packs:
-      packed_leaves = {i: packs[k] for i, k in enumerate(sorted(self.features)) if k in packs}
-    for index, tensor in enumerate(leaves):
-      if index in packed_leaves:
-        matrix, column = packed_leaves[index]
-        dims.add(matrix.shape[1])
-        kinds.setdefault(('packed', id(matrix)), []).append((column, index))
+    for index, leaf in enumerate(leaves):
+      if isinstance(leaf, _PackedColumn):
+        dims.add(leaf.matrix.shape[1])
+        kinds.setdefault(('packed', id(leaf.matrix)), (leaf.matrix, []))[1].append(
+            (leaf.column, index))
         continue
-      if not isinstance(tensor, tf.Tensor) or tensor.shape.rank is None or tensor.shape.rank < 2:
+      if not isinstance(leaf, tf.Tensor) or leaf.shape.rank is None or leaf.shape.rank < 2:
         _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
-              'given: %r' % (tensor,), exceptions.ArgumentError)
-      dims.add(tensor.shape[1])
-      kinds.setdefault((tensor.dtype, tuple(tensor.shape[2:])), []).append(index)
+              'given: %r' % (leaf,), exceptions.ArgumentError)
+      dims.add(leaf.shape[1])
+      entries = kinds.setdefault((leaf.dtype, tuple(leaf.shape[2:])), (None, []))[1]
+      entries.append((len(entries), index))
     # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
     self._full = len(dims) == 1 and None not in dims
     self._kinds = []
-    matrices = {id(m): m for m, _ in packs.values()}
     with tf.name_scope('steps_per_run/group'):
-      for kind, indices in kinds.items():
+      for kind, (matrix, entries) in kinds.items():
+        # Leaf indices in the order the unstack gives the columns.
+        indices = [i for _, i in sorted(entries)]
         if kind[0] == 'packed':
-          # Leaf indices in the matrix's column order, as the unstack gives the columns.
-          self._kinds.append(([i for _, i in sorted(indices)], matrices[kind[1]], 'packed'))
+          self._kinds.append((indices, matrix, 'packed'))
         elif len(indices) == 1:
           self._kinds.append((indices, leaves[indices[0]], None))
         else:
@@ -389,15 +391,6 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
         ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
   graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after))
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
-
-
-def declared_steps(params):
-  """``params['steps_per_run']`` (checked), 1 without it: the steps per run asked for."""
-  if isinstance(params, dict) and params.get(_grouping.PARAMS_KEY) is not None:
-    return _validation.check_positive_int(
-        'params["%s"]' % _grouping.PARAMS_KEY, params[_grouping.PARAMS_KEY],
-        'Give the number of training steps each session.run performs, e.g. 8')
-  return 1
 
 
 def model_spec(features, labels, mode, network, make_spec, head, regularization_fn,

@@ -472,7 +472,7 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
       output = network_fn(step_features, **{a: available[a] for a in network_args})
       return _validate_logits(output, head, mode)
     return _model_spec(head, features, labels, mode, network, optimizer_fn,
-                       _steps_per_run.declared_steps(params))
+                       _grouping.params_steps_per_run(params))
 
   model_fn.head = head
   model_fn.network_fn = network_fn

@@ -114,11 +114,11 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     return tensors[0] if kind == 'tensor' else dict(zip(keys, tensors))
 
   call_seeds = _batching.CallSeeds(seed)
+  def store(columns):
+    return _arrays.ColumnStore([a for _, a, _ in columns], [d for _, _, d in columns])
+
   # The columns read with labels, and without (PREDICT): each store copies at most once.
-  stores = {with_labels: _arrays.ColumnStore(
-      [a for _, a, _ in columns], [d for _, _, d in columns])
-            for with_labels, columns in ((True, feature_columns + label_columns),
-                                         (False, feature_columns))}
+  stores = {True: store(feature_columns + label_columns), False: store(feature_columns)}
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
@@ -126,7 +126,6 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     else:
       mode_shuffle, mode_epochs, mode_drop = shuffle, num_epochs, drop_remainder
     with_labels = label_kind is not None and mode != _ModeKeys.PREDICT
-    columns = feature_columns + (label_columns if with_labels else [])
 
     def rebuild(tensors):
       built = _structure(feature_kind, feature_keys, tensors[:num_features])

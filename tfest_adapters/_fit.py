@@ -595,11 +595,13 @@ class FitLoop:
   def train_chunk(self, stop):
     """One Estimator.train call up to global step ``stop`` (None: until out of data)."""
     import tensorflow as tf
+    from tfest_adapters import _tfest_estimator
     from tfest_adapters.models import _steps_per_run
     hooks = list(self.hooks)
-    if stop is not None:
-      # Ends a loop of steps per session.run (params['steps_per_run']) exactly at `stop`;
-      # with one step per run it is the Estimator's own StopAtStepHook.
+    if stop is not None and not isinstance(self.estimator, _tfest_estimator.Estimator):
+      # Ends a loop of steps per session.run (params['steps_per_run']) exactly at `stop`,
+      # as make_estimator's Estimator does by itself for max_steps; with one step per run
+      # it is the Estimator's own StopAtStepHook.
       hooks.append(_steps_per_run.StepsPerRunStopHook(last_step=stop))
     try:
       self.estimator.train(self.train_input_fn, max_steps=stop, hooks=hooks,

@@ -67,8 +67,9 @@ from tfest_adapters.models import _spec_checks
 ModeKeys = tf.estimator.ModeKeys
 GraphKeys = tf.compat.v1.GraphKeys
 
-# Graph collection holding the _Loop of a training graph with groups, for the stop hook.
-LOOP_COLLECTION = 'tfest_steps_per_run_loop'
+# Attribute of a training graph with groups: its _Loops, for the stop hook. Not a graph
+# collection: each checkpoint's meta graph would warn that it cannot serialize them.
+_LOOPS_ATTR = '_tfest_steps_per_run_loops'
 # Collections a step adds to, kept apart inside the loop body (see _own_collections).
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
@@ -97,6 +98,23 @@ class _Loop:
     self.global_step_after = global_step_after
     self.last_steps = []
     self.feeder = None
+
+
+def _loops(graph):
+  """The _Loops of ``graph``, in the order they were built."""
+  return getattr(graph, _LOOPS_ATTR, ())
+
+
+def new_session(graph):
+  """Forgets the stop hooks of ``graph``'s previous session, before it is trained again.
+
+  A graph is normally trained by one MonitoredSession; make_estimator's Estimator keeps its
+  training graph across ``train()`` calls (``tfest_adapters._kept_session``), and each call's
+  stop hooks must bound the loop, not the hooks of the call before.
+  """
+  for loop in _loops(graph):
+    loop.last_steps = []
+    loop.feeder = None
 
 
 def is_group(features):
@@ -389,7 +407,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
         'session.run trains a group of batches; the head\'s loss summaries are, averaged '
         'over each group', len(traced['network_summaries']),
         ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
-  graph.add_to_collection(LOOP_COLLECTION, _Loop(last_step, global_step_after))
+  setattr(graph, _LOOPS_ATTR, _loops(graph) + (_Loop(last_step, global_step_after),))
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 
 
@@ -457,7 +475,7 @@ class StepsPerRunStopHook(tf.compat.v1.train.StopAtStepHook):
 
   def begin(self):
     super().begin()
-    loops = tf.compat.v1.get_collection(LOOP_COLLECTION)
+    loops = _loops(tf.compat.v1.get_default_graph())
     self._loop = loops[-1] if loops else None
     if self._loop is not None and self._loop.feeder is None:
       self._loop.feeder = self  # One hook feeds the bound: a tensor is fed once per run.

@@ -195,6 +195,17 @@ def test_the_stop_hook_stops_exactly_where_the_estimators_own_overshoots(data, t
   assert single.get_variable_value('global_step') == 5
 
 
+def test_checkpoints_meta_graphs_are_written_without_warnings(data, tmp_path, caplog):
+  """The loop is not kept in a graph collection, which each checkpoint's .meta would warn
+  about ("Issue encountered when serializing")."""
+  model_fn = make_model_fn(_linear, 'multi_class', n_classes=3)
+  estimator = _estimator(model_fn, tmp_path / 'm')
+  estimator.train(_input_fn(data, 8, None, 4, native=True),
+                  hooks=[StepsPerRunStopHook(num_steps=8)])
+  assert (tmp_path / 'm' / 'model.ckpt-8.meta').exists()
+  assert not [r.getMessage() for r in caplog.records if 'serializing' in r.getMessage()]
+
+
 def test_params_steps_per_run_groups_and_eval_and_predict_read_batches(data, tmp_path):
   params = dict(feature_keys=KEYS, hidden_units=[6], n_classes=3, dropout=0.2,
                 steps_per_run=4)

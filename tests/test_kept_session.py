@@ -398,3 +398,29 @@ def test_each_calls_stop_hooks_bound_the_kept_loop(small_data, tmp_path):
     steps.append(int(estimator.get_variable_value('global_step')))
   assert steps == [6, 9, 20, 21]
   assert estimator._keeper.kept_calls == 3
+
+
+def test_a_generator_dataset_is_fed_to_the_kept_graph(small_data, tmp_path):
+  """Dataset.from_generator calls Python: fed to the kept graph, in this process, it works."""
+  features, labels = small_data
+  made, ended = [], []
+
+  def input_fn():
+    call = len(made)
+    made.append(call)
+
+    def batches():
+      for start in range(0, 64, 16):
+        yield {k: v[start:start + 16] for k, v in features.items()}, labels[start:start + 16]
+      ended.append(call)  # The generator of this call ran to its end.
+
+    signature = ({k: tf.TensorSpec([None], tf.float32) for k in features},
+                 tf.TensorSpec([None], tf.int64))
+    return tf.data.Dataset.from_generator(batches, output_signature=signature)
+
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
+  estimator.train(input_fn)  # Until the generator ends: 4 steps.
+  estimator.train(input_fn)
+  assert estimator._keeper.kept_calls == 1
+  assert estimator.get_variable_value('global_step') == 8
+  assert made == ended == [0, 1]

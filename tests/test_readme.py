@@ -35,7 +35,11 @@ def test_readme_examples_run(tmp_path, monkeypatch):
 def test_throughput_guide_example_runs(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   blocks = _python_blocks('docs/throughput.md')
-  assert len(blocks) == 1
+  assert len(blocks) == 2  # The second continues the first.
   namespace = {}
   exec(compile(blocks[0], 'docs/throughput.md', 'exec'), namespace)  # pylint: disable=exec-used
   assert namespace['estimator'].get_variable_value('global_step') == 100
+  exec(compile(blocks[1], 'docs/throughput.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert namespace['estimator'].get_variable_value('global_step') == 192
+  assert namespace['estimator']._keeper.kept_calls == 2
+  assert not namespace['estimator']._keeper.has_session

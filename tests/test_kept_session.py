@@ -424,3 +424,42 @@ def test_a_generator_dataset_is_fed_to_the_kept_graph(small_data, tmp_path):
   assert estimator._keeper.kept_calls == 1
   assert estimator.get_variable_value('global_step') == 8
   assert made == ended == [0, 1]
+
+
+def test_fits_chunks_share_one_session_and_train_as_tfs_path(small_data, tmp_path):
+  """fit's guard, recorder and saver hooks say kept_graph_safe: its chunks keep the session."""
+  from tfest_adapters import fit
+  results = {}
+  for keep in (True, False):
+    estimator = make_estimator(classifier_model_fn, dict(PARAMS, steps_per_run=2),
+                               tmp_path / str(keep), seed=0, keep_session=keep)
+    history = fit(estimator, _input_fn(small_data), max_steps=24,
+                  eval_input_fn=_input_fn(small_data, num_epochs=1), eval_every_steps=8,
+                  progress=False)
+    assert estimator._keeper.kept_calls == (2 if keep else 0)
+    frame = history.frame
+    results[keep] = (_weights(estimator), frame['step'].tolist(), frame['loss'].tolist(),
+                     frame['eval_loss'].dropna().tolist())
+  assert results[True][1] == results[False][1] == list(range(2, 25, 2))
+  assert results[True][2:] == results[False][2:]
+  assert len(results[True][3]) == 3
+  for name, value in results[True][0].items():
+    np.testing.assert_array_equal(value, results[False][0][name], err_msg=name)
+
+
+def test_a_nan_in_a_kept_session_stops_fit_and_saves_nothing(small_data, tmp_path):
+  """A second fit takes the kept graph, whose NaN guard ops were built by the first fit."""
+  from tfest_adapters import fit
+  from tfest_adapters.exceptions import TrainingError
+  model_dir = tmp_path / 'm'
+  estimator = make_estimator(boring_model_fn, {}, model_dir, seed=0)
+  features, labels = small_data
+  fit(estimator, boring_input_fn(features, labels), max_steps=4, progress=False)
+  bad = dict(features, f1=np.where(np.arange(64) >= 8, np.nan, features['f1']))
+  # Rows 0-7 are clean: step 5 trains, step 6 reads the first NaN.
+  with pytest.raises(TrainingError, match=r'The training loss was NaN at global step 6\b.*'
+                     r"non-finite values in features\['f1'\] \(labels were finite\)"):
+    fit(estimator, boring_input_fn(bad, labels, batch_size=8), max_steps=20, progress=False)
+  assert estimator._keeper.kept_calls == 1
+  assert not estimator._keeper.has_session
+  assert tf.train.latest_checkpoint(str(model_dir)).endswith('model.ckpt-4')

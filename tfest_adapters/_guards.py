@@ -109,6 +109,10 @@ def input_names(input_result):
   return None
 
 
+# Attribute of a graph: the ops NonFiniteLossHook built in it, by loss and input names.
+_GUARD_OPS_ATTR = '_tfest_non_finite_guard_ops'
+
+
 class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
   """Stops training at the first NaN or Inf loss with a TrainingError naming the step.
 
@@ -122,6 +126,10 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
     input_names: ``[(group, name), ...]`` of the flattened dataset element (from
       :func:`input_names`), or None not to check the inputs.
   """
+
+  # Its begin() builds its ops once per graph: a kept training graph takes it again (see
+  # tfest_adapters._kept_session).
+  kept_graph_safe = True
 
   def __init__(self, model_dir, input_names=None):  # pylint: disable=redefined-outer-name
     self.model_dir = model_dir
@@ -142,7 +150,20 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
     self._global_step = tf.compat.v1.train.get_global_step()
     if not losses:
       return
-    loss = losses[-1]
+    graph = tf.compat.v1.get_default_graph()
+    built = getattr(graph, _GUARD_OPS_ATTR, None)
+    if built is None:
+      built = {}
+      setattr(graph, _GUARD_OPS_ATTR, built)
+    key = (losses[-1].name, None if self.input_names is None else tuple(self.input_names))
+    if key not in built:
+      self._build(losses[-1])
+      built[key] = (self._variables, self._record, self._read, self._initialize,
+                    self.weights_finite, self._flag_names, self._groups)
+    (self._variables, self._record, self._read, self._initialize, self.weights_finite,
+     self._flag_names, self._groups) = built[key]
+
+  def _build(self, loss):
     with tf.compat.v1.name_scope('tfest_guard'):
       # In no collection: neither saved in checkpoints nor initialized by the Scaffold (see
       # after_create_session), so it works whatever the model_fn's Scaffold does. The veto
@@ -273,6 +294,8 @@ class NonFiniteSaveVeto(tf.estimator.CheckpointSaverListener):
   saved as "latest".
   """
 
+  kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters._kept_session).
+
   def __init__(self, hook):
     self.hook = hook
 
@@ -335,6 +358,8 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
       writes the graph at every run, as TF does.
   """
 
+  kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters._kept_session).
+
   def __init__(self, model_dir, save_steps=None, save_secs=None, save_graph_def=True,
                graph_token=None):
     super().__init__(model_dir, save_secs=save_secs, save_steps=save_steps,
@@ -395,6 +420,8 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
 
 class _StopOnSignalHook(tf.compat.v1.train.SessionRunHook):
   """Requests a stop after the step during which a signal arrived (the saver then saves)."""
+
+  kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters._kept_session).
 
   def __init__(self, guard):
     self.guard = guard
@@ -483,6 +510,8 @@ class CheckpointCompatibilityHook(tf.compat.v1.train.SessionRunHook):
   the checkpoint lacks or holds with another shape or dtype. Graphs saved by a Saver of the
   model_fn's own, or with partitioned variables, are left to TF.
   """
+
+  kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters._kept_session).
 
   def __init__(self, model_dir):
     self.model_dir = model_dir

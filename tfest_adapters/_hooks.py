@@ -31,6 +31,8 @@ class StepRecorderHook(tf.compat.v1.train.SessionRunHook):
       ``Estimator.train`` calls the hook is passed to).
   """
 
+  kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters._kept_session).
+
   def __init__(self, listeners=(), stall_runs=DEFAULT_STALL_RUNS):
     self.listeners = list(listeners)
     self.stall_runs = stall_runs

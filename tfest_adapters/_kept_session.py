@@ -25,7 +25,9 @@ one, when the next call could not tell the difference:
   does. Each call ends with a checkpoint of its last step, as every ``train()`` does.
 * **The hooks of a call are made for the call**: the stop hook of ``steps``/``max_steps``,
   the Estimator's NaN, logging, step-counter and summary hooks, the checkpoint saver
-  (:class:`~tfest_adapters._guards.SafeCheckpointSaverHook`), the input's initializer.
+  (:class:`~tfest_adapters._guards.SafeCheckpointSaverHook`, or the one given, as ``fit``
+  gives its own), the input's initializer. The graph is open while they ``begin`` (a hook
+  building ops once per graph builds them the first time), then finalized for the call.
 * **The model_fn is not called again**: the kept graph is the one it built for this
   Estimator's ``params`` and ``config``, which cannot change. A model_fn whose graph depends
   on anything else (a global flag, a file read at graph-building time) must be used with
@@ -36,8 +38,10 @@ a kept session), logging why once:
 
 * ``keep_session=False``; a distribution strategy; a cluster (``TF_CONFIG``); a RunConfig
   that saves no checkpoints (the memory would then run ahead of model_dir);
-* saving listeners, or hooks other than ``StopAtStepHook`` (and our ``StepsPerRunStopHook``):
-  a caller's hook may add ops to the graph in its ``begin``, which a kept graph cannot take;
+* hooks other than ``StopAtStepHook`` (our ``StepsPerRunStopHook`` included) and this
+  project's hooks that say ``kept_graph_safe`` (``fit``'s guards, recorder and saver): a
+  caller's hook may add ops to the graph in every ``begin``, piling up in a kept graph;
+  saving listeners, unless ``kept_graph_safe`` and given with their saver hook (``fit``'s);
 * an input_fn that returns tensors rather than a ``tf.data.Dataset``, a Dataset whose graph
   holds variables, tables or queue runners (they would be initialized by the training
   graph's Scaffold), or one ``DatasetToGraphV2`` cannot serialize;
@@ -147,6 +151,7 @@ class _Kept:
     self.global_step = global_step
     self.session = None
     self.checkpoint = None  # _checkpoint_signature of model_dir after the last call.
+    self.prepared = False  # What Estimator._train_with_estimator_spec adds: added.
     self.dataset_graph = None  # The graph of the Dataset the iterator reads (see module doc).
 
 
@@ -168,6 +173,7 @@ class _SessionCreator(tf.compat.v1.train.SessionCreator):
     kept = self._kept
     if kept.session is not None and not self._created:
       self._created = True
+      kept.graph.finalize()  # As ChiefSessionCreator's Scaffold finalizes a new graph.
       return _UnclosedSession(kept.session)
     self._created = True
     if kept.session is not None:
@@ -177,6 +183,20 @@ class _SessionCreator(tf.compat.v1.train.SessionCreator):
         scaffold=kept.spec.scaffold, master=self._master, config=self._session_config,
         checkpoint_dir=self._model_dir).create_session()
     return _UnclosedSession(kept.session)
+
+
+def _kept_graph_safe(hook):
+  """Whether a hook (or saving listener) can be given to a kept graph again and again.
+
+  TF's StopAtStepHook adds no op; this project's hooks that add none, or add theirs once
+  per graph, say so with a ``kept_graph_safe = True`` class attribute.
+  """
+  return (isinstance(hook, tf.compat.v1.train.StopAtStepHook) or
+          getattr(type(hook), 'kept_graph_safe', False) is True)
+
+
+def _saver_hooks(hooks):
+  return [h for h in hooks if isinstance(h, tf.compat.v1.train.CheckpointSaverHook)]
 
 
 def _checkpoint_signature(model_dir):
@@ -267,12 +287,16 @@ class Keeper:
       return 'it is a task of a cluster (TF_CONFIG)'
     if not (config.save_checkpoints_steps or config.save_checkpoints_secs):
       return 'the RunConfig saves no checkpoints'
-    if saving_listeners:
-      return 'saving listeners are given'
-    others = [type(h).__name__ for h in hooks
-              if not isinstance(h, tf.compat.v1.train.StopAtStepHook)]
+    others = [type(h).__name__ for h in hooks if not _kept_graph_safe(h)]
     if others:
       return 'hooks other than StopAtStepHook are given (%s)' % ', '.join(sorted(others))
+    if saving_listeners:
+      others = [type(l).__name__ for l in saving_listeners if not _kept_graph_safe(l)]
+      if others:
+        return 'saving listeners are given (%s)' % ', '.join(sorted(others))
+      if not _saver_hooks(hooks):
+        # TF's own saver hook would get them, and they may count on its save at the start.
+        return 'saving listeners are given without a saver hook'
     return None
 
   def train(self, estimator, input_fn, hooks, saving_listeners, train_as_tf):
@@ -344,7 +368,7 @@ class Keeper:
       self.kept_calls += 1
       self._note(None)
     try:
-      loss = self._run(estimator, kept, graph_def, hooks)
+      loss = self._run(estimator, kept, graph_def, hooks, saving_listeners)
     except BaseException:
       self._close()
       raise
@@ -401,16 +425,23 @@ class Keeper:
           sharded=True, max_to_keep=config.keep_checkpoint_max,
           keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
           defer_build=True, save_relative_paths=True))
-    spec.scaffold.finalize()  # Finalizes the graph: a hook adding an op fails loudly.
+    kept.prepared = True
 
-  def _run(self, estimator, kept, graph_def, hooks):
-    """``Estimator._train_with_estimator_spec`` for a local chief, in the kept graph."""
+  def _run(self, estimator, kept, graph_def, hooks, saving_listeners):
+    """``Estimator._train_with_estimator_spec`` for a local chief, in the kept graph.
+
+    The graph is open while the hooks begin (the first time they see it, this project's
+    hooks build their ops; see :func:`_kept_graph_safe`), then finalized until the end of
+    the call, as MonitoredSession finalizes a new graph.
+    """
     # pylint: disable=protected-access
     config = estimator.config
     model_dir = estimator.model_dir
     spec = kept.spec
+    if kept.graph.finalized:
+      kept.graph._unsafe_unfinalize()
     with kept.graph.as_default():
-      if not kept.graph.finalized:
+      if not kept.prepared:
         self._prepare(estimator, kept)
       _steps_per_run.new_session(kept.graph)
       worker_hooks = [_InputHook(kept, graph_def)] + list(hooks)
@@ -419,11 +450,19 @@ class Keeper:
         worker_hooks.append(tf.compat.v1.train.LoggingTensorHook(
             {'loss': spec.loss, 'step': kept.global_step},
             every_n_iter=config.log_step_count_steps))
-      # MonitoredTrainingSession's hooks for a chief, in its order.
-      all_hooks = [_guards.SafeCheckpointSaverHook(
-          model_dir, save_steps=config.save_checkpoints_steps,
-          save_secs=config.save_checkpoints_secs,
-          save_graph_def=config.checkpoint_save_graph_def, graph_token=estimator.graph_token)]
+      # MonitoredTrainingSession's hooks for a chief, in its order; the saver hook given
+      # (fit's) or this Estimator's, with the saving listeners, as the Estimator does.
+      saver_hooks = _saver_hooks(hooks)
+      all_hooks = []
+      if not saver_hooks:
+        saver_hooks = all_hooks = [_guards.SafeCheckpointSaverHook(
+            model_dir, save_steps=config.save_checkpoints_steps,
+            save_secs=config.save_checkpoints_secs,
+            save_graph_def=config.checkpoint_save_graph_def,
+            graph_token=estimator.graph_token)]
+      for listener in saving_listeners or ():
+        if listener not in saver_hooks[0]._listeners:
+          saver_hooks[0]._listeners.append(listener)
       if config.log_step_count_steps and config.log_step_count_steps > 0:
         all_hooks.append(tf.compat.v1.train.StepCounterHook(
             output_dir=model_dir, every_n_steps=config.log_step_count_steps))

@@ -463,3 +463,15 @@ def test_a_nan_in_a_kept_session_stops_fit_and_saves_nothing(small_data, tmp_pat
   assert estimator._keeper.kept_calls == 1
   assert not estimator._keeper.has_session
   assert tf.train.latest_checkpoint(str(model_dir)).endswith('model.ckpt-4')
+
+
+def test_a_hook_that_says_kept_graph_safe_keeps_the_session(small_data, tmp_path):
+  class SafeCountingHook(_CountingHook):
+    kept_graph_safe = True
+
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
+  input_fn = boring_input_fn(*small_data)
+  hook = SafeCountingHook()
+  for _ in range(3):
+    estimator.train(input_fn, steps=2, hooks=[hook])
+  assert hook.runs == 6 and estimator._keeper.kept_calls == 2

@@ -271,8 +271,8 @@ class Keeper:
     if reason != self._last_reason:
       self._last_reason = reason
       if reason is not None:
-        tf.compat.v1.logging.info('train(): a new graph and session for this call, as '
-                                  'tf.estimator.Estimator trains: %s', reason)
+        tf.compat.v1.logging.info('train(): a new graph and session for this call: %s',
+                                  reason)
 
   def refusal(self, estimator, hooks, saving_listeners):
     """Why this call cannot use a kept graph, or None: what is known before the input_fn."""
@@ -346,19 +346,24 @@ class Keeper:
             saving_listeners)
     element_spec = result.element_spec
     kept = self._kept
-    if kept is not None and (kept.element_spec != element_spec or kept.checkpoint is None or
-                             kept.checkpoint != _checkpoint_signature(estimator.model_dir)):
-      self._note('model_dir\'s latest checkpoint is not the one this Estimator saved last, or '
-                 'the input_fn\'s element_spec changed')
-      self._close()
-      kept = None
+    if kept is not None:
+      stale = None
+      if kept.element_spec != element_spec:
+        stale = 'the input_fn\'s element_spec changed'
+      elif (kept.checkpoint is None or
+            kept.checkpoint != _checkpoint_signature(estimator.model_dir)):
+        stale = 'model_dir\'s latest checkpoint is not the one this Estimator saved last'
+      if stale:
+        self._note(stale)
+        self._close()
+        kept = None
     if kept is None:
       kept = self._build(estimator, element_spec)
       refused = self._spec_refusal(kept)
       if refused:
         self._refused = refused
         self._note(refused)
-        with kept.graph.as_default():
+        with kept.graph.as_default(), kept.graph.device(estimator._device_fn):
           return estimator._train_with_estimator_spec(
               kept.spec, [_InputHook(kept, graph_def)], hooks, kept.global_step,
               saving_listeners)
@@ -409,7 +414,7 @@ class Keeper:
     return None
 
   def _prepare(self, estimator, kept):
-    """What ``Estimator._train_with_estimator_spec`` adds to the graph, once, then finalize."""
+    """What ``Estimator._train_with_estimator_spec`` adds to the graph, once."""
     # pylint: disable=protected-access
     config = estimator.config
     spec = kept.spec
@@ -442,7 +447,8 @@ class Keeper:
       kept.graph._unsafe_unfinalize()
     with kept.graph.as_default():
       if not kept.prepared:
-        self._prepare(estimator, kept)
+        with kept.graph.device(estimator._device_fn):
+          self._prepare(estimator, kept)
       _steps_per_run.new_session(kept.graph)
       worker_hooks = [_InputHook(kept, graph_def)] + list(hooks)
       worker_hooks.append(tf.compat.v1.train.NanTensorHook(spec.loss))

@@ -475,3 +475,24 @@ def test_a_hook_that_says_kept_graph_safe_keeps_the_session(small_data, tmp_path
   for _ in range(3):
     estimator.train(input_fn, steps=2, hooks=[hook])
   assert hook.runs == 6 and estimator._keeper.kept_calls == 2
+
+
+def test_unseeded_random_ops_of_the_model_fn_draw_as_in_tfs_graph(small_data, tmp_path):
+  """The kept graph has other ops before the model_fn; the op seeds do not depend on them."""
+  def model_fn(features, labels, mode, params):
+    x = tf.stack([features['f%d' % i] for i in range(4)], 1)
+    kernel = tf.compat.v1.get_variable('kernel', [4, 3])  # glorot_uniform, no op seed.
+    bias = tf.compat.v1.get_variable(
+        'bias', [3], initializer=tf.compat.v1.random_normal_initializer())
+    logits = tf.matmul(x, kernel) + bias + tf.compat.v1.random_normal([1, 3])
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.compat.v1.assign_add(
+        tf.compat.v1.train.get_global_step(), 1))
+
+  values = {}
+  for keep in (True, False):
+    estimator = make_estimator(model_fn, {}, tmp_path / str(keep), seed=3, keep_session=keep)
+    estimator.train(boring_input_fn(*small_data), steps=1)
+    values[keep] = [estimator.get_variable_value(n) for n in ('kernel', 'bias')]
+  for kept, tfs in zip(values[True], values[False]):
+    np.testing.assert_array_equal(kept, tfs)

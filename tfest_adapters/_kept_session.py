@@ -33,11 +33,9 @@ one, when the next call could not tell the difference:
   on anything else (a global flag, a file read at graph-building time) must be used with
   ``make_estimator(..., keep_session=False)``.
 
-One thing differs from TF's graph, by construction: the kept graph holds a few input ops
-where TF's holds the Dataset's, so a ``tf.compat.v1`` random op of the model_fn without an
-explicit seed gets another op-level seed from the graph seed (same distribution, another
-draw: e.g. ``tf.compat.v1.layers.dense``'s default initializer). Keras layers, seeded by
-``make_estimator(seed=...)``, and the templates start from the same weights either way.
+The kept graph holds a few input ops where TF's holds the Dataset's; the model_fn's random
+ops still get the op seeds they get in TF's graph, because make_estimator's model_fn wrapper
+reseeds the graph (and Keras) from ``tf_random_seed`` just before calling the model_fn.
 
 Anything outside those bounds trains exactly as ``tf.estimator.Estimator`` trains (and drops
 a kept session), logging why once:

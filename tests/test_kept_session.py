@@ -167,7 +167,8 @@ def test_a_callers_hook_trains_as_tf(small_data, tmp_path, info_logs):
   hook = _CountingHook()
   estimator.train(input_fn, steps=3, hooks=[hook])
   assert hook.runs == 3
-  _refused(estimator, info_logs, 'hooks other than StopAtStepHook are given (_CountingHook)')
+  _refused(estimator, info_logs, 'hooks that may add ops to the graph are given (_CountingHook; '
+           'a hook adding none can say so with a class attribute kept_graph_safe = True)')
   assert estimator.get_variable_value('global_step') == 5
 
 
@@ -496,3 +497,31 @@ def test_unseeded_random_ops_of_the_model_fn_draw_as_in_tfs_graph(small_data, tm
     values[keep] = [estimator.get_variable_value(n) for n in ('kernel', 'bias')]
   for kept, tfs in zip(values[True], values[False]):
     np.testing.assert_array_equal(kept, tfs)
+
+
+def test_tfs_hooks_that_add_no_op_keep_the_session(small_data, tmp_path):
+  logged = []
+  logging_hook = tf.compat.v1.train.LoggingTensorHook(
+      {'loss': 'sparse_softmax_cross_entropy_loss/value:0'}, every_n_iter=1,
+      formatter=lambda values: logged.append(float(values['loss'])))
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
+  input_fn = boring_input_fn(*small_data)
+  for _ in range(3):
+    estimator.train(input_fn, steps=2, hooks=[
+        logging_hook, tf.compat.v1.train.StepCounterHook(output_dir=str(tmp_path / 'c')),
+        tf.compat.v1.train.StopAtStepHook(num_steps=5)])
+  assert estimator._keeper.kept_calls == 2
+  assert len(logged) == 6 and logged[-1] < logged[0]  # The tensor found by name each call.
+
+
+def test_a_subclass_of_a_tf_hook_is_not_taken_for_it(small_data, tmp_path, info_logs):
+  class MyLoggingHook(tf.compat.v1.train.LoggingTensorHook):
+    def begin(self):
+      super().begin()
+      tf.constant(1.0)  # An op at every begin: it would pile up in a kept graph.
+
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
+  for _ in range(2):
+    estimator.train(boring_input_fn(*small_data), steps=2,
+                    hooks=[MyLoggingHook(['global_step'], every_n_iter=10)])
+  _refused(estimator, info_logs, 'given (MyLoggingHook;')

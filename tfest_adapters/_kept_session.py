@@ -42,9 +42,11 @@ a kept session), logging why once:
 
 * ``keep_session=False``; a distribution strategy; a cluster (``TF_CONFIG``); a RunConfig
   that saves no checkpoints (the memory would then run ahead of model_dir);
-* hooks other than ``StopAtStepHook`` (our ``StepsPerRunStopHook`` included) and this
-  project's hooks that say ``kept_graph_safe`` (``fit``'s guards, recorder and saver): a
-  caller's hook may add ops to the graph in every ``begin``, piling up in a kept graph;
+* hooks other than TF's that add no op (``StopAtStepHook``, ``LoggingTensorHook``,
+  ``NanTensorHook``, ``StepCounterHook``, ``ProfilerHook``, ``GlobalStepWaiterHook``), our
+  ``StepsPerRunStopHook``, and hooks that say ``kept_graph_safe = True`` (``fit``'s guards,
+  recorder and saver): another hook may add ops to the graph in every ``begin``, piling up
+  in a kept graph;
   saving listeners, unless ``kept_graph_safe`` and given with their saver hook (``fit``'s);
 * an input_fn that returns tensors rather than a ``tf.data.Dataset``, a Dataset whose graph
   holds variables, tables or queue runners (they would be initialized by the training
@@ -189,13 +191,24 @@ class _SessionCreator(tf.compat.v1.train.SessionCreator):
     return _UnclosedSession(kept.session)
 
 
+# TF's hooks whose begin() adds no op (read in basic_session_run_hooks.py of TF 2.15: they
+# look tensors up by name and read the global step through its cached read op).
+_TF_HOOKS_WITHOUT_OPS = (
+    tf.compat.v1.train.StopAtStepHook, tf.compat.v1.train.LoggingTensorHook,
+    tf.compat.v1.train.NanTensorHook, tf.compat.v1.train.StepCounterHook,
+    tf.compat.v1.train.ProfilerHook, tf.compat.v1.train.GlobalStepWaiterHook)
+
+
 def _kept_graph_safe(hook):
   """Whether a hook (or saving listener) can be given to a kept graph again and again.
 
-  TF's StopAtStepHook adds no op; this project's hooks that add none, or add theirs once
-  per graph, say so with a ``kept_graph_safe = True`` class attribute.
+  Some of TF's hooks add no op (:data:`_TF_HOOKS_WITHOUT_OPS`, exactly those classes: a
+  subclass may add some); this project's hooks that add none, or add theirs once per graph,
+  and a caller's that promise as much, say so with a ``kept_graph_safe = True`` class
+  attribute.
   """
-  return (isinstance(hook, tf.compat.v1.train.StopAtStepHook) or
+  return (type(hook) in _TF_HOOKS_WITHOUT_OPS or
+          isinstance(hook, _steps_per_run.StepsPerRunStopHook) or
           getattr(type(hook), 'kept_graph_safe', False) is True)
 
 
@@ -293,7 +306,8 @@ class Keeper:
       return 'the RunConfig saves no checkpoints'
     others = [type(h).__name__ for h in hooks if not _kept_graph_safe(h)]
     if others:
-      return 'hooks other than StopAtStepHook are given (%s)' % ', '.join(sorted(others))
+      return ('hooks that may add ops to the graph are given (%s; a hook adding none can say '
+              'so with a class attribute kept_graph_safe = True)' % ', '.join(sorted(others)))
     if saving_listeners:
       others = [type(l).__name__ for l in saving_listeners if not _kept_graph_safe(l)]
       if others:

@@ -46,8 +46,8 @@ a kept session), logging why once:
   ``NanTensorHook``, ``StepCounterHook``, ``ProfilerHook``, ``GlobalStepWaiterHook``), our
   ``StepsPerRunStopHook``, and hooks that say ``kept_graph_safe = True`` (``fit``'s guards,
   recorder and saver): another hook may add ops to the graph in every ``begin``, piling up
-  in a kept graph;
-  saving listeners, unless ``kept_graph_safe`` and given with their saver hook (``fit``'s);
+  in a kept graph; saving listeners, unless ``kept_graph_safe`` and given with their saver
+  hook (``fit``'s);
 * an input_fn that returns tensors rather than a ``tf.data.Dataset``, a Dataset whose graph
   holds variables, tables or queue runners (they would be initialized by the training
   graph's Scaffold), or one ``DatasetToGraphV2`` cannot serialize;

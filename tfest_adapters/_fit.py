@@ -555,13 +555,10 @@ class FitLoop:
     config = estimator.config
     if config.save_checkpoints_steps or config.save_checkpoints_secs:
       self.saving_listeners.append(veto)
-      if config.is_chief and not any(isinstance(h, tf.compat.v1.train.CheckpointSaverHook)
-                                     for h in self.user_hooks):
+      if config.is_chief and not _guards.saver_hooks(self.user_hooks):
         # After the NaN hook, whose after_run (with the batch's diagnosis) then comes first.
-        self.hooks.append(_guards.SafeCheckpointSaverHook(
-            self.model_dir, save_steps=config.save_checkpoints_steps,
-            save_secs=config.save_checkpoints_secs,
-            save_graph_def=config.checkpoint_save_graph_def,
+        self.hooks.append(_guards.SafeCheckpointSaverHook.from_config(
+            self.model_dir, config,
             # One token per Estimator (make_estimator's), else per fit: its chunks rebuild
             # the same graph, written once.
             graph_token=getattr(estimator, 'graph_token', None) or object()))

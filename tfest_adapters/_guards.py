@@ -334,6 +334,11 @@ def _graph_structure(graph):
   return hash(tuple((op.name, op.type) for op in graph.get_operations()))
 
 
+def saver_hooks(hooks):
+  """The checkpoint saver hooks among ``hooks`` (the Estimator adds its own without one)."""
+  return [h for h in hooks if isinstance(h, tf.compat.v1.train.CheckpointSaverHook)]
+
+
 class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
   """TF's CheckpointSaverHook without the re-save at session start, and flushing events.
 
@@ -366,6 +371,13 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
                      save_graph_def=save_graph_def)
     self._graph_pending = True
     self._graph_token = graph_token
+
+  @classmethod
+  def from_config(cls, model_dir, config, graph_token=None):
+    """The hook saving as a ``tf.estimator.RunConfig`` says (steps or secs, graph_def)."""
+    return cls(model_dir, save_steps=config.save_checkpoints_steps,
+               save_secs=config.save_checkpoints_secs,
+               save_graph_def=config.checkpoint_save_graph_def, graph_token=graph_token)
 
   def begin(self):
     savers = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.SAVERS)

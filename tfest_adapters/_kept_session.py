@@ -61,6 +61,7 @@ Python during finalization can hang).
 """
 
 import atexit
+import contextlib
 import os
 import threading
 import weakref
@@ -199,6 +200,22 @@ _TF_HOOKS_WITHOUT_OPS = (
     tf.compat.v1.train.ProfilerHook, tf.compat.v1.train.GlobalStepWaiterHook)
 
 
+@contextlib.contextmanager
+def _training_graph(estimator):
+  """A new graph begun as ``Estimator._train_model_default`` begins it, as the default.
+
+  Seeded with the RunConfig's ``tf_random_seed``, under the Estimator's device function,
+  holding the global step and its read op.
+  """
+  # pylint: disable=protected-access
+  graph = tf.Graph()
+  with graph.as_default(), graph.device(estimator._device_fn):
+    tf.compat.v1.random.set_random_seed(estimator.config.tf_random_seed)
+    if estimator._create_and_assert_global_step(graph) is not None:
+      training_util._get_or_create_global_step_read(graph)
+    yield graph
+
+
 def _kept_graph_safe(hook):
   """Whether a hook (or saving listener) can be given to a kept graph again and again.
 
@@ -210,10 +227,6 @@ def _kept_graph_safe(hook):
   return (type(hook) in _TF_HOOKS_WITHOUT_OPS or
           isinstance(hook, _steps_per_run.StepsPerRunStopHook) or
           getattr(type(hook), 'kept_graph_safe', False) is True)
-
-
-def _saver_hooks(hooks):
-  return [h for h in hooks if isinstance(h, tf.compat.v1.train.CheckpointSaverHook)]
 
 
 def _checkpoint_signature(model_dir):
@@ -312,7 +325,7 @@ class Keeper:
       others = [type(l).__name__ for l in saving_listeners if not _kept_graph_safe(l)]
       if others:
         return 'saving listeners are given (%s)' % ', '.join(sorted(others))
-      if not _saver_hooks(hooks):
+      if not _guards.saver_hooks(hooks):
         # TF's own saver hook would get them, and they may count on its save at the start.
         return 'saving listeners are given without a saver hook'
     return None
@@ -344,12 +357,7 @@ class Keeper:
   def _train(self, estimator, input_fn, hooks, saving_listeners):
     # pylint: disable=protected-access
     # The graph the Estimator would build, up to the input_fn's result.
-    graph = tf.Graph()
-    with graph.as_default(), graph.device(estimator._device_fn):
-      tf.compat.v1.random.set_random_seed(estimator.config.tf_random_seed)
-      global_step = estimator._create_and_assert_global_step(graph)
-      if global_step is not None:
-        training_util._get_or_create_global_step_read(graph)
+    with _training_graph(estimator) as graph:
       sizes = _collection_sizes(graph)
       result = estimator._call_input_fn(input_fn, _ModeKeys.TRAIN)
       graph_def, reason = _serialize(graph, result, sizes)
@@ -404,12 +412,7 @@ class Keeper:
     """The training graph, as ``Estimator._train_model_default`` builds it, fed a Dataset."""
     # pylint: disable=protected-access
     config = estimator.config
-    graph = tf.Graph()
-    with graph.as_default(), graph.device(estimator._device_fn):
-      tf.compat.v1.random.set_random_seed(config.tf_random_seed)
-      global_step = estimator._create_and_assert_global_step(graph)
-      if global_step is not None:
-        training_util._get_or_create_global_step_read(graph)
+    with _training_graph(estimator) as graph:
       with tf.compat.v1.device('/cpu:0'):  # Where the Estimator calls the input_fn.
         input_graph = tf.compat.v1.placeholder(tf.string, [], name='input_dataset_graph')
         dataset = dataset_ops._VariantDataset(
@@ -476,14 +479,11 @@ class Keeper:
             every_n_iter=config.log_step_count_steps))
       # MonitoredTrainingSession's hooks for a chief, in its order; the saver hook given
       # (fit's) or this Estimator's, with the saving listeners, as the Estimator does.
-      saver_hooks = _saver_hooks(hooks)
+      saver_hooks = _guards.saver_hooks(hooks)
       all_hooks = []
       if not saver_hooks:
-        saver_hooks = all_hooks = [_guards.SafeCheckpointSaverHook(
-            model_dir, save_steps=config.save_checkpoints_steps,
-            save_secs=config.save_checkpoints_secs,
-            save_graph_def=config.checkpoint_save_graph_def,
-            graph_token=estimator.graph_token)]
+        saver_hooks = all_hooks = [_guards.SafeCheckpointSaverHook.from_config(
+            model_dir, config, graph_token=estimator.graph_token)]
       for listener in saving_listeners or ():
         if listener not in saver_hooks[0]._listeners:
           saver_hooks[0]._listeners.append(listener)

@@ -96,15 +96,12 @@ class Estimator(tf.estimator.Estimator):
   def _train_with_estimator_spec(self, estimator_spec, worker_hooks, hooks,
                                  global_step_tensor, saving_listeners):
     config = self._config
-    saver_hooks = [h for h in list(worker_hooks) + list(hooks) +
-                   list(estimator_spec.training_chief_hooks)
-                   if isinstance(h, tf.compat.v1.train.CheckpointSaverHook)]
+    saver_hooks = _guards.saver_hooks(list(worker_hooks) + list(hooks) +
+                                      list(estimator_spec.training_chief_hooks))
     if ((config.save_checkpoints_steps or config.save_checkpoints_secs) and
         config.is_chief and not saver_hooks and not self._train_distribution and
         estimator_spec.scaffold.saver is None and not saving_listeners):
-      hooks = list(hooks) + [_guards.SafeCheckpointSaverHook(
-          self._model_dir, save_steps=config.save_checkpoints_steps,
-          save_secs=config.save_checkpoints_secs,
-          save_graph_def=config.checkpoint_save_graph_def, graph_token=self.graph_token)]
+      hooks = list(hooks) + [_guards.SafeCheckpointSaverHook.from_config(
+          self._model_dir, config, graph_token=self.graph_token)]
     return super()._train_with_estimator_spec(estimator_spec, worker_hooks, hooks,
                                               global_step_tensor, saving_listeners)

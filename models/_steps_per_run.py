@@ -182,6 +182,8 @@ class _Group:
       entries.append((len(entries), index))
     # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
     self._full = len(dims) == 1 and None not in dims
+    # (leaf indices, tensor, layout): 'packed' [k, batch, n] from the builders, 'stacked'
+    # [n, k, batch, ...] stacked here, or 'single' [k, batch, ...].
     self._kinds = []
     with tf.name_scope('steps_per_run/group'):
       for kind, (matrix, entries) in kinds.items():
@@ -190,7 +192,7 @@ class _Group:
         if kind[0] == 'packed':
           self._kinds.append((indices, matrix, 'packed'))
         elif len(indices) == 1:
-          self._kinds.append((indices, leaves[indices[0]], None))
+          self._kinds.append((indices, leaves[indices[0]], 'single'))
         else:
           stacked = tf.stack([leaves[i] for i in indices])  # [n, k, batch, ...]: copies.
           self._kinds.append((indices, stacked, 'stacked'))
@@ -201,13 +203,13 @@ class _Group:
     """(features, labels) of batch ``i`` (a scalar int32 Tensor)."""
     leaves = [None] * self._num_leaves
     rows = None if self._full else tf.gather(self.rows, i)
-    for indices, tensor, stacked in self._kinds:
-      if stacked == 'packed':
+    for indices, tensor, layout in self._kinds:
+      if layout == 'packed':
         batch = tf.gather(tensor, i)  # [batch, n]: contiguous.
         if rows is not None:
           batch = batch[:rows]
         parts = tf.unstack(batch, num=len(indices), axis=1)
-      elif stacked == 'stacked':
+      elif layout == 'stacked':
         batch = tf.gather(tensor, i, axis=1)
         if rows is not None:
           batch = batch[:, :rows]

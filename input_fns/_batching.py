@@ -224,10 +224,17 @@ class BatchPlan:
         self._orders[epoch] = order
       return order
 
-  def indices(self, batch_index):
-    """Row indices (int64) of batch ``batch_index`` (0-based)."""
+  def indices(self, batch_index, num_batches=1):
+    """Row indices (int64) of batch ``batch_index`` (0-based), or of several in a row.
+
+    Args:
+      batch_index: int >= 0.
+      num_batches: int > 0: the indices of batches ``batch_index`` to ``batch_index +
+        num_batches - 1``, concatenated (one slice of the epoch's order where it can, which
+        a group of batches is: see ``_grouping.make_group_dataset``).
+    """
     start = batch_index * self._batch_size
-    stop = start + self._batch_size
+    stop = start + self._batch_size * num_batches
     if self._total is not None:
       stop = min(stop, self._total)
     pieces = []

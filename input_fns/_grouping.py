@@ -403,9 +403,10 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     first = int(group_index) * steps_per_run
     last = first + steps_per_run if num_batches is None else min(first + steps_per_run,
                                                                  num_batches)
-    batches = [plan.indices(b) for b in range(first, last)]
-    rows = np.array([len(b) for b in batches], np.int32)
-    indices = np.concatenate(batches)
+    indices = plan.indices(first, last - first)
+    # Only the plan's last batch can be short.
+    rows = np.full(last - first, batch_size, np.int32)
+    rows[-1] = len(indices) - batch_size * (last - first - 1)
     # A short last batch is padded to the group's largest, as padded_batch pads it: the
     # missing rows read row 0 and are zeroed.
     padding = int(rows.max()) - int(rows[-1])

@@ -36,6 +36,22 @@ def test_random_access_matches_sequential_order():
   assert sequential == stream(50, 7, 3, True, seed=5)
 
 
+@pytest.mark.parametrize('num_epochs,shards,drop', [(3, (1, 0), False), (None, (1, 0), False),
+                                                    (3, (3, 1), False), (3, (1, 0), True)])
+def test_several_batches_at_once_are_the_batches_in_a_row(num_epochs, shards, drop):
+  # What a group of batches reads (_grouping.make_group_dataset): across epoch ends, with a
+  # short last batch, sharded.
+  def plan():
+    return _batching.BatchPlan(50, 7, num_epochs, True, seed=5, num_shards=shards[0],
+                               shard_index=shards[1], drop_remainder=drop)
+  one_by_one, together = plan(), plan()
+  num_batches = one_by_one.num_batches or 40
+  for first in range(0, num_batches, 4):
+    count = min(4, num_batches - first)
+    expected = np.concatenate([one_by_one.indices(b) for b in range(first, first + count)])
+    assert together.indices(first, count).tolist() == expected.tolist()
+
+
 @pytest.mark.parametrize('exact_max', [_batching.EXACT_PERMUTATION_MAX_ROWS, 0])
 def test_every_epoch_is_a_fresh_full_permutation(monkeypatch, exact_max):
   monkeypatch.setattr(_batching, 'EXACT_PERMUTATION_MAX_ROWS', exact_max)

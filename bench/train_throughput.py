@@ -17,7 +17,11 @@
   columns, sent to the model as one matrix) and the template trains a group per
   ``session.run`` in an in-graph loop, stopped exactly at the last step;
 * ``k32_wrap``: as ``k32``, but the groups made by ``group_batches`` around the Dataset of
-  batches of ``k1`` (what any input_fn gets): the cost of grouping after batching.
+  batches of ``k1`` (what any input_fn gets): the cost of grouping after batching;
+* ``k32_fused``: as ``k32``, but with TF's fused Adam kernel (``ResourceApplyAdam``: the
+  optimizer a callable returning ``tf.keras.optimizers.legacy.Adam``, which is used as it
+  is), where the templates' ``'Adam'`` makes the same update with elementwise ops on a CPU
+  (``models/_optimizers._Adam``, bitwise the same weights): what that gains.
 
 Each repeat runs every configuration once, in a rotated order, for ``warmup + steps`` steps,
 and the steady rate is taken over the last ``steps``: examples per second, and examples per
@@ -51,9 +55,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
 
-CONFIGS = ('limit', 'keras_fit', 'legacy', 'k1', 'k8', 'k32', 'k32_wrap')
-ESTIMATOR_CONFIGS = ('legacy', 'k1', 'k8', 'k32', 'k32_wrap')
-STEPS_PER_RUN = {'legacy': 1, 'k1': 1, 'k8': 8, 'k32': 32, 'k32_wrap': 32}
+CONFIGS = ('limit', 'keras_fit', 'legacy', 'k1', 'k8', 'k32', 'k32_wrap', 'k32_fused')
+ESTIMATOR_CONFIGS = ('legacy', 'k1', 'k8', 'k32', 'k32_wrap', 'k32_fused')
+STEPS_PER_RUN = {'legacy': 1, 'k1': 1, 'k8': 8, 'k32': 32, 'k32_wrap': 32, 'k32_fused': 32}
 NUM_COLUMNS = 30
 NUM_CLASSES = 10
 HIDDEN_UNITS = (128, 64)
@@ -156,10 +160,18 @@ def feature_dict(x):
   return {'c%02d' % i: np.ascontiguousarray(x[:, i]) for i in range(NUM_COLUMNS)}
 
 
-def _params():
-  return dict(feature_keys=['c%02d' % i for i in range(NUM_COLUMNS)],
-              hidden_units=list(HIDDEN_UNITS), n_classes=NUM_CLASSES, optimizer='Adam',
-              learning_rate=LEARNING_RATE)
+def _fused_adam():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.keras.optimizers.legacy.Adam(LEARNING_RATE)
+
+
+def _params(name=None):
+  params = dict(feature_keys=['c%02d' % i for i in range(NUM_COLUMNS)],
+                hidden_units=list(HIDDEN_UNITS), n_classes=NUM_CLASSES, optimizer='Adam',
+                learning_rate=LEARNING_RATE)
+  if name == 'k32_fused':  # A callable's Keras optimizer is used as it is.
+    params.update(optimizer=_fused_adam, learning_rate=None)
+  return params
 
 
 def estimator_input_fn(name, features, labels):
@@ -187,7 +199,7 @@ def make_estimator(name, model_dir):
     return tf.estimator.Estimator(classifier_model_fn, model_dir, params=_params(),
                                   config=tf.estimator.RunConfig(tf_random_seed=0))
   # It stops train(steps=N) exactly with groups (StepsPerRunStopHook), as fit does.
-  return tfest_adapters.make_estimator(classifier_model_fn, _params(), model_dir, seed=0)
+  return tfest_adapters.make_estimator(classifier_model_fn, _params(name), model_dir, seed=0)
 
 
 def _timed_train(estimator, input_fn, steps, hooks=()):
@@ -272,7 +284,7 @@ def main(argv=None):
   if args.quick:
     args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 32, 64
     args.fixed_steps, args.fixed_configs = '32,64', 'k8'
-    args.only = args.only or 'limit,keras_fit,legacy,k1,k8,k32_wrap'  # k32 is k8's path.
+    args.only = args.only or 'limit,keras_fit,legacy,k1,k8,k32_wrap,k32_fused'  # k32: k8's path
   configs = [c for c in CONFIGS if not args.only or c in args.only.split(',')]
   short, long = (int(s) for s in args.fixed_steps.split(','))
   import tensorflow as tf  # pylint: disable=g-import-not-at-top

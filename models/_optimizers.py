@@ -10,7 +10,10 @@ Accepted, as ``tf.estimator.DNNClassifier`` accepts them (and two traps handled)
 
 * a name, any case: ``'Adagrad'``, ``'Adam'``, ``'Ftrl'``, ``'RMSProp'``, ``'SGD'``; it makes
   the same ``tf.keras.optimizers.legacy`` optimizer the canned Estimators make, with
-  ``learning_rate`` or, when that is None, the optimizer's own default;
+  ``learning_rate`` or, when that is None, the optimizer's own default. Adam, here and
+  wherever a Keras Adam is cloned or converted, is :class:`_Adam`: ``legacy.Adam`` with the
+  same update made of elementwise ops on a CPU, where TF's fused kernel is slower (bitwise
+  the same weights);
 * a ``tf.compat.v1.train.Optimizer`` instance, used as it is (it keys its state by graph);
 * a legacy Keras optimizer (``tf.keras.optimizers.legacy.*``): cloned from its config in each
   graph, and its ``iterations`` set to the global step. Without that the global step never
@@ -31,11 +34,71 @@ import tensorflow as tf
 from tfest_adapters import _validation
 from tfest_adapters import exceptions
 
+
+
+def _on_cpu(var):
+  """Whether ``var`` will live on a CPU: placed there, or unplaced on a machine without GPUs.
+
+  An unplaced variable goes where TF's placer puts it: on a GPU when TF sees one.
+  """
+  device = tf.DeviceSpec.from_string(var.device or '')
+  if device.device_type:
+    return device.device_type.upper() == 'CPU'
+  return not tf.config.list_logical_devices('GPU')
+
+
+class _Adam(tf.keras.optimizers.legacy.Adam):
+  """``tf.keras.optimizers.legacy.Adam`` whose dense update on a CPU is made of elementwise ops.
+
+  TF's fused CPU kernel (``ResourceApplyAdam``) costs more than the same update made of
+  elementwise ops: for the six variables of an MLP 30-128-64-10 measured here, ~76 us
+  against ~43 us per step, a fifth of a training step once ``steps_per_run`` has removed
+  the cost of each ``session.run`` (``k32`` against ``k32_fused`` in bench/RESULTS.md).
+  This applies the kernel's update, in its order of operations (so the weights are bitwise
+  those of ``legacy.Adam``; tested)::
+
+    alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+    m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
+    var -= (m * alpha) / (sqrt(v) + epsilon)
+
+  as Keras' own unfused Adams do (the TF2 ``tf.keras.optimizers.Adam``, the legacy
+  ``NonFusedAdam``). On a GPU, with ``amsgrad`` and for sparse gradients it is
+  ``legacy.Adam``: one fused kernel is what a GPU runs best. Same slots, same names, same
+  checkpoints.
+  """
+
+  def _resource_apply_dense(self, grad, var, apply_state=None):
+    if self.amsgrad or not _on_cpu(var):
+      return super()._resource_apply_dense(grad, var, apply_state)
+    var_device, var_dtype = var.device, var.dtype.base_dtype
+    coefficients = ((apply_state or {}).get((var_device, var_dtype)) or
+                    self._fallback_apply_state(var_device, var_dtype))
+    m = self.get_slot(var, 'm')
+    v = self.get_slot(var, 'v')
+    alpha = (coefficients['lr_t'] * tf.sqrt(1 - coefficients['beta_2_power']) /
+             (1 - coefficients['beta_1_power']))
+    m_t = m.assign_add((grad - m) * (1 - coefficients['beta_1_t']), use_locking=self._use_locking)
+    v_t = v.assign_add((tf.square(grad) - v) * (1 - coefficients['beta_2_t']),
+                       use_locking=self._use_locking)
+    return var.assign_sub((m_t * alpha) / (tf.sqrt(v_t) + coefficients['epsilon']),
+                          use_locking=self._use_locking, read_value=False)
+
+
+def _legacy_name(cls):
+  """The name of the ``tf.keras.optimizers.legacy`` class ``cls`` is (or specializes)."""
+  return 'Adam' if cls is _Adam else cls.__name__
+
+
+def _fast(cls):
+  """The class to make for Keras optimizer class ``cls``: ``_Adam`` for ``legacy.Adam``."""
+  return _Adam if cls is tf.keras.optimizers.legacy.Adam else cls
+
+
 # The classes the canned Estimators use for a name (canned/optimizers.py,
-# _OPTIMIZER_CLS_NAMES_V2), keyed by lower-case name.
+# _OPTIMIZER_CLS_NAMES_V2), keyed by lower-case name; Adam with its CPU update (_Adam).
 _BY_NAME = {
     'adagrad': ('Adagrad', tf.keras.optimizers.legacy.Adagrad),
-    'adam': ('Adam', tf.keras.optimizers.legacy.Adam),
+    'adam': ('Adam', _Adam),
     'ftrl': ('Ftrl', tf.keras.optimizers.legacy.Ftrl),
     'rmsprop': ('RMSProp', tf.keras.optimizers.legacy.RMSprop),
     'sgd': ('SGD', tf.keras.optimizers.legacy.SGD),
@@ -74,7 +137,7 @@ def _legacy_config(optimizer, name):
   if isinstance(optimizer, _LEGACY):
     with _eager():
       config = optimizer.get_config()
-    return type(optimizer), config
+    return _fast(type(optimizer)), config
   if cls_name.lower() not in _LEGACY_TWINS:
     _validation.fail(
         name, _EXPECTED, optimizer,
@@ -91,7 +154,7 @@ def _legacy_config(optimizer, name):
             config.get('weight_decay'), config.get('use_ema')))
   with _eager():
     legacy = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
-    return type(legacy), legacy.get_config()
+    return _fast(type(legacy)), legacy.get_config()
 
 
 class _OptimizerFn:
@@ -184,7 +247,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     spelling, cls = _BY_NAME[key]
     kwargs = {} if learning_rate is None else {'learning_rate': learning_rate}
     description = 'tf.keras.optimizers.legacy.%s(%s)' % (
-        cls.__name__, '' if learning_rate is None else 'learning_rate=%s' % (
+        _legacy_name(cls), '' if learning_rate is None else 'learning_rate=%s' % (
             learning_rate if isinstance(learning_rate, numbers.Real) else
             type(learning_rate).__name__))
     return _OptimizerFn(lambda: cls(**kwargs), description)
@@ -200,7 +263,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
       raise exceptions.ArgumentError(_validation.message(
           name, 'a Keras optimizer that can be rebuilt from its get_config()', optimizer,
           'pass a callable that returns a new optimizer instead')) from err
-    description = 'tf.keras.optimizers.legacy.%s' % cls.__name__
+    description = 'tf.keras.optimizers.legacy.%s' % _legacy_name(cls)
     if kind == 'new':
       description += ' (converted from tf.keras.optimizers.%s)' % type(optimizer).__name__
     return _OptimizerFn(lambda: cls.from_config(config), description)

@@ -79,7 +79,7 @@ def test_learning_rate_goes_to_the_named_optimizer(small_data, boring_input_fn, 
 
 
 @pytest.mark.parametrize('name,cls', [
-    ('Adagrad', tf.keras.optimizers.legacy.Adagrad), ('adam', tf.keras.optimizers.legacy.Adam),
+    ('Adagrad', tf.keras.optimizers.legacy.Adagrad), ('adam', _optimizers._Adam),
     ('FTRL', tf.keras.optimizers.legacy.Ftrl), ('rmsprop', tf.keras.optimizers.legacy.RMSprop),
     ('Sgd', tf.keras.optimizers.legacy.SGD)])
 def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls):
@@ -88,6 +88,64 @@ def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls
     assert type(optimizer) is cls
     assert optimizer.get_config()['learning_rate'] == 0.5
     assert optimizer.iterations is tf.compat.v1.train.get_global_step()
+
+
+def _adam_run(optimizer_fn, steps=30, device=None):
+  """(weights after ``steps`` Adam steps of a small MLP, op types of the graph)."""
+  with tf.Graph().as_default() as graph:
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((64, 5), dtype=np.float32))
+    y = tf.constant(rng.integers(0, 3, 64))
+    with tf.device(device):
+      glorot = tf.keras.initializers.GlorotUniform
+      layers = [tf.keras.layers.Dense(8, 'relu', kernel_initializer=glorot(1)),
+                tf.keras.layers.Dense(3, kernel_initializer=glorot(2))]
+      logits = layers[1](layers[0](x))
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    train_op = _optimizers.minimize(loss, optimizer_fn())
+    op_types = {op.type for op in graph.get_operations()}
+    if device is not None:
+      return None, op_types
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      for _ in range(steps):
+        session.run(train_op)
+      weights = session.run([w for layer in layers for w in layer.weights])
+      assert session.run(tf.compat.v1.train.get_global_step()) == steps
+  return weights, op_types
+
+
+@pytest.mark.parametrize('optimizer', [
+    'Adam', tf.keras.optimizers.legacy.Adam(0.01, beta_1=0.8, epsilon=1e-4),
+    tf.keras.optimizers.Adam(0.01)], ids=['name', 'legacy_instance', 'new_converted'])
+def test_adam_on_a_cpu_is_elementwise_and_bitwise_tfs_fused_kernel(optimizer):
+  ours = _optimizers.make_optimizer_fn(optimizer, 0.01 if optimizer == 'Adam' else None)
+  if optimizer == 'Adam':
+    optimizer = tf.keras.optimizers.legacy.Adam(0.01)
+  elif isinstance(optimizer, tf.keras.optimizers.Optimizer):
+    optimizer = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
+  config = optimizer.get_config()
+  # A callable's legacy optimizer is used as it is: TF's fused kernel.
+  fused = _optimizers.make_optimizer_fn(lambda: tf.keras.optimizers.legacy.Adam.from_config(
+      config))
+  weights, op_types = _adam_run(ours)
+  expected, fused_op_types = _adam_run(fused)
+  assert isinstance(ours(), tf.keras.optimizers.legacy.Adam)
+  assert 'ResourceApplyAdam' not in op_types and 'AssignSubVariableOp' in op_types
+  assert 'ResourceApplyAdam' in fused_op_types
+  assert [w.shape for w in weights] == [(5, 8), (8,), (8, 3), (3,)]
+  assert not np.allclose(weights[0], _adam_run(ours, steps=1)[0][0])  # It trains.
+  for ours_w, fused_w in zip(weights, expected):
+    np.testing.assert_array_equal(ours_w, fused_w)
+
+
+@pytest.mark.parametrize('device,amsgrad', [('/device:GPU:0', False), (None, True)])
+def test_adam_on_a_gpu_or_with_amsgrad_keeps_tfs_fused_kernel(device, amsgrad):
+  # Variables placed on a GPU (the graph is only built: this machine has none).
+  optimizer_fn = _optimizers.make_optimizer_fn(tf.keras.optimizers.legacy.Adam(amsgrad=amsgrad))
+  _, op_types = _adam_run(optimizer_fn, device=device or '/device:CPU:0')
+  fused = 'ResourceApplyAdamWithAmsgrad' if amsgrad else 'ResourceApplyAdam'
+  assert fused in op_types
 
 
 def test_learning_rate_schedule_follows_the_global_step():
@@ -116,7 +174,7 @@ def test_new_keras_optimizer_converts_with_the_same_hyperparameters():
       tf.keras.optimizers.Adam(0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5, clipnorm=1.0))
   with tf.Graph().as_default():
     legacy = optimizer_fn()
-  assert isinstance(legacy, tf.keras.optimizers.legacy.Adam)
+  assert type(legacy) is _optimizers._Adam  # legacy.Adam, with its CPU update.
   config = legacy.get_config()
   assert config['learning_rate'] == pytest.approx(0.02)
   assert (config['beta_1'], config['beta_2'], config['epsilon'], config['clipnorm']) == (

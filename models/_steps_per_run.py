@@ -1,7 +1,7 @@
 """Several training steps per ``session.run``: the templates' in-graph loop over a group.
 
-Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~1.2-1.5
-ms on a CPU) that can be several times the maths of a small model. When the input_fn yields
+Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~0.7-1.5
+ms on the CPUs measured here) that can be several times the maths of a small model. When the input_fn yields
 groups of batches (``tfest_adapters.input_fns._grouping.group_batches``, or ``steps_per_run``
 of the builders), the templates train on the batches of a group one after the other in a
 ``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer steps and

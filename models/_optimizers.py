@@ -67,6 +67,13 @@ class _Adam(tf.keras.optimizers.legacy.Adam):
   checkpoints.
   """
 
+  def _prepare_local(self, var_device, var_dtype, apply_state):
+    super()._prepare_local(var_device, var_dtype, apply_state)
+    # The kernel's step size, computed once per step for all variables (not once each).
+    coefficients = apply_state[(var_device, var_dtype)]
+    coefficients['alpha'] = (coefficients['lr_t'] * tf.sqrt(1 - coefficients['beta_2_power']) /
+                             (1 - coefficients['beta_1_power']))
+
   def _resource_apply_dense(self, grad, var, apply_state=None):
     if self.amsgrad or not _on_cpu(var):
       return super()._resource_apply_dense(grad, var, apply_state)
@@ -75,12 +82,11 @@ class _Adam(tf.keras.optimizers.legacy.Adam):
                     self._fallback_apply_state(var_device, var_dtype))
     m = self.get_slot(var, 'm')
     v = self.get_slot(var, 'v')
-    alpha = (coefficients['lr_t'] * tf.sqrt(1 - coefficients['beta_2_power']) /
-             (1 - coefficients['beta_1_power']))
-    m_t = m.assign_add((grad - m) * (1 - coefficients['beta_1_t']), use_locking=self._use_locking)
-    v_t = v.assign_add((tf.square(grad) - v) * (1 - coefficients['beta_2_t']),
+    m_t = m.assign_add((grad - m) * coefficients['one_minus_beta_1_t'],
                        use_locking=self._use_locking)
-    return var.assign_sub((m_t * alpha) / (tf.sqrt(v_t) + coefficients['epsilon']),
+    v_t = v.assign_add((tf.square(grad) - v) * coefficients['one_minus_beta_2_t'],
+                       use_locking=self._use_locking)
+    return var.assign_sub((m_t * coefficients['alpha']) / (tf.sqrt(v_t) + coefficients['epsilon']),
                           use_locking=self._use_locking, read_value=False)
 
 

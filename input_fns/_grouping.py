@@ -1,9 +1,9 @@
 """Groups of batches, so that one ``session.run`` can train several steps.
 
-An Estimator runs one ``session.run`` per element of the training Dataset, and each run has
-a fixed cost (hooks, feeds, fetches: ~0.7-1.5 ms on the CPUs measured here) that dwarfs the maths of a small
-model. :func:`group_batches` wraps any input_fn whose Dataset yields batches so that, in
-TRAIN mode, each element is a *group* of up to ``steps_per_run`` consecutive batches; the
+An Estimator runs one ``session.run`` per element of the training Dataset, and each run has a
+fixed cost (hooks, feeds, fetches: ~0.7-1.5 ms on the CPUs measured here) that dwarfs the maths
+of a small model. :func:`group_batches` wraps any input_fn whose Dataset yields batches so that,
+in TRAIN mode, each element is a *group* of up to ``steps_per_run`` consecutive batches; the
 model_fn templates of ``tfest_adapters.models`` recognise a group and train on its batches one
 after the other in an in-graph loop: one run, several optimizer steps, the same maths (as
 TPUEstimator's ``iterations_per_loop`` and Keras' ``steps_per_execution``).

@@ -1,12 +1,12 @@
 """Several training steps per ``session.run``: the templates' in-graph loop over a group.
 
-Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~0.7-1.5
-ms on the CPUs measured here) that can be several times the maths of a small model. When the input_fn yields
-groups of batches (``tfest_adapters.input_fns._grouping.group_batches``, or ``steps_per_run``
-of the builders), the templates train on the batches of a group one after the other in a
-``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer steps and
-the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and Keras'
-``steps_per_execution`` do.
+Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~0.7-1.5 ms
+on the CPUs measured here) that can be several times the maths of a small model. When the
+input_fn yields groups of batches (``tfest_adapters.input_fns._grouping.group_batches``, or
+``steps_per_run`` of the builders), the templates train on the batches of a group one after the
+other in a ``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer
+steps and the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and
+Keras' ``steps_per_execution`` do.
 
 How the loop is built (:func:`model_spec`): a ``while`` loop whose body takes batch ``i`` of
 the group (sliced to its real rows) and builds on it exactly what a single step builds: the

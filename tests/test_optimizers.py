@@ -90,8 +90,8 @@ def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls
     assert optimizer.iterations is tf.compat.v1.train.get_global_step()
 
 
-def _adam_run(optimizer_fn, steps=30, device=None):
-  """(weights after ``steps`` Adam steps of a small MLP, op types of the graph)."""
+def _adam_graph(optimizer_fn, device=None):
+  """(graph, train op, weights) of a small MLP trained by ``optimizer_fn()``'s optimizer."""
   with tf.Graph().as_default() as graph:
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((64, 5), dtype=np.float32))
@@ -102,17 +102,23 @@ def _adam_run(optimizer_fn, steps=30, device=None):
                 tf.keras.layers.Dense(3, kernel_initializer=glorot(2))]
       logits = layers[1](layers[0](x))
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-    train_op = _optimizers.minimize(loss, optimizer_fn())
-    op_types = {op.type for op in graph.get_operations()}
-    if device is not None:
-      return None, op_types
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      for _ in range(steps):
-        session.run(train_op)
-      weights = session.run([w for layer in layers for w in layer.weights])
-      assert session.run(tf.compat.v1.train.get_global_step()) == steps
-  return weights, op_types
+    optimizer = optimizer_fn()
+    assert isinstance(optimizer, tf.keras.optimizers.legacy.Adam)
+    train_op = _optimizers.minimize(loss, optimizer)
+  return graph, train_op, [w for layer in layers for w in layer.weights]
+
+
+def _op_types(graph):
+  return {op.type for op in graph.get_operations()}
+
+
+def _trained(graph, train_op, weights, steps):
+  with tf.compat.v1.Session(graph=graph) as session:
+    session.run(tf.compat.v1.global_variables_initializer())
+    for _ in range(steps):
+      session.run(train_op)
+    assert session.run(tf.compat.v1.train.get_global_step(graph)) == steps
+    return session.run(weights)
 
 
 @pytest.mark.parametrize('optimizer', [
@@ -120,32 +126,28 @@ def _adam_run(optimizer_fn, steps=30, device=None):
     tf.keras.optimizers.Adam(0.01)], ids=['name', 'legacy_instance', 'new_converted'])
 def test_adam_on_a_cpu_is_elementwise_and_bitwise_tfs_fused_kernel(optimizer):
   ours = _optimizers.make_optimizer_fn(optimizer, 0.01 if optimizer == 'Adam' else None)
-  if optimizer == 'Adam':
-    optimizer = tf.keras.optimizers.legacy.Adam(0.01)
-  elif isinstance(optimizer, tf.keras.optimizers.Optimizer):
-    optimizer = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
-  config = optimizer.get_config()
-  # A callable's legacy optimizer is used as it is: TF's fused kernel.
-  fused = _optimizers.make_optimizer_fn(lambda: tf.keras.optimizers.legacy.Adam.from_config(
-      config))
-  weights, op_types = _adam_run(ours)
-  expected, fused_op_types = _adam_run(fused)
-  assert isinstance(ours(), tf.keras.optimizers.legacy.Adam)
-  assert 'ResourceApplyAdam' not in op_types and 'AssignSubVariableOp' in op_types
-  assert 'ResourceApplyAdam' in fused_op_types
-  assert [w.shape for w in weights] == [(5, 8), (8,), (8, 3), (3,)]
-  assert not np.allclose(weights[0], _adam_run(ours, steps=1)[0][0])  # It trains.
-  for ours_w, fused_w in zip(weights, expected):
+  graph, train_op, weights = _adam_graph(ours)
+  with graph.as_default():
+    config = ours().get_config()
+  # A callable's legacy optimizer is used as it is: TF's fused kernel, same hyperparameters.
+  fused = _adam_graph(_optimizers.make_optimizer_fn(
+      lambda: tf.keras.optimizers.legacy.Adam.from_config(config)))
+  assert 'ResourceApplyAdam' not in _op_types(graph)
+  assert 'AssignSubVariableOp' in _op_types(graph)
+  assert 'ResourceApplyAdam' in _op_types(fused[0])
+  ours_weights = _trained(graph, train_op, weights, steps=30)
+  assert [w.shape for w in ours_weights] == [(5, 8), (8,), (8, 3), (3,)]
+  assert not np.allclose(ours_weights[0], _trained(graph, train_op, weights, steps=1)[0])
+  for ours_w, fused_w in zip(ours_weights, _trained(*fused, steps=30)):
     np.testing.assert_array_equal(ours_w, fused_w)
 
 
-@pytest.mark.parametrize('device,amsgrad', [('/device:GPU:0', False), (None, True)])
+@pytest.mark.parametrize('device,amsgrad', [('/device:GPU:0', False), ('/device:CPU:0', True)])
 def test_adam_on_a_gpu_or_with_amsgrad_keeps_tfs_fused_kernel(device, amsgrad):
-  # Variables placed on a GPU (the graph is only built: this machine has none).
+  # Only built, not run: this machine has no GPU.
   optimizer_fn = _optimizers.make_optimizer_fn(tf.keras.optimizers.legacy.Adam(amsgrad=amsgrad))
-  _, op_types = _adam_run(optimizer_fn, device=device or '/device:CPU:0')
-  fused = 'ResourceApplyAdamWithAmsgrad' if amsgrad else 'ResourceApplyAdam'
-  assert fused in op_types
+  graph, _, _ = _adam_graph(optimizer_fn, device=device)
+  assert ('ResourceApplyAdamWithAmsgrad' if amsgrad else 'ResourceApplyAdam') in _op_types(graph)
 
 
 def test_learning_rate_schedule_follows_the_global_step():

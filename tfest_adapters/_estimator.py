@@ -60,11 +60,11 @@ def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_star
       per replica (a step trains on ``batch_size * num_replicas`` rows); see
       :mod:`tfest_adapters._placement`.
     keep_session: bool (keyword-only). True (default): the graph and session of a
-      ``train()`` call are kept for the next one, which then builds nothing (~0.05-0.1 s
-      instead of ~0.5-1 s per call for the templates here: bench/RESULTS.md), with the same weights,
-      data, checkpoints and summaries as TF's path; the input_fn is still called at every call, but the
-      model_fn is not (its graph must depend only on its arguments). Calls that could tell
-      the difference (another checkpoint in model_dir, a caller's hooks, saving listeners,
+      ``train()`` call are kept for the next one, which then builds nothing (~0.05-0.1 s instead
+      of ~0.5-1 s per call for the templates here: bench/RESULTS.md), with the same weights,
+      data, checkpoints and summaries as TF's path; the input_fn is still called at every call,
+      but the model_fn is not (its graph must depend only on its arguments). Calls that could
+      tell the difference (another checkpoint in model_dir, a caller's hooks, saving listeners,
       an input_fn returning tensors, ...) train as TF's Estimator; see
       :mod:`tfest_adapters._kept_session`. ``estimator.close()`` frees the session. False:
       every call builds anew, as TF's Estimator does.

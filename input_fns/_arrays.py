@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _batching
 
@@ -250,9 +250,9 @@ def validate_batch_size(batch_size):
   """A positive int; a non-int is a TypeError (as the legacy op conversion), None a ValueError."""
   if batch_size is not None and (
       not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)):
-    _validation.fail('batch_size', 'a positive int', batch_size,
+    validation.fail('batch_size', 'a positive int', batch_size,
                      error=exceptions.ArgumentTypeError)
-  return _validation.check_positive_int('batch_size', batch_size)
+  return validation.check_positive_int('batch_size', batch_size)
 
 
 def validate_num_epochs(num_epochs):
@@ -260,10 +260,10 @@ def validate_num_epochs(num_epochs):
   if num_epochs is None:
     return None
   if not isinstance(num_epochs, numbers.Integral) or isinstance(num_epochs, bool):
-    _validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs,
+    validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs,
                      error=exceptions.ArgumentTypeError)
   if num_epochs < 0:
-    _validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs)
+    validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs)
   return int(num_epochs)
 
 
@@ -272,10 +272,10 @@ def validate_seed(seed):
   if seed is None:
     return None
   if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-    _validation.fail('seed', 'None or a non-negative int', seed,
+    validation.fail('seed', 'None or a non-negative int', seed,
                      error=exceptions.ArgumentTypeError)
   if seed < 0:
-    _validation.fail('seed', 'None or a non-negative int', seed)
+    validation.fail('seed', 'None or a non-negative int', seed)
   return int(seed)
 
 

@@ -8,7 +8,7 @@ legacy checks instead.
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 
@@ -27,21 +27,21 @@ def _series_to_numpy(name, series, pd):
   if isinstance(dtype, np.dtype) and dtype.kind in 'biufc':
     return series.to_numpy()
   if isinstance(dtype, pd.CategoricalDtype):
-    _validation.fail(name, 'numeric, bool or string values', series,
+    validation.fail(name, 'numeric, bool or string values', series,
                      'Use series.cat.codes for the category ids, or series.astype(str)',
                      error=exceptions.ArgumentTypeError)
   if pd.api.types.is_string_dtype(dtype) or dtype == object:
     if series.isna().any():
-      _validation.fail(name, 'values without missing entries', series,
+      validation.fail(name, 'values without missing entries', series,
                        'Fill them first, e.g. series.fillna("")')
     return checked_objects(name, series.to_numpy(dtype=object))
   if pd.api.types.is_extension_array_dtype(dtype) and (
       pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
     if series.isna().any():
-      _validation.fail(name, 'values without missing entries', series,
+      validation.fail(name, 'values without missing entries', series,
                        'Fill them first, e.g. series.fillna(0)')
     return series.to_numpy(dtype=dtype.numpy_dtype)
-  _validation.fail(name, 'numeric, bool or string values', series,
+  validation.fail(name, 'numeric, bool or string values', series,
                    'Convert it first, e.g. datetimes with series.astype("int64")',
                    error=exceptions.ArgumentTypeError)
 
@@ -51,7 +51,7 @@ def checked_objects(name, array):
   flat = array.reshape(-1)
   if not all(isinstance(v, (str, bytes)) for v in flat[:1000]):
     bad = next(v for v in flat[:1000] if not isinstance(v, (str, bytes)))
-    _validation.fail(name, 'numeric, bool or string values', array,
+    validation.fail(name, 'numeric, bool or string values', array,
                      'Found %r (%s); convert the column to one type' % (bad, type(bad).__name__),
                      error=exceptions.ArgumentTypeError)
   return array
@@ -67,14 +67,14 @@ def to_column(name, value):
       array = np.asarray(value)
     except (ValueError, TypeError) as e:
       raise exceptions.ArgumentError(
-          _validation.message(name, 'an array with one row per example', value, str(e)))
+          validation.message(name, 'an array with one row per example', value, str(e)))
     if array.ndim == 0:
-      _validation.fail(name, 'an array with a first (rows) dimension', value,
+      validation.fail(name, 'an array with a first (rows) dimension', value,
                        'A single example is an array of shape [1, ...]')
     if array.dtype.kind == 'O':
       checked_objects(name, array)
     elif array.dtype.kind not in 'biufcSU':
-      _validation.fail(name, 'numeric, bool or string values', value,
+      validation.fail(name, 'numeric, bool or string values', value,
                        error=exceptions.ArgumentTypeError)
   dtype = tf.string if array.dtype.kind in 'OSU' else tf.dtypes.as_dtype(array.dtype)
   return array, dtype
@@ -88,21 +88,21 @@ def flatten(name, value, allow_none):
   if value is None:
     if allow_none:
       return None, []
-    _validation.fail(name, 'a dict of arrays, a DataFrame or an array', value,
+    validation.fail(name, 'a dict of arrays, a DataFrame or an array', value,
                      error=exceptions.ArgumentTypeError)
   pd = pandas_module(value)
   if pd is not None and isinstance(value, pd.DataFrame):
     if value.columns.has_duplicates:
-      _validation.fail(name, 'a DataFrame with unique column names', list(value.columns),
+      validation.fail(name, 'a DataFrame with unique column names', list(value.columns),
                        'Rename the duplicated columns')
     items = [(c, value[c]) for c in value.columns]
     if not items:
-      _validation.fail(name, 'a DataFrame with at least one column', value)
+      validation.fail(name, 'a DataFrame with at least one column', value)
     fix = 'Rename them, e.g. df.columns = df.columns.astype(str)'
   elif isinstance(value, dict):
     items = list(value.items())
     if not items:
-      _validation.fail(name, 'a non-empty dict of arrays', value,
+      validation.fail(name, 'a non-empty dict of arrays', value,
                        'Pass None for no %s' % name if allow_none else None)
     fix = None
   else:
@@ -111,7 +111,7 @@ def flatten(name, value, allow_none):
   columns = []
   for key, column in items:
     if not isinstance(key, str):
-      _validation.fail('%s keys' % name, 'str', key, fix, error=exceptions.ArgumentTypeError)
+      validation.fail('%s keys' % name, 'str', key, fix, error=exceptions.ArgumentTypeError)
     array, dtype = to_column('%s[%r]' % (name, key), column)
     columns.append((key, array, dtype))
   return 'dict', columns

@@ -26,7 +26,7 @@ import json
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.keys import GroupKeys
 
@@ -55,17 +55,17 @@ def _check_component(path, kind, spec):
   """A dense tensor ``[batch, ...]`` whose other dimensions are known; returns its batch dim."""
   name = _component_name(path, kind)
   if not isinstance(spec, tf.TensorSpec):
-    _validation.fail(
+    validation.fail(
         name, 'a dense Tensor to be grouped by steps_per_run', spec,
         'sparse and ragged batches cannot be stacked into groups: densify them in the '
         'input_fn (tf.sparse.to_dense, RaggedTensor.to_tensor with a fixed shape), or use '
         'steps_per_run=1', error=exceptions.ArgumentTypeError)
   shape = spec.shape
   if shape.rank is None or shape.rank == 0:
-    _validation.fail(name, 'a batch [batch_size, ...] to be grouped by steps_per_run', spec,
+    validation.fail(name, 'a batch [batch_size, ...] to be grouped by steps_per_run', spec,
                      'the input_fn must return batched tensors (Dataset.batch)')
   if not shape[1:].is_fully_defined():
-    _validation.fail(
+    validation.fail(
         name, 'a batch whose dimensions after the first are known, to be grouped by '
         'steps_per_run', spec,
         'batches of different shapes would be zero-padded to a common one, which changes '
@@ -107,7 +107,7 @@ def validate_steps_per_run(steps_per_run):
   """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
   if steps_per_run is None:
     return None
-  return _validation.check_positive_int('steps_per_run', steps_per_run,
+  return validation.check_positive_int('steps_per_run', steps_per_run,
                                         'Give the number of batches per session.run, e.g. 8')
 
 
@@ -132,7 +132,7 @@ def group_dataset(dataset, steps_per_run):
       the maths (sparse, ragged, unbatched, or of unknown shape after the batch dimension),
       or features that already hold a reserved key.
   """
-  steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
+  steps_per_run = validation.check_positive_int('steps_per_run', steps_per_run)
   if steps_per_run == 1:
     return dataset
   spec = dataset.element_spec
@@ -146,7 +146,7 @@ def group_dataset(dataset, steps_per_run):
             'grouped (apply group_batches or steps_per_run once), or rename that feature' %
             key)
   elif not isinstance(features_spec, tf.TensorSpec):
-    _validation.fail('features', 'a dict of Tensors or a Tensor, to be grouped by '
+    validation.fail('features', 'a dict of Tensors or a Tensor, to be grouped by '
                      'steps_per_run', features_spec, error=exceptions.ArgumentTypeError)
   dims = _batch_dims(features_spec, labels_spec)
   static = len(set(dims)) == 1 and dims[0] is not None
@@ -251,7 +251,7 @@ def steps_per_run_of(mode, params, steps_per_run=None):
 
 def check_params_steps_per_run(value):
   """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
-  return _validation.check_positive_int(
+  return validation.check_positive_int(
       'params["%s"]' % PARAMS_KEY, value,
       'Give the number of training steps each session.run performs, e.g. 8')
 
@@ -314,9 +314,9 @@ def group_batches(input_fn, steps_per_run=None):
       ``input_fn`` result that is not a Dataset, or batches that cannot be grouped (see
       :func:`group_dataset`).
   """
-  _validation.check_callable('input_fn', input_fn)
+  validation.check_callable('input_fn', input_fn)
   if steps_per_run is not None:
-    steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
+    steps_per_run = validation.check_positive_int('steps_per_run', steps_per_run)
     if steps_per_run == 1:
       return input_fn
   accepted = _fn_args(input_fn)
@@ -328,7 +328,7 @@ def group_batches(input_fn, steps_per_run=None):
     if steps == 1:
       return result
     if not isinstance(result, tf.data.Dataset):
-      _validation.fail(
+      validation.fail(
           'what input_fn returned in TRAIN', 'a tf.data.Dataset of batches, to be grouped '
           'by steps_per_run=%d' % steps, result,
           'return the Dataset itself (not its tensors or an iterator), or use '
@@ -372,7 +372,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
   """
   from tfest_adapters.input_fns import _arrays  # pylint: disable=g-import-not-at-top
   from tfest_adapters.input_fns import _batching  # pylint: disable=g-import-not-at-top
-  steps_per_run = _validation.check_positive_int('steps_per_run', steps_per_run)
+  steps_per_run = validation.check_positive_int('steps_per_run', steps_per_run)
   if steps_per_run == 1:
     return _arrays.make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
                                 seed=seed, shard=shard, drop_remainder=drop_remainder,

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
@@ -57,28 +57,28 @@ def _validate_files(file_pattern):
       isinstance(p, str) for p in file_pattern):
     patterns = list(file_pattern)
   else:
-    _validation.fail('file_pattern', 'a glob pattern or a non-empty list of them',
+    validation.fail('file_pattern', 'a glob pattern or a non-empty list of them',
                      file_pattern, error=exceptions.ArgumentTypeError)
   files = sorted(set(f for p in patterns for f in tf.io.gfile.glob(p)))
   if not files:
-    _validation.fail('file_pattern', 'a pattern matching at least one file', file_pattern,
+    validation.fail('file_pattern', 'a pattern matching at least one file', file_pattern,
                      'Check the path (relative paths start from %s)' % os.getcwd())
   return files
 
 
 def _validate_positive_int(name, value):
   if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-    _validation.fail(name, 'a positive int', value, error=exceptions.ArgumentTypeError)
-  return _validation.check_positive_int(name, value)
+    validation.fail(name, 'a positive int', value, error=exceptions.ArgumentTypeError)
+  return validation.check_positive_int(name, value)
 
 
 def _validate_common(batch_size, shuffle, num_epochs, seed, drop_remainder,
                      shuffle_buffer_size, num_parallel_reads):
   batch_size = _arrays.validate_batch_size(batch_size)
-  _validation.check_bool('shuffle', shuffle)
+  validation.check_bool('shuffle', shuffle)
   num_epochs = _arrays.validate_num_epochs(num_epochs)
   seed = _arrays.validate_seed(seed)
-  _validation.check_bool('drop_remainder', drop_remainder)
+  validation.check_bool('drop_remainder', drop_remainder)
   _validate_positive_int('shuffle_buffer_size', shuffle_buffer_size)
   _validate_positive_int('num_parallel_reads', num_parallel_reads)
   return batch_size, num_epochs, seed
@@ -88,10 +88,10 @@ def _validate_label_key(label_key, names, where):
   if label_key is None:
     return None
   if not isinstance(label_key, str):
-    _validation.fail('label_key', 'a str or None', label_key,
+    validation.fail('label_key', 'a str or None', label_key,
                      error=exceptions.ArgumentTypeError)
   if label_key not in names:
-    raise exceptions.ArgumentKeyError(_validation.message(
+    raise exceptions.ArgumentKeyError(validation.message(
         'label_key', 'one of the %s %s' % (where, list(names)), label_key,
         'Pass label_key=None for data without labels'))
   return label_key
@@ -196,7 +196,7 @@ def _record_default(name, default):
     except TypeError:
       dtype = None
   if dtype not in _CSV_DTYPES:
-    _validation.fail(name, 'a default value (int, float, str) or a type among float32, '
+    validation.fail(name, 'a default value (int, float, str) or a type among float32, '
                      'float64, int32, int64, string', default,
                      error=exceptions.ArgumentTypeError)
   return dtype, []
@@ -270,11 +270,11 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     TypeError: wrong argument types.
   """
   files = _validate_files(file_pattern)
-  _validation.check_bool('header', header)
+  validation.check_bool('header', header)
   if not isinstance(field_delim, str) or len(field_delim) != 1:
-    _validation.fail('field_delim', 'a one-character str', field_delim)
+    validation.fail('field_delim', 'a one-character str', field_delim)
   if not isinstance(na_value, str):
-    _validation.fail('na_value', 'a str', na_value, error=exceptions.ArgumentTypeError)
+    validation.fail('na_value', 'a str', na_value, error=exceptions.ArgumentTypeError)
   steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
@@ -282,24 +282,24 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
   head = _read_head(files[0], field_delim, _INFERENCE_ROWS)
   if header and not head:
-    _validation.fail('file_pattern', 'CSV files with a header line', files[0],
+    validation.fail('file_pattern', 'CSV files with a header line', files[0],
                      'The file is empty; pass header=False for files without a header')
   if column_names is None:
     if not header:
-      _validation.fail('column_names', 'the list of column names when header=False',
+      validation.fail('column_names', 'the list of column names when header=False',
                        column_names)
     column_names = [name.strip() for name in head[0]]
   elif (not isinstance(column_names, (list, tuple)) or not column_names or
         not all(isinstance(n, str) for n in column_names)):
-    _validation.fail('column_names', 'None or a non-empty list of str', column_names,
+    validation.fail('column_names', 'None or a non-empty list of str', column_names,
                      error=exceptions.ArgumentTypeError)
   column_names = list(column_names)
   if len(set(column_names)) != len(column_names):
-    _validation.fail('column_names', 'unique names', column_names)
+    validation.fail('column_names', 'unique names', column_names)
   data_rows = head[1:] if header else head
   widths = set(len(r) for r in (head[:1] if header else []) + data_rows if r)
   if widths and widths != {len(column_names)}:
-    _validation.fail('column_names', 'one name per field of %s (%s fields)' % (
+    validation.fail('column_names', 'one name per field of %s (%s fields)' % (
         files[0], ' or '.join(str(w) for w in sorted(widths))), column_names,
                      'Check field_delim and the header')
 
@@ -307,11 +307,11 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     selected = list(column_names)
   else:
     if not isinstance(select_columns, (list, tuple)) or not select_columns:
-      _validation.fail('select_columns', 'None or a non-empty list of column names',
+      validation.fail('select_columns', 'None or a non-empty list of column names',
                        select_columns, error=exceptions.ArgumentTypeError)
     for name in select_columns:
       if name not in column_names:
-        raise exceptions.ArgumentKeyError(_validation.message(
+        raise exceptions.ArgumentKeyError(validation.message(
             'select_columns', 'names among the columns %s' % column_names, name))
     selected = [n for n in column_names if n in select_columns]
   label_key = _validate_label_key(label_key, selected, 'selected columns')
@@ -321,16 +321,16 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
   if isinstance(column_defaults, dict):
     for name in column_defaults:
       if name not in column_names:
-        raise exceptions.ArgumentKeyError(_validation.message(
+        raise exceptions.ArgumentKeyError(validation.message(
             'column_defaults keys', 'names among the columns %s' % column_names, name))
     entries = [column_defaults.get(n) for n in column_names]
   elif isinstance(column_defaults, (list, tuple)):
     if len(column_defaults) != len(column_names):
-      _validation.fail('column_defaults', 'one entry per column (%d)' % len(column_names),
+      validation.fail('column_defaults', 'one entry per column (%d)' % len(column_names),
                        column_defaults)
     entries = list(column_defaults)
   else:
-    _validation.fail('column_defaults', 'None, a list or a dict', column_defaults,
+    validation.fail('column_defaults', 'None, a list or a dict', column_defaults,
                      error=exceptions.ArgumentTypeError)
   select_ids = [column_names.index(n) for n in selected]
   defaults = []
@@ -378,14 +378,14 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
 def _validate_feature_spec(feature_spec):
   if not isinstance(feature_spec, dict) or not feature_spec:
-    _validation.fail('feature_spec', 'a non-empty dict of name -> tf.io.FixedLenFeature '
+    validation.fail('feature_spec', 'a non-empty dict of name -> tf.io.FixedLenFeature '
                      '(or another tf.io parsing spec)', feature_spec,
                      'write_tfrecords returns one', error=exceptions.ArgumentTypeError)
   for name, spec in feature_spec.items():
     if not isinstance(name, str):
-      _validation.fail('feature_spec keys', 'str', name, error=exceptions.ArgumentTypeError)
+      validation.fail('feature_spec keys', 'str', name, error=exceptions.ArgumentTypeError)
     if not isinstance(spec, _FEATURE_TYPES):
-      _validation.fail('feature_spec[%r]' % name, 'a tf.io parsing spec such as '
+      validation.fail('feature_spec[%r]' % name, 'a tf.io parsing spec such as '
                        'tf.io.FixedLenFeature', spec, error=exceptions.ArgumentTypeError)
   return dict(feature_spec)
 
@@ -456,7 +456,7 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
   files = _validate_files(file_pattern)
   feature_spec = _validate_feature_spec(feature_spec)
   label_key = _validate_label_key(label_key, list(feature_spec), 'feature_spec keys')
-  _validation.check_one_of('compression_type', compression_type, _COMPRESSION_TYPES)
+  validation.check_one_of('compression_type', compression_type, _COMPRESSION_TYPES)
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
@@ -499,12 +499,12 @@ def _example_kind(name, array):
     return 'float_list', tf.float32, lambda a: a.astype(np.float32, copy=False).tolist()
   if kind in 'biu':
     if kind == 'u' and array.size and array.max() > np.iinfo(np.int64).max:
-      _validation.fail(name, 'values that fit in int64', array)
+      validation.fail(name, 'values that fit in int64', array)
     return 'int64_list', tf.int64, lambda a: a.astype(np.int64, copy=False).tolist()
   if kind in 'OSU':
     return 'bytes_list', tf.string, lambda a: [
         v.encode('utf-8') if isinstance(v, str) else bytes(v) for v in a.tolist()]
-  _validation.fail(name, 'float, int, bool or string values', array,
+  validation.fail(name, 'float, int, bool or string values', array,
                    error=exceptions.ArgumentTypeError)
 
 
@@ -552,28 +552,28 @@ def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
     TypeError: unsupported types or dtypes.
   """
   if not (isinstance(features, dict) or _columns.is_dataframe(features)):
-    _validation.fail('features', 'a dict of arrays or a pandas DataFrame', features,
+    validation.fail('features', 'a dict of arrays or a pandas DataFrame', features,
                      'Name a single array: {"x": array}', error=exceptions.ArgumentTypeError)
   _, feature_columns = _columns.flatten('features', features, allow_none=False)
   if isinstance(labels, dict) or _columns.is_dataframe(labels):
-    _validation.fail('labels', 'one array or pandas Series, or None', labels,
+    validation.fail('labels', 'one array or pandas Series, or None', labels,
                      error=exceptions.ArgumentTypeError)
   _, label_columns = _columns.flatten('labels', labels, allow_none=True)
   num_rows = _columns.validate_lengths(feature_columns, label_columns)
   if not isinstance(path, (str, os.PathLike)):
-    _validation.fail('path', 'a file path', path, error=exceptions.ArgumentTypeError)
+    validation.fail('path', 'a file path', path, error=exceptions.ArgumentTypeError)
   path = os.fspath(path)
   num_shards = _validate_positive_int('num_shards', num_shards)
   if num_shards > num_rows:
-    _validation.fail('num_shards', 'at most the number of rows (%d)' % num_rows, num_shards)
+    validation.fail('num_shards', 'at most the number of rows (%d)' % num_rows, num_shards)
   if not isinstance(label_key, str):
-    _validation.fail('label_key', 'a str', label_key, error=exceptions.ArgumentTypeError)
-  _validation.check_one_of('compression_type', compression_type, _COMPRESSION_TYPES)
+    validation.fail('label_key', 'a str', label_key, error=exceptions.ArgumentTypeError)
+  validation.check_one_of('compression_type', compression_type, _COMPRESSION_TYPES)
 
   columns = [(k, a) for k, a, _ in feature_columns]
   if label_columns:
     if label_key in dict(columns):
-      _validation.fail('label_key', 'a name that is not a feature', label_key,
+      validation.fail('label_key', 'a name that is not a feature', label_key,
                        'Pass another label_key')
     columns.append((label_key, label_columns[0][1]))
   kinds = {}

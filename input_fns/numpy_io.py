@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
@@ -40,21 +40,21 @@ def validate_queue_capacity(queue_capacity, allow_none=False):
   if queue_capacity is None and allow_none:
     return None
   if not isinstance(queue_capacity, numbers.Integral) or isinstance(queue_capacity, bool):
-    _validation.fail('queue_capacity', 'a positive int', queue_capacity,
+    validation.fail('queue_capacity', 'a positive int', queue_capacity,
                      error=exceptions.ArgumentTypeError)
   if queue_capacity == 0:
     # The legacy function divides by the capacity when it builds its queue summary.
     raise _errors.InputZeroDivisionError(
-        _validation.message('queue_capacity', 'a positive int', queue_capacity))
-  return _validation.check_positive_int('queue_capacity', queue_capacity)
+        validation.message('queue_capacity', 'a positive int', queue_capacity))
+  return validation.check_positive_int('queue_capacity', queue_capacity)
 
 
 def validate_num_threads(num_threads):
   """A positive int. It never changes what is read (see numpy_input_fn)."""
   if not isinstance(num_threads, numbers.Integral) or isinstance(num_threads, bool):
-    _validation.fail('num_threads', 'a positive int', num_threads,
+    validation.fail('num_threads', 'a positive int', num_threads,
                      error=exceptions.ArgumentTypeError)
-  return _validation.check_positive_int('num_threads', num_threads)
+  return validation.check_positive_int('num_threads', num_threads)
 
 
 def prefetch_batches(queue_capacity, batch_size):
@@ -66,10 +66,10 @@ def _first_dim(name, value):
   """``value.shape[0]``, with a clear error where the legacy function crashed."""
   shape = getattr(value, 'shape', None)
   if shape is None:
-    raise _errors.InputAttributeError(_validation.message(
+    raise _errors.InputAttributeError(validation.message(
         name, 'a numpy array', value, 'Convert it with np.asarray'))
   if len(shape) == 0:  # pylint: disable=g-explicit-length-test
-    raise _errors.InputIndexError(_validation.message(
+    raise _errors.InputIndexError(validation.message(
         name, 'an array with a first (rows) dimension', value,
         'A single example is an array of shape [1, ...]'))
   return shape[0]

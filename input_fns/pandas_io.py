@@ -6,7 +6,7 @@ pandas is imported when the builder is called, not when this module is.
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _errors
@@ -26,10 +26,10 @@ def _import_pandas():
 def _validate_x(x, pd):
   if isinstance(x, pd.DataFrame):
     if x.columns.has_duplicates:
-      _validation.fail('x', 'a DataFrame with unique column names', list(x.columns),
+      validation.fail('x', 'a DataFrame with unique column names', list(x.columns),
                        'Rename the duplicated columns')
     return x
-  message = _validation.message('x', 'a pandas DataFrame', x)
+  message = validation.message('x', 'a pandas DataFrame', x)
   # The legacy function fails on x.copy() or x.columns (AttributeError) for these, and
   # with a TypeError when it builds its queue for the others.
   if isinstance(x, np.ndarray) or not hasattr(x, 'copy'):
@@ -44,7 +44,7 @@ def _validate_y(y, x, target_column, pd):
         'Cannot use name %s for target column: DataFrame already has a '
         'column with that name: %s' % (target_column, x.columns))
   if not isinstance(y, (pd.Series, pd.DataFrame)):
-    message = _validation.message('y', 'a pandas Series or DataFrame, or None', y)
+    message = validation.message('y', 'a pandas Series or DataFrame, or None', y)
     if not hasattr(y, 'index'):
       raise _errors.InputAttributeError(message)
     raise exceptions.ArgumentError(message)

@@ -15,7 +15,7 @@ serves every mode.
 
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
 from tfest_adapters.input_fns import _columns
@@ -101,10 +101,10 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   label_kind, label_columns = _columns.flatten('labels', labels, allow_none=True)
   num_rows = _columns.validate_lengths(feature_columns, label_columns)
   batch_size = _arrays.validate_batch_size(batch_size)
-  _validation.check_bool('shuffle', shuffle)
+  validation.check_bool('shuffle', shuffle)
   num_epochs = _arrays.validate_num_epochs(num_epochs)
   seed = _arrays.validate_seed(seed)
-  _validation.check_bool('drop_remainder', drop_remainder)
+  validation.check_bool('drop_remainder', drop_remainder)
   steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
   feature_keys = [k for k, _, _ in feature_columns]
   label_keys = [k for k, _, _ in label_columns]

@@ -18,8 +18,8 @@ import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 from tensorflow_estimator.python.estimator import util as estimator_util
 
-from tfest_adapters import _model_fn_call
-from tfest_adapters import _validation
+from tfest_adapters._core import model_fn_call
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.models import _spec_checks
 
@@ -187,7 +187,7 @@ def _call_input_fn(input_fn, mode, params, config):
 def _features_and_labels(result, mode):
   """Parses an input_fn's result as the Estimator does (a Dataset becomes an iterator)."""
   if isinstance(result, (list, tuple)) and len(result) != 2:
-    _validation.fail(
+    validation.fail(
         'what input_fn returned in %s' % _spec_checks.mode_name(mode),
         'a tf.data.Dataset, a (features, labels) pair or the features', result,
         'return (features, labels), or a Dataset of (features, labels) pairs')
@@ -199,7 +199,7 @@ def _features_and_labels(result, mode):
 
 def _call_model_fn(model_fn, features, labels, mode, params, config):
   """Calls ``model_fn`` as ``Estimator._call_model_fn`` does."""
-  return _model_fn_call.call_model_fn(
+  return model_fn_call.call_model_fn(
       model_fn, function_utils.fn_args(model_fn), features, labels, mode, params, config,
       lambda: exceptions.ArgumentError(
           'model_fn does not take labels, but the input_fn returns labels in %s: add a labels '
@@ -308,16 +308,16 @@ def dry_run(model_fn, input_fn, params=None, config=None, modes=None):
     print(report)
     report.predict.predictions['probabilities']  # ((batch_size, 3), 'float32')
   """
-  _validation.check_callable('input_fn', input_fn)
+  validation.check_callable('input_fn', input_fn)
   checked = (model_fn if getattr(model_fn, 'mode_checked', False)
              else _spec_checks.mode_checked(model_fn))
   if config is None:
     config = tf.estimator.RunConfig()
   if not isinstance(config, tf.estimator.RunConfig):
-    _validation.fail('config', 'a tf.estimator.RunConfig', config,
+    validation.fail('config', 'a tf.estimator.RunConfig', config,
                      error=exceptions.ArgumentTypeError)
   if params is not None and not isinstance(params, dict):
-    _validation.fail('params', 'None or a dict', params, error=exceptions.ArgumentTypeError)
+    validation.fail('params', 'None or a dict', params, error=exceptions.ArgumentTypeError)
   if params and 'params' not in function_utils.fn_args(checked):
     raise exceptions.ArgumentError(
         'params were given, but model_fn takes no params argument (the Estimator would refuse '

@@ -13,7 +13,7 @@ import numbers
 
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.models import _steps_per_run
 
@@ -28,7 +28,7 @@ def check_hidden_units(name, hidden_units):
   """Accepts a list or tuple of positive ints (empty: a linear model)."""
   if (not isinstance(hidden_units, (list, tuple)) or
       not all(_is_int(u) and u > 0 for u in hidden_units)):
-    _validation.fail(name, 'a list of positive ints', hidden_units,
+    validation.fail(name, 'a list of positive ints', hidden_units,
                      'e.g. [10, 10] for two hidden layers of 10 units')
   return tuple(int(u) for u in hidden_units)
 
@@ -44,26 +44,26 @@ def check_feature_columns(columns_name, keys_name, feature_columns, feature_keys
   if feature_keys is not None:
     if (isinstance(feature_keys, str) or not isinstance(feature_keys, (list, tuple)) or
         not feature_keys or not all(isinstance(k, str) and k for k in feature_keys)):
-      _validation.fail(keys_name, 'a non-empty list of feature names (str)', feature_keys,
+      validation.fail(keys_name, 'a non-empty list of feature names (str)', feature_keys,
                        "e.g. ['SepalLength', 'SepalWidth']",
                        error=exceptions.ArgumentTypeError)
     if len(set(feature_keys)) != len(feature_keys):
-      _validation.fail(keys_name, 'a list of distinct names', feature_keys,
+      validation.fail(keys_name, 'a list of distinct names', feature_keys,
                        'remove the duplicates')
     return tuple(tf.feature_column.numeric_column(k) for k in feature_keys)
   if not isinstance(feature_columns, (list, tuple, set, frozenset)) or not feature_columns:
-    _validation.fail(columns_name, 'a non-empty list of tf.feature_column columns',
+    validation.fail(columns_name, 'a non-empty list of tf.feature_column columns',
                      feature_columns, error=exceptions.ArgumentTypeError)
   feature_columns = tuple(feature_columns)
   for i, column in enumerate(feature_columns):
     if isinstance(column, tf.__internal__.feature_column.DenseColumn):
       continue
     if isinstance(column, tf.__internal__.feature_column.FeatureColumn):
-      _validation.fail(
+      validation.fail(
           '%s[%d]' % (columns_name, i), 'a dense column', column,
           'a categorical column must be wrapped: tf.feature_column.indicator_column(column) or '
           'tf.feature_column.embedding_column(column, dimension=8)')
-    _validation.fail('%s[%d]' % (columns_name, i), 'a tf.feature_column column', column,
+    validation.fail('%s[%d]' % (columns_name, i), 'a tf.feature_column column', column,
                      'use tf.feature_column.numeric_column(name), or give %s instead' % keys_name,
                      error=exceptions.ArgumentTypeError)
   return feature_columns
@@ -75,10 +75,10 @@ def check_activation(name, activation):
     try:
       return tf.keras.activations.get(activation)
     except ValueError:
-      _validation.fail(name, 'a tf.keras.activations name or a callable', activation,
+      validation.fail(name, 'a tf.keras.activations name or a callable', activation,
                        "e.g. 'relu', 'tanh', 'elu', 'selu' or tf.nn.relu")
   if not callable(activation):
-    _validation.fail(name, 'a tf.keras.activations name or a callable', activation,
+    validation.fail(name, 'a tf.keras.activations name or a callable', activation,
                      error=exceptions.ArgumentTypeError)
   return activation
 
@@ -89,7 +89,7 @@ def check_dropout(name, dropout):
     return None
   if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or
       not 0 <= dropout < 1):
-    _validation.fail(name, 'None or a drop probability in [0, 1)', dropout, 'e.g. 0.1')
+    validation.fail(name, 'None or a drop probability in [0, 1)', dropout, 'e.g. 0.1')
   return float(dropout)
 
 
@@ -241,7 +241,7 @@ def dnn_logits(features, mode, units, hidden_units, feature_columns, activation=
   that the caller can collect its update ops (batch normalisation) and losses.
   """
   if not isinstance(features, dict):
-    _validation.fail('features', 'a dict of feature name to Tensor', features,
+    validation.fail('features', 'a dict of feature name to Tensor', features,
                      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
                      error=exceptions.ArgumentTypeError)
   model = _DNN(units, hidden_units, feature_columns, activation, dropout, batch_norm)
@@ -275,7 +275,7 @@ def dnn_network_fn(hidden_units, feature_columns=None, feature_keys=None, activa
                                           feature_keys)
   activation = check_activation('activation', activation)
   dropout = check_dropout('dropout', dropout)
-  _validation.check_bool('batch_norm', batch_norm)
+  validation.check_bool('batch_norm', batch_norm)
 
   def network_fn(features, mode, params, logits_dimension):
     del params  # Everything is fixed when the network_fn is built.

@@ -31,7 +31,7 @@ import numbers
 
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 
 
@@ -144,7 +144,7 @@ def _legacy_config(optimizer, name):
       config = optimizer.get_config()
     return _fast(type(optimizer)), config
   if cls_name.lower() not in _LEGACY_TWINS:
-    _validation.fail(
+    validation.fail(
         name, _EXPECTED, optimizer,
         'tf.keras.optimizers.%s has no legacy equivalent, and Estimators only run legacy Keras '
         'optimizers: use one of tf.keras.optimizers.legacy.%s, or a tf.compat.v1.train '
@@ -152,7 +152,7 @@ def _legacy_config(optimizer, name):
   with _eager():
     config = optimizer.get_config()
   if config.get('weight_decay') or config.get('use_ema'):
-    _validation.fail(
+    validation.fail(
         name, 'convertible to a legacy Keras optimizer', optimizer,
         'its weight_decay=%r / use_ema=%r have no legacy equivalent and would be dropped: set '
         'them to None/False, or add the decay to the loss (a kernel_regularizer)' % (
@@ -192,7 +192,7 @@ def _resolve_made(made, description):
   """Checks what an optimizer callable returned; converts a new-style Keras optimizer."""
   kind = _kind(made)
   if kind is None:
-    _validation.fail('what %s returned' % description,
+    validation.fail('what %s returned' % description,
                      'a tf.compat.v1.train.Optimizer or a tf.keras optimizer', made,
                      error=exceptions.ArgumentTypeError)
   if kind == 'new':
@@ -234,11 +234,11 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     lr_name = 'learning_rate' if name == 'optimizer' else name.replace('optimizer',
                                                                         'learning_rate')
     if not isinstance(learning_rate, tf.keras.optimizers.schedules.LearningRateSchedule):
-      _validation.check_positive_number(
+      validation.check_positive_number(
           lr_name, learning_rate,
           'or a tf.keras.optimizers.schedules.LearningRateSchedule (it reads the global step)')
     if not isinstance(optimizer, str):
-      _validation.fail(
+      validation.fail(
           lr_name, 'None when %s is not a name' % name, learning_rate,
           'set the learning rate on the optimizer itself, or give %s as a name such as '
           "'Adam'" % name)
@@ -248,7 +248,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
   if isinstance(optimizer, str):
     key = optimizer.lower()
     if key not in _BY_NAME:
-      _validation.fail(name, _EXPECTED, optimizer)
+      validation.fail(name, _EXPECTED, optimizer)
     spelling, cls = _BY_NAME[key]
     kwargs = {} if learning_rate is None else {'learning_rate': learning_rate}
     description = 'tf.keras.optimizers.legacy.%s(%s)' % (
@@ -265,7 +265,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     try:
       cls.from_config(config)
     except Exception as err:  # A custom subclass whose config does not round-trip.
-      raise exceptions.ArgumentError(_validation.message(
+      raise exceptions.ArgumentError(validation.message(
           name, 'a Keras optimizer that can be rebuilt from its get_config()', optimizer,
           'pass a callable that returns a new optimizer instead')) from err
     description = 'tf.keras.optimizers.legacy.%s' % _legacy_name(cls)
@@ -289,7 +289,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
       return _OptimizerFn(make_eagerly, description)
     return _OptimizerFn(lambda: _resolve_made(optimizer(), description), description)
 
-  _validation.fail(name, _EXPECTED, optimizer, error=exceptions.ArgumentTypeError)
+  validation.fail(name, _EXPECTED, optimizer, error=exceptions.ArgumentTypeError)
 
 
 def minimize(loss, optimizer, var_list=None):

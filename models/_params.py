@@ -12,7 +12,7 @@ import difflib
 
 import tensorflow as tf
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _heads
@@ -54,7 +54,7 @@ def _validate_keys(params, accepted, template):
   if params is None:
     params = {}
   if not isinstance(params, dict):
-    _validation.fail('params', 'a dict', params, 'e.g. params=dict(feature_keys=[...], '
+    validation.fail('params', 'a dict', params, 'e.g. params=dict(feature_keys=[...], '
                      'hidden_units=[10, 10])', error=exceptions.ArgumentTypeError)
   for key in params:
     if key not in accepted:
@@ -75,7 +75,7 @@ def _validate_hidden_units(params, template):
   if not hidden_units:
     # An empty list is almost always a slip (a parsed "" or a filtered list); a DNN template
     # without hidden layers is not what was asked for. dnn_network_fn still allows it.
-    _validation.fail(_name('hidden_units'), 'a non-empty list of positive ints',
+    validation.fail(_name('hidden_units'), 'a non-empty list of positive ints',
                      params['hidden_units'],
                      'e.g. [10, 10]; for a linear model use make_model_fn with '
                      'dnn_network_fn(hidden_units=[]) or your own network_fn')
@@ -104,7 +104,7 @@ def _validate_dropout(params):
 
 
 def _validate_batch_norm(params):
-  return _validation.check_bool(_name('batch_norm'), params.get('batch_norm', False))
+  return validation.check_bool(_name('batch_norm'), params.get('batch_norm', False))
 
 
 def _validate_weight_column(params):
@@ -126,18 +126,18 @@ def _validate_n_classes_and_vocabulary(params):
           'params must have "n_classes" for classifier_model_fn (the number of classes, e.g. '
           '3 for Iris), or "label_vocabulary" (the class names)')
     n_classes = len(vocabulary)
-  _validation.check_positive_int(_name('n_classes'), n_classes)
+  validation.check_positive_int(_name('n_classes'), n_classes)
   if n_classes < 2:
-    _validation.fail(_name('n_classes'), 'an int >= 2', n_classes,
+    validation.fail(_name('n_classes'), 'an int >= 2', n_classes,
                      'a classifier needs at least two classes')
   if vocabulary is not None and len(vocabulary) != n_classes:
-    _validation.fail(_name('label_vocabulary'), 'a list of n_classes=%d names' % n_classes,
+    validation.fail(_name('label_vocabulary'), 'a list of n_classes=%d names' % n_classes,
                      list(vocabulary), 'give one name per class, or drop n_classes')
   return n_classes, vocabulary
 
 
 def _validate_label_dimension(params):
-  return _validation.check_positive_int(_name('label_dimension'),
+  return validation.check_positive_int(_name('label_dimension'),
                                         params.get('label_dimension', 1))
 
 

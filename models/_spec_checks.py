@@ -19,7 +19,7 @@ import traceback
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
-from tfest_adapters import _validation
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 
 ModeKeys = tf.estimator.ModeKeys
@@ -46,7 +46,7 @@ _NONE_LABELS = re.compile(
 def mode_name(mode):
   """Returns 'TRAIN', 'EVAL' or 'PREDICT' for a ``tf.estimator.ModeKeys`` value."""
   if mode not in _MODE_NAMES:
-    _validation.fail('mode', 'one of tf.estimator.ModeKeys.TRAIN, EVAL, PREDICT (%s)' %
+    validation.fail('mode', 'one of tf.estimator.ModeKeys.TRAIN, EVAL, PREDICT (%s)' %
                      ', '.join(repr(m) for m in _MODE_NAMES), mode)
   return _MODE_NAMES[mode]
 
@@ -63,7 +63,7 @@ def _validate_type(spec, mode):
   if not isinstance(spec, tf.estimator.EstimatorSpec):
     raise exceptions.SpecError(
         'model_fn returned %s in %s; it must return a tf.estimator.EstimatorSpec: return '
-        'tf.estimator.EstimatorSpec(mode, ...)' % (_validation.describe(spec), mode_name(mode)))
+        'tf.estimator.EstimatorSpec(mode, ...)' % (validation.describe(spec), mode_name(mode)))
 
 
 def _validate_spec_mode(spec_mode, mode):
@@ -86,14 +86,14 @@ def _validate_predictions(predictions, mode):
   if not isinstance(predictions, dict):
     if not _is_tensor(predictions):
       _fail(mode, 'spec predictions must be a Tensor or a dict of str to Tensor, given: %s' %
-            _validation.describe(predictions))
+            validation.describe(predictions))
     predictions = {'predictions': predictions}
   for key, value in predictions.items():
     if not isinstance(key, str):
       _fail(mode, 'spec predictions keys must be str, given: %r' % (key,))
     if not _is_tensor(value):
       _fail(mode, 'spec predictions[%r] must be a Tensor, given: %s. Compute it with '
-            'TensorFlow ops from the features' % (key, _validation.describe(value)))
+            'TensorFlow ops from the features' % (key, validation.describe(value)))
   if mode != ModeKeys.PREDICT:
     return
   batch_sizes = {}
@@ -120,13 +120,13 @@ def _validate_loss(loss, mode):
     _fail(mode, 'spec has no loss: return EstimatorSpec(mode, loss=loss, %s) with a scalar '
           'loss computed from the labels' % other)
   if not _is_tensor(loss):
-    _fail(mode, 'spec loss must be a scalar Tensor, given: %s' % _validation.describe(loss))
+    _fail(mode, 'spec loss must be a scalar Tensor, given: %s' % validation.describe(loss))
   if loss.shape.num_elements() not in (None, 1):
     _fail(mode, 'spec loss must be a scalar Tensor, given: %s. Reduce the per-example losses, '
-          'e.g. loss = tf.reduce_mean(per_example_loss)' % _validation.describe(loss))
+          'e.g. loss = tf.reduce_mean(per_example_loss)' % validation.describe(loss))
   if mode == ModeKeys.TRAIN and not loss.dtype.is_floating:
     _fail(mode, 'spec loss must be a float Tensor to have gradients, given: %s. Compute it '
-          'from the logits with a float loss function' % _validation.describe(loss))
+          'from the logits with a float loss function' % validation.describe(loss))
 
 
 def _source_op(tensor):
@@ -204,7 +204,7 @@ def _validate_train_op(train_op, mode):
           'minimize(loss, global_step=tf.compat.v1.train.get_or_create_global_step()))')
   if not isinstance(train_op, (tf.Operation, tf.Tensor, tf.Variable)):
     _fail(mode, 'spec train_op must be an Operation or a Tensor, given: %s' %
-          _validation.describe(train_op))
+          validation.describe(train_op))
   if increments_global_step(train_op) is False:
     _fail(mode, 'spec train_op does not increment the global step, so train(steps=N) would '
           'never stop: %s' % _GLOBAL_STEP_FIX)
@@ -216,7 +216,7 @@ def _validate_eval_metric_ops(eval_metric_ops, mode):
     return
   if not isinstance(eval_metric_ops, dict):
     _fail(mode, 'spec eval_metric_ops must be a dict of name to metric, given: %s' %
-          _validation.describe(eval_metric_ops))
+          validation.describe(eval_metric_ops))
   for key, value in eval_metric_ops.items():
     if not isinstance(key, str):
       _fail(mode, 'spec eval_metric_ops keys must be str, given: %r' % (key,))
@@ -234,7 +234,7 @@ def _validate_eval_metric_ops(eval_metric_ops, mode):
         not all(isinstance(v, (tf.Tensor, tf.Operation, tf.Variable)) for v in value)):
       _fail(mode, 'spec eval_metric_ops[%r] must be a (value, update_op) pair, as '
             'tf.compat.v1.metrics.accuracy(labels, predictions) returns, or an updated '
-            'tf.keras.metrics.Metric, given: %s' % (key, _validation.describe(value)))
+            'tf.keras.metrics.Metric, given: %s' % (key, validation.describe(value)))
 
 
 def _validate_export_outputs(export_outputs, mode):
@@ -243,12 +243,12 @@ def _validate_export_outputs(export_outputs, mode):
     return
   if not isinstance(export_outputs, dict):
     _fail(mode, 'spec export_outputs must be a dict of signature name to ExportOutput, given: '
-          '%s' % _validation.describe(export_outputs))
+          '%s' % validation.describe(export_outputs))
   for key, value in export_outputs.items():
     if not isinstance(value, tf.estimator.export.ExportOutput):
       _fail(mode, 'spec export_outputs[%r] must be a tf.estimator.export.ExportOutput '
             '(ClassificationOutput, RegressionOutput or PredictOutput), given: %s' % (
-                key, _validation.describe(value)))
+                key, validation.describe(value)))
   default = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
   if len(export_outputs) > 1 and default not in export_outputs:
     _fail(mode, 'spec export_outputs has %d signatures (%s) and none named %r: name the one '
@@ -351,12 +351,12 @@ def _translate(err, mode, labels, takes_labels):
 def _model_fn_args(model_fn):
   args = tuple(function_utils.fn_args(model_fn))
   if 'features' not in args:
-    _validation.fail('model_fn', 'a function taking a features argument', model_fn,
+    validation.fail('model_fn', 'a function taking a features argument', model_fn,
                      'define it as model_fn(features, labels, mode, params, config)',
                      error=exceptions.ArgumentTypeError)
   unknown = [a for a in args if a not in _MODEL_FN_ARGS]
   if unknown:
-    _validation.fail('model_fn', 'a function taking only %s' % ', '.join(_MODEL_FN_ARGS),
+    validation.fail('model_fn', 'a function taking only %s' % ', '.join(_MODEL_FN_ARGS),
                      model_fn, 'it also takes %s' % ', '.join(unknown),
                      error=exceptions.ArgumentTypeError)
   return args
@@ -394,7 +394,7 @@ def mode_checked(model_fn):
 
     estimator = tf.estimator.Estimator(model_fn)
   """
-  _validation.check_callable('model_fn', model_fn)
+  validation.check_callable('model_fn', model_fn)
   args = _model_fn_args(model_fn)
   names = [a for a in _MODEL_FN_ARGS if a in args or a == 'mode']
   signature = inspect.Signature([

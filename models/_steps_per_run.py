@@ -109,7 +109,7 @@ def new_session(graph):
   """Forgets the stop hooks of ``graph``'s previous session, before it is trained again.
 
   A graph is normally trained by one MonitoredSession; make_estimator's Estimator keeps its
-  training graph across ``train()`` calls (``tfest_adapters._kept_session``), and each call's
+  training graph across ``train()`` calls (``tfest_adapters.estimator._kept_session``), and each call's
   stop hooks must bound the loop, not the hooks of the call before.
   """
   for loop in _loops(graph):

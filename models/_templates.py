@@ -9,7 +9,7 @@ loss, metrics, predictions and export outputs; the network maths live in their o
 (``network_fn``, or the DNN of :mod:`._networks`); the train op is built in one place,
 :func:`_train_op_fn`.
 
-Every model_fn seeds its graph first with ``tfest_adapters._seeding.seed_graph`` and the
+Every model_fn seeds its graph first with ``tfest_adapters._core.seeding.seed_graph`` and the
 RunConfig's ``tf_random_seed``, so that Keras layers are as reproducible as tf.compat.v1 ones.
 """
 
@@ -18,8 +18,8 @@ import warnings
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
-from tfest_adapters import _seeding
-from tfest_adapters import _validation
+from tfest_adapters._core import seeding
+from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.models import _heads
@@ -127,18 +127,18 @@ def _checked_labels(head, labels, mode):
   name = 'labels (%s)' % _spec_checks.mode_name(mode)
   if vocabulary is not None:
     if labels.dtype != tf.string:
-      _validation.fail(name, 'strings from label_vocabulary %s' % list(vocabulary), labels,
+      validation.fail(name, 'strings from label_vocabulary %s' % list(vocabulary), labels,
                        'Give the class names as strings, or drop label_vocabulary to use '
                        'int class ids 0..%d' % (n_classes - 1),
                        error=exceptions.ArgumentTypeError)
     return labels
   if labels.dtype == tf.string:
-    _validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+    validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
                      labels, 'String labels need label_vocabulary (the class names, e.g. '
                      "params['label_vocabulary']=['setosa', 'versicolor', 'virginica']), or "
                      'map them to int ids first', error=exceptions.ArgumentTypeError)
   if not labels.dtype.is_integer:
-    _validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+    validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
                      labels, 'Cast whole-number labels to int (y.astype("int64")); a '
                      'classifier does not take fractional labels',
                      error=exceptions.ArgumentTypeError)
@@ -214,7 +214,7 @@ def _model_spec(head, features, labels, mode, network, optimizer_fn, steps_per_r
 def _check_features_present(features, feature_columns, params_key):
   """Names the missing features before DenseFeatures fails deeper."""
   if not isinstance(features, dict):
-    _validation.fail('features', 'a dict of feature name to Tensor', features,
+    validation.fail('features', 'a dict of feature name to Tensor', features,
                      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
                      error=exceptions.ArgumentTypeError)
   needed = tf.feature_column.make_parse_example_spec(feature_columns)
@@ -229,7 +229,7 @@ def _check_features_present(features, feature_columns, params_key):
 
 def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn):
   """classifier_model_fn and regressor_model_fn: the canned DNN on a head from params."""
-  _seeding.seed_graph(_seed(config))
+  seeding.seed_graph(_seed(config))
   _spec_checks.mode_name(mode)
   p = check_params(params)
   _check_features_present(features, p.feature_columns,
@@ -356,15 +356,15 @@ regressor_model_fn.check_params = _params.regressor_params
 
 def _network_fn_args(network_fn):
   """The optional arguments ``network_fn`` takes after its first one (the features)."""
-  _validation.check_callable('network_fn', network_fn)
+  validation.check_callable('network_fn', network_fn)
   args = list(function_utils.fn_args(network_fn))
   if not args:
-    _validation.fail('network_fn', 'a function taking the features first', network_fn,
+    validation.fail('network_fn', 'a function taking the features first', network_fn,
                      'define it as network_fn(features, mode, params)',
                      error=exceptions.ArgumentTypeError)
   unknown = [a for a in args[1:] if a not in _NETWORK_FN_OPTIONAL_ARGS]
   if unknown:
-    _validation.fail(
+    validation.fail(
         'network_fn', 'a function (features, ...) whose other arguments are among %s' %
         ', '.join(_NETWORK_FN_OPTIONAL_ARGS), network_fn,
         'it also takes %s; bind those with functools.partial or a closure' % ', '.join(unknown),
@@ -380,24 +380,24 @@ def _validate_logits(output, head, mode):
     logits, layers = output
     layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
     if not all(isinstance(layer, tf.keras.layers.Layer) for layer in layers):
-      _validation.fail('the second item network_fn returned',
+      validation.fail('the second item network_fn returned',
                        'a Keras layer or model, or a list of them', output[1],
                        error=exceptions.ArgumentTypeError)
   name = _spec_checks.mode_name(mode)
   needed = '[batch_size, %s]' % head.logits_dimension
   if not isinstance(logits, tf.Tensor):
-    _validation.fail(
+    validation.fail(
         'what network_fn returned in %s' % name,
         'a logits Tensor %s, or (logits, keras_model)' % needed, logits,
         error=exceptions.ArgumentTypeError)
   if not logits.dtype.is_floating:
-    _validation.fail('the logits network_fn returned in %s' % name, 'a float Tensor', logits,
+    validation.fail('the logits network_fn returned in %s' % name, 'a float Tensor', logits,
                      'logits are unnormalised scores: end the network with a Dense layer, '
                      'not argmax or a cast')
   shape = logits.shape
   if shape.rank is not None and (shape.rank < 2 or (
       shape[-1] is not None and shape[-1] != head.logits_dimension)):
-    _validation.fail(
+    validation.fail(
         'the logits network_fn returned in %s' % name,
         '%s for the %s (its logits_dimension)' % (needed, type(head).__name__), logits,
         'end the network with tf.keras.layers.Dense(%d), or use the logits_dimension argument '
@@ -463,7 +463,7 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
   optimizer_fn = _optimizers.make_optimizer_fn(optimizer, learning_rate)
 
   def model_fn(features, labels, mode, params, config):
-    _seeding.seed_graph(_seed(config))
+    seeding.seed_graph(_seed(config))
     _spec_checks.mode_name(mode)
     available = dict(mode=mode, params=params, config=config,
                      logits_dimension=head.logits_dimension)

@@ -408,8 +408,8 @@ def _(env):
        "Two trainings in one model_dir overwrite each other's checkpoints"], 'call')
 def _(env):
   holder = subprocess.Popen(
-      [sys.executable, '-c', 'import sys; sys.path.insert(0, %r); from tfest_adapters import '
-       '_lock; lock = _lock.ModelDirLock(%r).acquire(); print("held", flush=True); '
+      [sys.executable, '-c', 'import sys; sys.path.insert(0, %r); from tfest_adapters.training '
+       'import _lock; lock = _lock.ModelDirLock(%r).acquire(); print("held", flush=True); '
        'sys.stdin.readline(); lock.release()' % (str(REPO_ROOT), env.model_dir)],
       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
   try:
@@ -572,7 +572,7 @@ def _pattern(says):
 
 @pytest.mark.parametrize('bad', _params())
 def test_bad_input_is_refused_clearly_and_touches_no_checkpoint(env, bad):
-  from tfest_adapters import _lock  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.training import _lock  # pylint: disable=g-import-not-at-top
   exceptions = _exceptions()
   before = {d: _files(d) for d in env.directories}
   with pytest.raises(getattr(exceptions, bad.error)) as info:

@@ -1,0 +1,414 @@
+"""Guards: non-finite loss and inputs, the save veto, no re-save, other models, signals."""
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import boring_input_fn
+from conftest import boring_model_fn
+from conftest import small_arrays
+from test_crash_resume import checkpoint_step
+from test_crash_resume import read_line
+from test_crash_resume import start_child
+from tfest_adapters.training import _guards
+from tfest_adapters.training import _lock
+from tfest_adapters import exceptions
+import tfest_adapters as tfa
+
+
+FEATURES, LABELS = small_arrays()
+TRAIN = boring_input_fn(FEATURES, LABELS)
+
+
+def _with_nan(features, key, row):
+  features = dict(features)
+  column = features[key].copy()
+  column[row] = np.nan
+  features[key] = column
+  return features
+
+
+def _nan_from_step(step, value=np.nan):
+  """boring_model_fn whose loss is ``value`` from the run that reaches global step ``step``."""
+  def model_fn(features, labels, mode, params):
+    spec = boring_model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    global_step = tf.compat.v1.train.get_global_step()
+    loss = spec.loss * tf.where(global_step >= step - 1, tf.constant(value, tf.float32), 1.0)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=global_step)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+  return model_fn
+
+
+def _files(directory):
+  """{name: (size, mtime_ns)} of every file under ``directory``."""
+  found = {}
+  for root, _, names in os.walk(directory):
+    for name in names:
+      path = os.path.join(root, name)
+      stat = os.stat(path)
+      found[os.path.relpath(path, directory)] = (stat.st_size, stat.st_mtime_ns)
+  return found
+
+
+def _checkpoint_files(directory):
+  return {k: v for k, v in _files(directory).items() if 'tfevents' not in k}
+
+
+# ---------------------------------------------------------------------------- non-finite
+
+
+def test_tf_alone_saves_a_nan_step_as_the_latest_checkpoint(tmp_path):
+  """The trap the guard closes: the saver hook runs before TF's own NanTensorHook."""
+  est = tf.estimator.Estimator(_nan_from_step(10), model_dir=str(tmp_path), params={},
+                               config=tf.estimator.RunConfig(save_checkpoints_steps=5))
+  with pytest.raises(tf.compat.v1.train.NanLossDuringTrainingError):
+    est.train(TRAIN, max_steps=30)
+  latest = tf.train.latest_checkpoint(str(tmp_path))
+  assert latest.endswith('model.ckpt-10')
+  kernel = tf.train.load_variable(latest, 'logits/kernel')
+  assert np.isnan(kernel).all()
+
+
+def test_nan_just_before_a_save_is_not_saved_and_the_last_good_checkpoint_restores(tmp_path):
+  est = tfa.make_estimator(_nan_from_step(10), params={}, model_dir=tmp_path, seed=0,
+                           save_checkpoints_steps=5)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'The training loss was NaN at global step 10\. Training stopped, '
+                     r'and nothing from that step on was saved: the latest checkpoint, '
+                     r'.*model\.ckpt-5 \(step 5\), is intact\. The batch\'s features and '
+                     r'labels were all finite: the model diverged'):
+    tfa.fit(est, TRAIN, max_steps=30, progress=False)
+  latest = tf.train.latest_checkpoint(str(tmp_path))
+  assert latest.endswith('model.ckpt-5')
+  assert not any('ckpt-10' in name for name in os.listdir(tmp_path))
+  assert np.isfinite(tf.train.load_variable(latest, 'logits/kernel')).all()
+  # The model_dir goes on with a healthy model_fn from step 5.
+  healthy = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
+                               save_checkpoints_steps=5)
+  history = tfa.fit(healthy, TRAIN, max_steps=8, progress=False)
+  assert list(history.train['step'])[-3:] == [6, 7, 8]
+
+
+def test_an_inf_loss_between_saves_names_the_step(tmp_path):
+  est = tfa.make_estimator(_nan_from_step(7, np.inf), params={}, model_dir=tmp_path,
+                           save_checkpoints_steps=5)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'The training loss was \+Inf at global step 7\. .*model\.ckpt-5 '
+                     r'\(step 5\), is intact'):
+    tfa.fit(est, TRAIN, max_steps=30, progress=False)
+  assert checkpoint_step(str(tmp_path)) == 5
+
+
+def test_non_finite_features_are_named_in_the_error(tmp_path):
+  # Row 40 is in the third batch of 16 (global step 3).
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
+                           save_checkpoints_steps=2)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r"loss was NaN at global step 3\..*model\.ckpt-2 \(step 2\), is "
+                     r"intact\. The batch held non-finite values in features\['f1'\] "
+                     r"\(labels were finite\)"):
+    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS), max_steps=30,
+            progress=False)
+  assert checkpoint_step(str(tmp_path)) == 2
+
+
+def _regression_model_fn(features, labels, mode, params):
+  del params
+  x = tf.stack([features['f%d' % i] for i in range(4)], axis=1)
+  predictions = tf.squeeze(tf.compat.v1.layers.dense(x, 1), 1)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions=predictions)
+  loss = tf.compat.v1.losses.mean_squared_error(labels, predictions)
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(0.01).minimize(
+      loss, global_step=tf.compat.v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def test_non_finite_labels_are_named_in_the_error(tmp_path):
+  labels = LABELS.astype(np.float32)
+  labels[0] = np.nan
+  est = tfa.make_estimator(_regression_model_fn, params={}, model_dir=tmp_path)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'loss was NaN at global step 1\. .*no checkpoint was written: '
+                     r'model_dir .* holds none\. The batch held non-finite values in labels '
+                     r'\(features were finite\)'):
+    tfa.fit(est, boring_input_fn(FEATURES, labels), max_steps=30, progress=False)
+  # Nothing at all was saved: no untrained ckpt-0 either.
+  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+
+
+def test_check_numerics_stops_before_the_step_naming_the_feature(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
+                           save_checkpoints_steps=2)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r"check_numerics: features\['f1'\] held NaN values in the batch of "
+                     r"global step 3\. The step was not taken and nothing after it was saved: "
+                     r"the latest checkpoint, .*model\.ckpt-2 \(step 2\), is intact"):
+    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS), max_steps=30,
+            progress=False, check_numerics=True)
+  assert checkpoint_step(str(tmp_path)) == 2
+
+
+def test_check_numerics_input_fn_keeps_structure_and_arguments():
+  def input_fn(params, input_context=None):
+    del params, input_context
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': [1.0, np.inf], 'n': [1, 2]}, [0.5, 0.5])).batch(1)
+
+  checked = _guards.check_numerics_input_fn(input_fn)
+  from tensorflow.python.util import function_utils  # pylint: disable=g-direct-tensorflow-import
+  assert {'params', 'input_context'} <= set(function_utils.fn_args(checked))
+  dataset = checked(params={})
+  assert dataset.element_spec == input_fn({}).element_spec
+  iterator = iter(dataset)
+  features, labels = next(iterator)
+  assert float(features['x'][0]) == 1.0 and int(features['n'][0]) == 1
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"tfest check_numerics: features\['x'\] : Tensor had Inf values"):
+    next(iterator)
+  del labels
+
+
+def test_variables_overflowing_with_a_finite_loss_are_not_saved(tmp_path):
+  def model_fn(features, labels, mode, params):
+    del params
+    x = tf.stack([features['f%d' % i] for i in range(4)], axis=1)
+    logits = tf.compat.v1.layers.dense(x, 3, name='logits')
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(1e38).minimize(
+        loss * 1e10, global_step=tf.compat.v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  est = tfa.make_estimator(model_fn, model_dir=tmp_path, save_checkpoints_steps=1)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r"The model's variables held non-finite values at global step 1, "
+                     r'so they were not saved: no checkpoint was written'):
+    tfa.fit(est, TRAIN, max_steps=5, progress=False)
+  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+
+
+def test_train_and_evaluate_vetoes_a_nan_save_with_tfs_own_saver(tmp_path):
+  est = tfa.make_estimator(_nan_from_step(10), params={}, model_dir=tmp_path,
+                           save_checkpoints_steps=5)
+  evaluation = boring_input_fn(FEATURES, LABELS, batch_size=64, repeat=False)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'loss was NaN at global step 10\. .*model\.ckpt-5 \(step 5\), '
+                     r'is intact'):
+    tfa.train_and_evaluate(est, TRAIN, evaluation, max_steps=30)
+  assert checkpoint_step(str(tmp_path)) == 5
+  assert _lock.holder(str(tmp_path)) is None
+
+
+def test_a_step_failing_on_its_data_names_the_step_and_the_op(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
+  with pytest.raises(exceptions.TrainingError,
+                     match=r'Training step 1 failed: InvalidArgumentError: Received a label '
+                     r'value of 3 which is outside the valid range of \[0, 3\)\..* \(op '
+                     r'sparse_softmax_cross_entropy_loss/xentropy/xentropy\)\. Nothing from '
+                     r'that step on was saved: no checkpoint was written') as info:
+    tfa.fit(est, boring_input_fn(FEATURES, LABELS + 1), max_steps=10, progress=False)
+  assert isinstance(info.value.__cause__, tf.errors.InvalidArgumentError)
+
+
+# ------------------------------------------------------------------------------ saving
+
+
+def test_resumed_fit_does_not_rewrite_the_restored_checkpoint(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
+                           save_checkpoints_steps=100)
+  tfa.fit(est, TRAIN, max_steps=3, progress=False)
+  before = _checkpoint_files(str(tmp_path))
+  assert sorted(k for k in before if k.startswith('model.ckpt')) == [
+      'model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index', 'model.ckpt-3.meta']
+  tfa.fit(est, TRAIN, max_steps=5, progress=False)
+  after = _checkpoint_files(str(tmp_path))
+  for name in ('model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index',
+               'model.ckpt-3.meta'):
+    assert after[name] == before[name], name
+  assert 'model.ckpt-5.index' in after and 'graph.pbtxt' in after
+  assert checkpoint_step(str(tmp_path)) == 5
+
+
+def test_a_first_step_failure_leaves_an_existing_model_dir_untouched(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0)
+  tfa.fit(est, TRAIN, max_steps=3, progress=False)
+  before = _checkpoint_files(str(tmp_path))
+  with pytest.raises(exceptions.TrainingError, match='held non-finite values'):
+    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f0', 0), LABELS), max_steps=10,
+            progress=False)
+  assert _checkpoint_files(str(tmp_path)) == before
+
+
+def test_user_saver_hook_replaces_the_safe_one(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
+  saver = tf.compat.v1.train.CheckpointSaverHook(str(tmp_path), save_steps=2)
+  from tfest_adapters.training import _fit
+  loop = _fit.FitLoop(est, TRAIN, max_steps=4, hooks=[saver], progress=False)
+  assert not any(isinstance(h, _guards.SafeCheckpointSaverHook) for h in loop.hooks)
+  loop.run()
+  assert checkpoint_step(str(tmp_path)) == 4
+
+
+# ------------------------------------------------------------------------- other model
+
+
+@pytest.fixture(scope='module')
+def trained_dir(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp('guards') / 'boring')
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=model_dir, seed=0)
+  tfa.fit(est, TRAIN, max_steps=3, progress=False)
+  return model_dir
+
+
+def test_checkpoint_of_another_model_is_refused_naming_the_variables(trained_dir):
+  before = _checkpoint_files(trained_dir)
+  est = tfa.make_estimator(
+      tfa.classifier_model_fn, model_dir=trained_dir,
+      params=dict(feature_keys=sorted(FEATURES), hidden_units=[4], n_classes=3))
+  with pytest.raises(exceptions.ModelDirError,
+                     match=r'model_dir .* holds a checkpoint of another model '
+                     r'\(.*model\.ckpt-3\): it lacks 10 variable\(s\) of this model: '
+                     r'dnn/hiddenlayer_0/kernel \[4, 4\], .*\(4 more\)\. Nothing was changed'):
+    tfa.fit(est, TRAIN, max_steps=10, progress=False)
+  assert _checkpoint_files(trained_dir) == before
+
+
+def test_checkpoint_with_other_shapes_is_refused(trained_dir):
+  before = _checkpoint_files(trained_dir)
+  est = tfa.make_estimator(boring_model_fn, params={'n_classes': 4}, model_dir=trained_dir)
+  with pytest.raises(exceptions.ModelDirError,
+                     match=r'2 differ: logits/kernel: float32 \[4, 3\] in the checkpoint, '
+                     r'float32 \[4, 4\] in the model, logits/bias: float32 \[3\] in the '
+                     r'checkpoint, float32 \[4\] in the model'):
+    tfa.fit(est, TRAIN, max_steps=10, progress=False)
+  assert _checkpoint_files(trained_dir) == before
+
+
+# ------------------------------------------------------------------------------ signals
+
+
+class _SignalAtStep(tf.compat.v1.train.SessionRunHook):
+  """Sends ``signum`` to this process after global step ``step`` (a real signal)."""
+
+  def __init__(self, signum, step):
+    self.signum = signum
+    self.step = step
+    self.steps = []
+
+  def begin(self):
+    self.global_step = tf.compat.v1.train.get_global_step()
+
+  def after_run(self, run_context, run_values):
+    step = int(run_context.session.run(self.global_step))
+    self.steps.append(step)
+    if step == self.step:
+      os.kill(os.getpid(), self.signum)
+
+
+# A shell without job control starts background commands with SIGINT ignored; an ignored
+# signal is left alone on purpose (see SaveOnSignal), so there is nothing to test then.
+_SIGINT_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+_NEEDS_SIGINT = pytest.mark.skipif(
+    _SIGINT_IGNORED, reason='SIGINT is ignored in this process (started in the background '
+    'by a shell without job control)')
+
+
+@_NEEDS_SIGINT
+def test_sigint_saves_the_current_step_then_raises_keyboard_interrupt(tmp_path):
+  before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
+                           save_checkpoints_steps=1000)
+  hook = _SignalAtStep(signal.SIGINT, 7)
+  with pytest.raises(KeyboardInterrupt,
+                     match=r'SIGINT received: training stopped after saving, the latest '
+                     r'checkpoint, .*model\.ckpt-7 \(step 7\), holds every step'):
+    tfa.fit(est, TRAIN, max_steps=1000, hooks=[hook], progress=False)
+  assert hook.steps[-1] == 7
+  assert checkpoint_step(str(tmp_path)) == 7
+  assert {s: signal.getsignal(s) for s in before} == before
+  assert _lock.holder(str(tmp_path)) is None
+
+
+def test_sigterm_saves_then_calls_the_previous_handler(tmp_path):
+  calls = []
+
+  def handler(signum, frame):
+    del frame
+    calls.append(signum)
+
+  previous = signal.signal(signal.SIGTERM, handler)
+  try:
+    est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
+                             save_checkpoints_steps=1000)
+    history = tfa.fit(est, TRAIN, max_steps=1000, hooks=[_SignalAtStep(signal.SIGTERM, 4)],
+                      progress=False)
+    assert calls == [signal.SIGTERM]
+    assert history['step'].iloc[-1] == 4
+    assert checkpoint_step(str(tmp_path)) == 4
+    assert signal.getsignal(signal.SIGTERM) is handler
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_fit_outside_the_main_thread_leaves_signals_alone(tmp_path):
+  before = signal.getsignal(signal.SIGINT)
+  seen = []
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
+
+  class Probe(tf.compat.v1.train.SessionRunHook):
+    def after_run(self, run_context, run_values):
+      seen.append(signal.getsignal(signal.SIGINT))
+
+  thread = threading.Thread(target=lambda: tfa.fit(est, TRAIN, max_steps=2, hooks=[Probe()],
+                                                   progress=False))
+  thread.start()
+  thread.join()
+  assert seen == [before, before]
+  assert checkpoint_step(str(tmp_path)) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signum', [
+    signal.SIGTERM, pytest.param(signal.SIGINT, marks=_NEEDS_SIGINT)], ids=['SIGTERM', 'SIGINT'])
+def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum):
+  model_dir = str(tmp_path / 'model')
+  proc = start_child(model_dir, 100000, '--save-steps', 100000, '--step-delay', 0.005,
+                     '--print-steps')
+  try:
+    assert read_line(proc, 'start ') == '0'
+    while int(read_line(proc, 'step ')) < 20:
+      pass
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+  finally:
+    proc.kill()
+  steps = [int(line.split()[1]) for line in out.splitlines() if line.startswith('step ')]
+  last = steps[-1] if steps else 20
+  # The checkpoint is at the very step the process was in: nothing but that step's
+  # remainder is lost.
+  assert checkpoint_step(model_dir) == last
+  assert last < 1000
+  assert _lock.holder(model_dir) is None
+  if signum == signal.SIGTERM:
+    assert proc.returncode == -signal.SIGTERM, err[-2000:]
+    assert 'SIGTERM received: training stopped after saving, the latest checkpoint' in err
+  else:
+    assert proc.returncode == 130, err[-2000:]
+    assert 'interrupted SIGINT received: training stopped after saving' in out
+
+
+def test_inputs_of_a_group_sent_as_one_matrix_are_named_by_their_features():
+  from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
+  spec = ({_grouping.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
+           _grouping.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
+  assert _guards._input_names(spec) == [
+      ('features', "one of features['a'], features['b'], features['c'], ... "
+                   '(a matrix of 4 features)'),
+      ('features', "features['%s']" % _grouping.ROWS_KEY), ('labels', 'labels')]

@@ -1,0 +1,1 @@
+"""The tfest command line: argparse, the run record, data readers and the CLI's model."""

@@ -1,0 +1,107 @@
+"""The Estimator that make_estimator returns: ``tf.estimator.Estimator``, trained as fit trains.
+
+Three private members of ``tf.estimator.Estimator`` are overridden (the first two as
+``TPUEstimator`` overrides them for its ``iterations_per_loop``); everything else is the
+Estimator's own:
+
+* ``_convert_train_steps_to_hooks``: ``train(steps=N)`` and ``train(max_steps=N)`` stop with
+  :class:`~tfest_adapters.models.StepsPerRunStopHook`. With one step per ``session.run`` it is
+  the Estimator's ``StopAtStepHook``; with groups of batches (``steps_per_run``) it ends the
+  in-graph loop exactly at the last step, where the Estimator's own hook overshoots by up
+  to ``2K - 2`` steps.
+* ``_train_with_estimator_spec``: when the Estimator would add TF's ``CheckpointSaverHook``
+  (the chief of a run that saves checkpoints, no saver hook and no Saver of the model_fn's
+  own) and no saving listener is given, it gets
+  :class:`~tfest_adapters.training._guards.SafeCheckpointSaverHook` instead, as ``fit`` does: the
+  same checkpoints, without re-saving the just-restored checkpoint at the start of every
+  ``train()`` call, and without writing the same graph again (graph.pbtxt is text: ~0.2 s
+  per call) when this Estimator already wrote it there. Saving listeners keep TF's hook: they
+  may count on its save at the start of the session (``train_and_evaluate``'s listener skips
+  that first save as "not trained yet").
+
+* ``_train_model_default``: the graph and session of a ``train()`` call are kept for the
+  next call, when it could not tell the difference (:mod:`tfest_adapters.estimator._kept_session`);
+  other calls are the Estimator's own. ``close()`` frees the kept session.
+
+A distribution strategy's training keeps the Estimator's hooks unchanged.
+
+The Estimator refuses subclasses that override its members (``TPUEstimator`` is exempted by
+name); this class runs the same check with exactly these three overrides allowed. They are
+private members of the pinned ``tensorflow-estimator==2.15.0``, and the tests of this module
+pin their behaviour.
+"""
+
+import tensorflow as tf
+
+from tfest_adapters.training import _guards
+from tfest_adapters.estimator import _kept_session
+from tfest_adapters.models import _steps_per_run
+
+
+# The overrides allowed: TF's own list (estimator.py, _assert_members_are_not_overridden),
+# the three of the module doc, and the check itself.
+_ALLOWED_OVERRIDES = frozenset([
+    'model_fn', '_create_and_assert_global_step', '_export_all_saved_models',
+    '_tf_api_names', '_tf_api_names_v1', '_estimator_api_names', '_estimator_api_names_v1',
+    '_estimator_api_constants', '_estimator_api_constants_v1', 'latest_checkpoint',
+    '_convert_train_steps_to_hooks', '_train_with_estimator_spec', '_train_model_default',
+    '_assert_members_are_not_overridden'])
+
+
+class Estimator(tf.estimator.Estimator):
+  """``tf.estimator.Estimator`` stopping exactly with steps per run, saving as ``fit`` saves.
+
+  Made by :func:`tfest_adapters.make_estimator`; see the module doc for the differences.
+
+  Args:
+    *args, **kwargs: those of ``tf.estimator.Estimator``.
+    keep_session: bool; keep the graph and session of a ``train()`` call for the next one.
+  """
+
+  def _assert_members_are_not_overridden(self):
+    """TF's check that no member of the Estimator is overridden, but for the three above."""
+    members = {m for m in dir(tf.estimator.Estimator) if not m.startswith('__')}
+    for cls in type(self).__mro__:
+      if cls is tf.estimator.Estimator:
+        break
+      overridden = sorted(m for m in (set(cls.__dict__) & members) - _ALLOWED_OVERRIDES
+                          if getattr(tf.estimator.Estimator, m) is not cls.__dict__[m])
+      if overridden:
+        raise ValueError('Subclasses of Estimator cannot override members of Estimator. '
+                         '{} does override {}'.format(cls, overridden))
+
+  def __init__(self, *args, keep_session=True, **kwargs):
+    super().__init__(*args, **kwargs)
+    # Stands for this Estimator's graphs in SafeCheckpointSaverHook (fit uses it too).
+    self.graph_token = object()
+    self._keeper = _kept_session.Keeper(keep_session)
+
+  def close(self):
+    """Closes the training session kept since the last ``train()``, freeing its memory.
+
+    The next ``train()`` builds its graph and session anew (and keeps them again). Also done
+    when the Estimator is garbage-collected, and at exit.
+    """
+    self._keeper.close()
+
+  def _train_model_default(self, input_fn, hooks, saving_listeners):
+    return self._keeper.train(self, input_fn, hooks, saving_listeners,
+                              super()._train_model_default)
+
+  def _convert_train_steps_to_hooks(self, steps, max_steps):
+    if (steps is None and max_steps is None) or self._train_distribution:
+      return super()._convert_train_steps_to_hooks(steps, max_steps)
+    return [_steps_per_run.StepsPerRunStopHook(num_steps=steps, last_step=max_steps)]
+
+  def _train_with_estimator_spec(self, estimator_spec, worker_hooks, hooks,
+                                 global_step_tensor, saving_listeners):
+    config = self._config
+    saver_hooks = _guards.saver_hooks(list(worker_hooks) + list(hooks) +
+                                      list(estimator_spec.training_chief_hooks))
+    if ((config.save_checkpoints_steps or config.save_checkpoints_secs) and
+        config.is_chief and not saver_hooks and not self._train_distribution and
+        estimator_spec.scaffold.saver is None and not saving_listeners):
+      hooks = list(hooks) + [_guards.SafeCheckpointSaverHook.from_config(
+          self._model_dir, config, graph_token=self.graph_token)]
+    return super()._train_with_estimator_spec(estimator_spec, worker_hooks, hooks,
+                                              global_step_tensor, saving_listeners)

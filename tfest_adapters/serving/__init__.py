@@ -1,0 +1,1 @@
+"""Serving: export receivers, export_saved_model and the Predictor."""

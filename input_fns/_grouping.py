@@ -21,30 +21,14 @@ columns, in order): the templates take batch ``i`` of it as their input layer, w
 splitting it into columns and stacking them again would cost ~10% of a small model's step.
 """
 
-import json
-
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
-from tfest_adapters.keys import GroupKeys
 
-# Reserved feature keys of a group (tfest_adapters.keys.GroupKeys).
-ROWS_KEY = GroupKeys.ROWS
-FEATURES_KEY = GroupKeys.FEATURES
-# Prefix of the key of a packed matrix of features (see make_group_dataset and packed_keys).
-PACKED_PREFIX = GroupKeys.PACKED_PREFIX
-# The key of the Estimator's params (and of the templates' params) giving the batches per group.
-PARAMS_KEY = 'steps_per_run'
-
-_ModeKeys = tf.estimator.ModeKeys
 _INPUT_FN_ARGS = ('mode', 'params', 'config', 'input_context')
-
-
-def is_group(features):
-  """Whether ``features`` (what an input_fn gave a model_fn) is a group of batches."""
-  return isinstance(features, dict) and ROWS_KEY in features
 
 
 def _component_name(path, kind):
@@ -98,19 +82,6 @@ def _paths(structure):
     yield (), structure
 
 
-def _is_group_spec(element_spec):
-  features = element_spec[0] if isinstance(element_spec, tuple) else element_spec
-  return is_group(features)
-
-
-def validate_steps_per_run(steps_per_run):
-  """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
-  if steps_per_run is None:
-    return None
-  return validation.check_positive_int('steps_per_run', steps_per_run,
-                                        'Give the number of batches per session.run, e.g. 8')
-
-
 def group_dataset(dataset, steps_per_run):
   """Returns ``dataset`` (of batches) as a Dataset of groups of ``steps_per_run`` batches.
 
@@ -139,7 +110,7 @@ def group_dataset(dataset, steps_per_run):
   with_labels = isinstance(spec, tuple) and len(spec) == 2
   features_spec, labels_spec = spec if with_labels else (spec, None)
   if isinstance(features_spec, dict):
-    for key in (ROWS_KEY, FEATURES_KEY):
+    for key in (groups.ROWS_KEY, groups.FEATURES_KEY):
       if key in features_spec:
         raise exceptions.ArgumentError(
             'features already hold the key %r, which grouping reserves: the input is already '
@@ -162,30 +133,6 @@ def group_dataset(dataset, steps_per_run):
   else:  # The last batch may be short: padded to the group's largest, rows say which count.
     dataset = dataset.padded_batch(steps_per_run)
   return dataset.prefetch(1)
-
-
-def packed_key(keys):
-  """The reserved feature key of a ``[k, batch, n]`` matrix holding features ``keys``."""
-  return PACKED_PREFIX + json.dumps(list(keys))
-
-
-def packed_keys(key):
-  """The feature keys a packed matrix's key names, in column order; None for other keys."""
-  if not (isinstance(key, str) and key.startswith(PACKED_PREFIX)):
-    return None
-  return json.loads(key[len(PACKED_PREFIX):])
-
-
-def feature_keys(features):
-  """The keys of a features dict as the model sees them: a group's packed matrices expanded."""
-  keys = []
-  for key in features:
-    packed = packed_keys(key)
-    if packed is not None:
-      keys.extend(packed)
-    elif key not in (ROWS_KEY, FEATURES_KEY):
-      keys.append(key)
-  return keys
 
 
 def _carried_packs(components, rebuild, num_columns):
@@ -221,46 +168,15 @@ def _with_rows(element, rows, packs=None):
   if isinstance(features, dict):
     features = {k: v for k, v in features.items() if v is not None}
     features.update(packs or {})
-    features[ROWS_KEY] = rows
+    features[groups.ROWS_KEY] = rows
   else:
-    features = {FEATURES_KEY: features, ROWS_KEY: rows}
+    features = {groups.FEATURES_KEY: features, groups.ROWS_KEY: rows}
   return (features,) + tuple(element[1:]) if with_labels else features
 
 
 def _fn_args(input_fn):
   args = function_utils.fn_args(input_fn)
   return tuple(a for a in _INPUT_FN_ARGS if a in args)
-
-
-def steps_per_run_of(mode, params, steps_per_run=None):
-  """The number of batches per group an input_fn should yield when called in ``mode``.
-
-  1 in EVAL and PREDICT; otherwise ``steps_per_run`` when given (a builder's own argument),
-  else ``params['steps_per_run']`` (the Estimator's params, which the Estimator passes to an
-  input_fn taking ``params``, and which the templates read too), else 1.
-
-  Raises:
-    ArgumentError: ``params['steps_per_run']`` is not a positive int.
-  """
-  if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
-    return 1
-  if steps_per_run is not None:
-    return steps_per_run
-  return params_steps_per_run(params)
-
-
-def check_params_steps_per_run(value):
-  """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
-  return validation.check_positive_int(
-      'params["%s"]' % PARAMS_KEY, value,
-      'Give the number of training steps each session.run performs, e.g. 8')
-
-
-def params_steps_per_run(params):
-  """``params['steps_per_run']`` checked, 1 when params do not give it."""
-  if isinstance(params, dict) and params.get(PARAMS_KEY) is not None:
-    return check_params_steps_per_run(params[PARAMS_KEY])
-  return 1
 
 
 def group_batches(input_fn, steps_per_run=None):
@@ -323,7 +239,7 @@ def group_batches(input_fn, steps_per_run=None):
 
   def grouped_input_fn(mode=None, params=None, config=None, input_context=None):
     given = dict(mode=mode, params=params, config=config, input_context=input_context)
-    steps = steps_per_run_of(mode, params, steps_per_run)
+    steps = groups.steps_per_run_of(mode, params, steps_per_run)
     result = input_fn(**{a: given[a] for a in accepted})
     if steps == 1:
       return result
@@ -333,7 +249,7 @@ def group_batches(input_fn, steps_per_run=None):
           'by steps_per_run=%d' % steps, result,
           'return the Dataset itself (not its tensors or an iterator), or use '
           'steps_per_run=1', error=exceptions.ArgumentTypeError)
-    if _is_group_spec(result.element_spec):  # A builder that groups by itself.
+    if groups.is_group_spec(result.element_spec):  # A builder that groups by itself.
       return result
     return group_dataset(result, steps)
 
@@ -387,7 +303,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
   # shuffling small columns), unpacked into the caller's columns once per group.
   components = store.components(row_major=shuffle)
   # A row-major matrix of features goes to the model as it is, [k, batch, n] under
-  # packed_key(keys): the templates take batch i of it as their input layer, no columns
+  # groups.packed_key(keys): the templates take batch i of it as their input layer, no columns
   # split and stacked again (see models/_steps_per_run.py).
   carried = _carried_packs(components, rebuild, len(store.arrays))
   full = plan.full_batches_only
@@ -443,7 +359,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     for component, spec, tensor in zip(components, specs, tensors[:-1]):
       tensor.set_shape(spec.shape)  # [k * batch_size, ...]: unpacked as one batch.
       if id(component) in carried:
-        packs[packed_key(carried[id(component)])] = by_group(tensor)
+        packs[groups.packed_key(carried[id(component)])] = by_group(tensor)
       else:
         component.unpack(tensor, columns)
     columns = [None if c is None else by_group(c) for c in columns]

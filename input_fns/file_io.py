@@ -16,6 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
@@ -275,7 +276,7 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     validation.fail('field_delim', 'a one-character str', field_delim)
   if not isinstance(na_value, str):
     validation.fail('na_value', 'a str', na_value, error=exceptions.ArgumentTypeError)
-  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
+  steps_per_run = groups.validate_steps_per_run(steps_per_run)
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
@@ -368,7 +369,7 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
                        mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
     return _grouping.group_dataset(
         _batches(records, parse, batch_size, mode_epochs, mode_drop),
-        _grouping.steps_per_run_of(mode, params, steps_per_run))
+        groups.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 
@@ -460,7 +461,7 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
   batch_size, num_epochs, seed = _validate_common(
       batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
       num_parallel_reads)
-  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
+  steps_per_run = groups.validate_steps_per_run(steps_per_run)
 
   call_seeds = _batching.CallSeeds(seed)
 
@@ -487,7 +488,7 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
                        mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
     return _grouping.group_dataset(
         _batches(records, parse, batch_size, mode_epochs, mode_drop),
-        _grouping.steps_per_run_of(mode, params, steps_per_run))
+        groups.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
@@ -249,7 +250,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   queue_capacity = validate_queue_capacity(queue_capacity)
   validate_num_threads(num_threads)
   seed = _arrays.validate_seed(seed)
-  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
+  steps_per_run = groups.validate_steps_per_run(steps_per_run)
   arrays = [np.asarray(v) for v in data.values()]
   num_rows = len(arrays[0])
   _arrays.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
@@ -288,6 +289,6 @@ def legacy_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, s
     return _grouping.make_group_dataset(
         store, dtypes, rebuild, batch_size, num_epochs, shuffle,
         seed=call_seeds.next() if shuffle else None, shard=shard, prefetch=prefetch,
-        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
+        steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn

@@ -6,11 +6,11 @@ pandas is imported when the builder is called, not when this module is.
 import numpy as np
 import tensorflow as tf
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _errors
-from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import numpy_io
 
 
@@ -141,7 +141,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   queue_capacity = numpy_io.validate_queue_capacity(queue_capacity, allow_none=True)
   numpy_io.validate_num_threads(num_threads)
   seed = _arrays.validate_seed(seed)
-  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
+  steps_per_run = groups.validate_steps_per_run(steps_per_run)
   num_rows = len(x)
   _arrays.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
   if queue_capacity is None:

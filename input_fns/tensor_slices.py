@@ -15,6 +15,7 @@ serves every mode.
 
 import tensorflow as tf
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
@@ -105,7 +106,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   num_epochs = _arrays.validate_num_epochs(num_epochs)
   seed = _arrays.validate_seed(seed)
   validation.check_bool('drop_remainder', drop_remainder)
-  steps_per_run = _grouping.validate_steps_per_run(steps_per_run)
+  steps_per_run = groups.validate_steps_per_run(steps_per_run)
   feature_keys = [k for k, _, _ in feature_columns]
   label_keys = [k for k, _, _ in label_columns]
   num_features = len(feature_columns)
@@ -139,7 +140,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
         stores[with_labels], None, rebuild, batch_size,
         mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,
         shard=shard, drop_remainder=mode_drop,
-        steps_per_run=_grouping.steps_per_run_of(mode, params, steps_per_run))
+        steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run))
 
   return input_fn
 

@@ -39,7 +39,7 @@ from tfest_adapters.models._optimizers import make_optimizer_fn
 from tfest_adapters.models._optimizers import NAMES as OPTIMIZER_NAMES
 from tfest_adapters.models._spec_checks import check_spec
 from tfest_adapters.models._spec_checks import mode_checked
-from tfest_adapters.models._steps_per_run import StepsPerRunStopHook
+from tfest_adapters._core.stop_hook import StepsPerRunStopHook
 from tfest_adapters.models._templates import classifier_model_fn
 from tfest_adapters.models._templates import make_model_fn
 from tfest_adapters.models._templates import regressor_model_fn

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _grouping
+from tfest_adapters._core import groups
 from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
@@ -112,7 +112,7 @@ def _validate_weight_column(params):
 
 
 def _validate_steps_per_run(params):
-  return _grouping.check_params_steps_per_run(params.get('steps_per_run', 1))
+  return groups.check_params_steps_per_run(params.get('steps_per_run', 1))
 
 
 def _validate_n_classes_and_vocabulary(params):

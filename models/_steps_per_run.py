@@ -2,7 +2,7 @@
 
 Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~0.7-1.5 ms
 on the CPUs measured here) that can be several times the maths of a small model. When the
-input_fn yields groups of batches (``tfest_adapters.input_fns._grouping.group_batches``, or
+input_fn yields groups of batches (``tfest_adapters.input_fns.group_batches``, or
 ``steps_per_run`` of the builders), the templates train on the batches of a group one after the
 other in a ``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer
 steps and the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and
@@ -55,25 +55,21 @@ import collections
 import contextlib
 import warnings
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import while_v2
 
 from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _grouping
+from tfest_adapters._core import groups
+from tfest_adapters._core import stop_hook
 from tfest_adapters.models import _spec_checks
 
 ModeKeys = tf.estimator.ModeKeys
 GraphKeys = tf.compat.v1.GraphKeys
 
-# Attribute of a training graph with groups: its _Loops, for the stop hook. Not a graph
-# collection: each checkpoint's meta graph would warn that it cannot serialize them.
-_LOOPS_ATTR = '_tfest_steps_per_run_loops'
 # Collections a step adds to, kept apart inside the loop body (see _own_collections).
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
-_NO_LAST_STEP = np.iinfo(np.int64).max
 # Attribute of a loop body's graph while a step is built in it (see in_group_step).
 _IN_STEP_ATTR = '_tfest_building_group_step'
 # Ops that read a variable's value: a tensor computed from them outside the loop is stale.
@@ -82,44 +78,9 @@ _READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', '
 
 
 
-class _Loop:
-  """What the stop hooks of a training graph share about its loop of steps.
-
-  Attributes:
-    last_step: int64 placeholder (default: no limit) bounding the global step the loop may
-      reach; fed by one hook (the first to begin), with the smallest last step of all.
-    global_step_after: the global step read after the loop, in the same run.
-    last_steps: the last step of every stop hook of the session.
-    feeder: the hook that feeds ``last_step``.
-  """
-
-  def __init__(self, last_step, global_step_after):
-    self.last_step = last_step
-    self.global_step_after = global_step_after
-    self.last_steps = []
-    self.feeder = None
-
-
-def _loops(graph):
-  """The _Loops of ``graph``, in the order they were built."""
-  return getattr(graph, _LOOPS_ATTR, ())
-
-
-def new_session(graph):
-  """Forgets the stop hooks of ``graph``'s previous session, before it is trained again.
-
-  A graph is normally trained by one MonitoredSession; make_estimator's Estimator keeps its
-  training graph across ``train()`` calls (``tfest_adapters.estimator._kept_session``), and each call's
-  stop hooks must bound the loop, not the hooks of the call before.
-  """
-  for loop in _loops(graph):
-    loop.last_steps = []
-    loop.feeder = None
-
-
 def is_group(features):
   """Whether the features a model_fn got are a group of batches (see group_batches)."""
-  return _grouping.is_group(features)
+  return groups.is_group(features)
 
 
 def _fail(text, error=exceptions.SpecError):
@@ -141,21 +102,21 @@ class _Group:
   loop) into ``[n, k, batch, ...]``, so that taking batch ``i`` costs one gather (and one
   unstack) per kind of tensor, not one slice per feature: with 30 columns, two ops per step
   instead of thirty. Features the input builders sent as one row-major ``[k, batch, n]``
-  matrix (under ``_grouping.packed_key(keys)``) are not stacked: batch ``i`` is one
+  matrix (under ``groups.packed_key(keys)``) are not stacked: batch ``i`` is one
   contiguous gather of ``[batch, n]``, unstacked into the features; the templates' DNN input
   layer takes that matrix as it is (see ``_networks._plain_numeric_input``).
   """
 
   def __init__(self, features, labels):
     features = dict(features)
-    self.rows = features.pop(_grouping.ROWS_KEY)
+    self.rows = features.pop(groups.ROWS_KEY)
     if self.rows.shape.rank != 1 or not self.rows.dtype.is_integer:
       _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
-          _grouping.ROWS_KEY, self.rows), exceptions.ArgumentError)
-    self.features = features.pop(_grouping.FEATURES_KEY, None)
+          groups.ROWS_KEY, self.rows), exceptions.ArgumentError)
+    self.features = features.pop(groups.FEATURES_KEY, None)
     if self.features is None:
-      for key in [k for k in features if _grouping.packed_keys(k) is not None]:
-        keys, matrix = _grouping.packed_keys(key), features.pop(key)
+      for key in [k for k in features if groups.packed_keys(k) is not None]:
+        keys, matrix = groups.packed_keys(key), features.pop(key)
         if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
           _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
               key, len(keys), matrix), exceptions.ArgumentError)
@@ -354,7 +315,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   _check_resource([global_step])
   with tf.name_scope('steps_per_run'):
     last_step = tf.compat.v1.placeholder_with_default(
-        tf.constant(_NO_LAST_STEP, tf.int64), [], name='last_step')
+        tf.constant(stop_hook.NO_LAST_STEP, tf.int64), [], name='last_step')
     steps = tf.cast(tf.clip_by_value(last_step - tf.cast(global_step.read_value(), tf.int64),
                                      0, tf.cast(group.size, tf.int64)), tf.int32)
   traced = {}
@@ -409,7 +370,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
         'session.run trains a group of batches; the head\'s loss summaries are, averaged '
         'over each group', len(traced['network_summaries']),
         ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
-  setattr(graph, _LOOPS_ATTR, _loops(graph) + (_Loop(last_step, global_step_after),))
+  stop_hook.add_loop(graph, last_step, global_step_after)
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 
 
@@ -449,58 +410,6 @@ def model_spec(features, labels, mode, network, make_spec, head, regularization_
     _fail('%s got a group of batches (features[%r]): groups are for training only. '
           'group_batches passes batches through ungrouped when the Estimator gives the '
           'input_fn its mode; give evaluate/predict an input_fn taking `mode`, or the '
-          'ungrouped input_fn' % (_spec_checks.mode_name(mode), _grouping.ROWS_KEY),
+          'ungrouped input_fn' % (_spec_checks.mode_name(mode), groups.ROWS_KEY),
           exceptions.ArgumentError)
   return grouped_train_spec(features, labels, network, make_spec, head, regularization_fn)
-
-
-class StepsPerRunStopHook(tf.compat.v1.train.StopAtStepHook):
-  """``tf.compat.v1.train.StopAtStepHook`` that stops a loop of steps exactly at the last step.
-
-  With one step per run it is the StopAtStepHook. In a graph whose template trains several
-  steps per run (the input_fn yields groups of batches), it also feeds the loop the last
-  step, so that a run ends exactly there (the run reaching it trains fewer steps), and stops
-  as soon as a run reaches it, from the global step read after the loop in the same run (no
-  extra ``session.run``). It is TF's ``_MultiStepStopAtStepHook`` for these loops. Several of
-  them in one session (``fit``'s and a caller's) agree: the loop stops at the first of their
-  last steps.
-
-  Args:
-    num_steps: train this many steps from the global step at session creation; or
-    last_step: train until the global step reaches this (exactly one of the two).
-
-  Example:
-
-    estimator.train(grouped_input_fn, max_steps=1000,
-                    hooks=[StepsPerRunStopHook(last_step=1000)])
-  """
-
-  def begin(self):
-    super().begin()
-    loops = _loops(tf.compat.v1.get_default_graph())
-    self._loop = loops[-1] if loops else None
-    if self._loop is not None and self._loop.feeder is None:
-      self._loop.feeder = self  # One hook feeds the bound: a tensor is fed once per run.
-
-  def after_create_session(self, session, coord):
-    super().after_create_session(session, coord)
-    if self._loop is None:
-      return
-    self._loop.last_steps.append(self._last_step)
-    if session.run(self._global_step_tensor) >= self._last_step:
-      coord.request_stop()
-
-  def before_run(self, run_context):
-    if self._loop is None:
-      return super().before_run(run_context)
-    feed = None
-    if self._loop.feeder is self:
-      feed = {self._loop.last_step: min(self._loop.last_steps)}
-    return tf.compat.v1.train.SessionRunArgs(self._loop.global_step_after, feed_dict=feed)
-
-  def after_run(self, run_context, run_values):
-    if self._loop is None:
-      return super().after_run(run_context, run_values)
-    if run_values.results >= self._last_step:
-      run_context.request_stop()
-    return None

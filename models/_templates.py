@@ -21,7 +21,7 @@ from tensorflow.python.util import function_utils  # The Estimator's own fn_args
 from tfest_adapters._core import seeding
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _grouping
+from tfest_adapters._core import groups
 from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
@@ -218,7 +218,7 @@ def _check_features_present(features, feature_columns, params_key):
                      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
                      error=exceptions.ArgumentTypeError)
   needed = tf.feature_column.make_parse_example_spec(feature_columns)
-  present = _grouping.feature_keys(features)
+  present = groups.feature_keys(features)
   missing = sorted(k for k in needed if k not in present)
   if missing:
     raise exceptions.ArgumentKeyError(
@@ -472,7 +472,7 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
       output = network_fn(step_features, **{a: available[a] for a in network_args})
       return _validate_logits(output, head, mode)
     return _model_spec(head, features, labels, mode, network, optimizer_fn,
-                       _grouping.params_steps_per_run(params))
+                       groups.params_steps_per_run(params))
 
   model_fn.head = head
   model_fn.network_fn = network_fn

@@ -1,13 +1,13 @@
-"""``python -m tfest_adapters`` and the ``tfest`` console script: see :mod:`tfest_adapters.cli._app`."""
+"""``python -m tfest_adapters`` and the ``tfest`` console script: see :mod:`tfest_adapters.cli`."""
 
 import sys
 
-from tfest_adapters.cli import _app
+from tfest_adapters import cli
 
 
 def main(argv=None):
   """Runs the ``tfest`` command line on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-  return _app.main(argv)
+  return cli.main(argv)
 
 
 if __name__ == '__main__':

@@ -13,13 +13,13 @@ import tensorflow as tf
 
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _arrays
-from tfest_adapters.input_fns import _grouping
+from tfest_adapters._core import groups
 from tfest_adapters.input_fns import numpy_input_fn
-from tfest_adapters.input_fns._grouping import FEATURES_KEY
+from tfest_adapters._core.groups import FEATURES_KEY
 from tfest_adapters.input_fns._grouping import group_batches
 from tfest_adapters.input_fns._grouping import group_dataset
 from tfest_adapters.input_fns._grouping import make_group_dataset
-from tfest_adapters.input_fns._grouping import ROWS_KEY
+from tfest_adapters._core.groups import ROWS_KEY
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -61,11 +61,11 @@ def test_the_last_short_batch_is_zero_padded_and_counted():
 
 
 def test_packed_keys_name_the_columns_of_a_matrix():
-  key = _grouping.packed_key(['b', 'a', 'c'])
-  assert key.startswith(_grouping.PACKED_PREFIX)
-  assert _grouping.packed_keys(key) == ['b', 'a', 'c'] and _grouping.packed_keys('a') is None
+  key = groups.packed_key(['b', 'a', 'c'])
+  assert key.startswith(groups.PACKED_PREFIX)
+  assert groups.packed_keys(key) == ['b', 'a', 'c'] and groups.packed_keys('a') is None
   features = {key: None, 'n': None, ROWS_KEY: None}
-  assert _grouping.feature_keys(features) == ['b', 'a', 'c', 'n']
+  assert groups.feature_keys(features) == ['b', 'a', 'c', 'n']
 
 
 def test_a_bare_features_tensor_is_carried_in_a_dict():
@@ -106,8 +106,8 @@ def test_by_default_the_estimators_params_say_how_many_batches_per_group():
   for params in (None, {}, {'steps_per_run': None}, {'steps_per_run': 1}):
     features, _ = next(iter(grouped(mode=ModeKeys.TRAIN, params=params)))
     assert features['a'].shape == (2,)
-  assert _grouping.steps_per_run_of(ModeKeys.EVAL, {'steps_per_run': 3}) == 1
-  assert _grouping.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 3}, 5) == 5
+  assert groups.steps_per_run_of(ModeKeys.EVAL, {'steps_per_run': 3}) == 1
+  assert groups.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 3}, 5) == 5
 
 
 def test_a_bad_steps_per_run_in_params_is_refused():
@@ -230,6 +230,6 @@ def test_features_that_are_not_a_dict_or_a_tensor_are_refused():
 
 
 def test_is_group():
-  assert _grouping.is_group({ROWS_KEY: 1, 'x': 2})
-  assert not _grouping.is_group({'x': 2})
-  assert not _grouping.is_group(tf.zeros([2]))
+  assert groups.is_group({ROWS_KEY: 1, 'x': 2})
+  assert not groups.is_group({'x': 2})
+  assert not groups.is_group(tf.zeros([2]))

@@ -14,6 +14,8 @@ from conftest import small_arrays
 from test_crash_resume import checkpoint_step
 from test_crash_resume import read_line
 from test_crash_resume import start_child
+from tfest_adapters import estimator as estimator_lib
+from tfest_adapters._core import groups
 from tfest_adapters.training import _guards
 from tfest_adapters.training import _lock
 from tfest_adapters import exceptions
@@ -251,7 +253,7 @@ def test_user_saver_hook_replaces_the_safe_one(tmp_path):
   saver = tf.compat.v1.train.CheckpointSaverHook(str(tmp_path), save_steps=2)
   from tfest_adapters.training import _fit
   loop = _fit.FitLoop(est, TRAIN, max_steps=4, hooks=[saver], progress=False)
-  assert not any(isinstance(h, _guards.SafeCheckpointSaverHook) for h in loop.hooks)
+  assert not any(isinstance(h, estimator_lib.SafeCheckpointSaverHook) for h in loop.hooks)
   loop.run()
   assert checkpoint_step(str(tmp_path)) == 4
 
@@ -406,9 +408,9 @@ def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum)
 
 def test_inputs_of_a_group_sent_as_one_matrix_are_named_by_their_features():
   from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
-  spec = ({_grouping.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
-           _grouping.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
+  spec = ({groups.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
+           groups.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
   assert _guards._input_names(spec) == [
       ('features', "one of features['a'], features['b'], features['c'], ... "
                    '(a matrix of 4 features)'),
-      ('features', "features['%s']" % _grouping.ROWS_KEY), ('labels', 'labels')]
+      ('features', "features['%s']" % groups.ROWS_KEY), ('labels', 'labels')]

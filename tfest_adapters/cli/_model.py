@@ -13,7 +13,11 @@ import re
 import numpy as np
 import tensorflow as tf
 
-import tfest_adapters as tfa
+from tfest_adapters import estimator as estimator_lib
+from tfest_adapters import input_fns
+from tfest_adapters import models
+from tfest_adapters import serving
+from tfest_adapters import training
 from tfest_adapters.cli import _data as data
 from tfest_adapters import exceptions
 from tfest_adapters.keys import MetricKeys
@@ -60,7 +64,7 @@ def feature_columns(schema):
 
 
 def model_fn_of(model):
-  return tfa.classifier_model_fn if model == data.CLASSIFIER else tfa.regressor_model_fn
+  return models.classifier_model_fn if model == data.CLASSIFIER else models.regressor_model_fn
 
 
 # params key -> the tfest train flag that sets it, to name flags in the template's messages.
@@ -124,7 +128,7 @@ def params_of(record, steps_per_run=None):
 
 
 def build_estimator(record, model_dir, seed=None, steps_per_run=None):
-  return tfa.make_estimator(model_fn_of(record['model']),
+  return estimator_lib.make_estimator(model_fn_of(record['model']),
                             params=params_of(record, steps_per_run), model_dir=model_dir,
                             seed=seed)
 
@@ -151,16 +155,16 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   """
   estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
   # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
-  train_fn = tfa.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size, shuffle=True,
+  train_fn = input_fns.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size, shuffle=True,
                                         seed=seed)
   if eval_x is None:
     eval_x, eval_y = train_x, train_y
-  eval_fn = tfa.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
+  eval_fn = input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
   if save_record is not None:
     save_record(record)
   # fit evaluates every eval_every steps and, in any case, once at the end. Its History
   # continues the rows of the model_dir's event files when training resumes.
-  history = tfa.fit(estimator, train_fn, steps=steps, eval_input_fn=eval_fn,
+  history = training.fit(estimator, train_fn, steps=steps, eval_input_fn=eval_fn,
                     eval_every_steps=eval_every, progress=progress,
                     keep_best=eval_every is not None)
   history_csv = os.path.join(model_dir, 'history.csv')
@@ -190,14 +194,14 @@ def save_history(history, csv_path, png_path):
 def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):
   estimator = build_estimator(record, model_dir)
   return _plain(estimator.evaluate(
-      tfa.tensor_slices_input_fn(eval_x, eval_y, batch_size=batch_size)))
+      input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=batch_size)))
 
 
 def predict_model_dir(record, model_dir, features, batch_size=128):
   """Predictions of the latest checkpoint of ``model_dir`` as a DataFrame, one row per input."""
   estimator = build_estimator(record, model_dir)
   batches = list(estimator.predict(
-      tfa.tensor_slices_input_fn(features, batch_size=batch_size),
+      input_fns.tensor_slices_input_fn(features, batch_size=batch_size),
       yield_single_examples=False))
   predictions = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
   return predictions_frame(record, predictions)
@@ -205,7 +209,7 @@ def predict_model_dir(record, model_dir, features, batch_size=128):
 
 def predict_saved_model(path, record, features, table, batch_size=1024):
   """Predictions of a SavedModel as a DataFrame; ``record`` None for a foreign SavedModel."""
-  predictor = tfa.Predictor.from_saved_model(path)
+  predictor = serving.Predictor.from_saved_model(path)
   try:
     if features is None:
       features = _signature_features(table, predictor)
@@ -285,6 +289,6 @@ def export(record, model_dir, export_dir_base, parse_examples=False):
   """
   estimator = build_estimator(record, model_dir)
   sample = data.sample_features(record['schema'], record['sample'])
-  path = tfa.export_saved_model(estimator, export_dir_base, sample_features=sample,
+  path = serving.export_saved_model(estimator, export_dir_base, sample_features=sample,
                                 parse_examples=parse_examples)
   return path.decode('utf-8') if isinstance(path, bytes) else str(path)

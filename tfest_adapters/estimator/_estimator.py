@@ -12,7 +12,7 @@ Estimator's own:
 * ``_train_with_estimator_spec``: when the Estimator would add TF's ``CheckpointSaverHook``
   (the chief of a run that saves checkpoints, no saver hook and no Saver of the model_fn's
   own) and no saving listener is given, it gets
-  :class:`~tfest_adapters.training._guards.SafeCheckpointSaverHook` instead, as ``fit`` does: the
+  :class:`~tfest_adapters.estimator._saver.SafeCheckpointSaverHook` instead, as ``fit`` does: the
   same checkpoints, without re-saving the just-restored checkpoint at the start of every
   ``train()`` call, and without writing the same graph again (graph.pbtxt is text: ~0.2 s
   per call) when this Estimator already wrote it there. Saving listeners keep TF's hook: they
@@ -33,9 +33,9 @@ pin their behaviour.
 
 import tensorflow as tf
 
-from tfest_adapters.training import _guards
+from tfest_adapters._core import stop_hook
 from tfest_adapters.estimator import _kept_session
-from tfest_adapters.models import _steps_per_run
+from tfest_adapters.estimator import _saver
 
 
 # The overrides allowed: TF's own list (estimator.py, _assert_members_are_not_overridden),
@@ -91,17 +91,17 @@ class Estimator(tf.estimator.Estimator):
   def _convert_train_steps_to_hooks(self, steps, max_steps):
     if (steps is None and max_steps is None) or self._train_distribution:
       return super()._convert_train_steps_to_hooks(steps, max_steps)
-    return [_steps_per_run.StepsPerRunStopHook(num_steps=steps, last_step=max_steps)]
+    return [stop_hook.StepsPerRunStopHook(num_steps=steps, last_step=max_steps)]
 
   def _train_with_estimator_spec(self, estimator_spec, worker_hooks, hooks,
                                  global_step_tensor, saving_listeners):
     config = self._config
-    saver_hooks = _guards.saver_hooks(list(worker_hooks) + list(hooks) +
+    saver_hooks = _saver.saver_hooks(list(worker_hooks) + list(hooks) +
                                       list(estimator_spec.training_chief_hooks))
     if ((config.save_checkpoints_steps or config.save_checkpoints_secs) and
         config.is_chief and not saver_hooks and not self._train_distribution and
         estimator_spec.scaffold.saver is None and not saving_listeners):
-      hooks = list(hooks) + [_guards.SafeCheckpointSaverHook.from_config(
+      hooks = list(hooks) + [_saver.SafeCheckpointSaverHook.from_config(
           self._model_dir, config, graph_token=self.graph_token)]
     return super()._train_with_estimator_spec(estimator_spec, worker_hooks, hooks,
                                               global_step_tensor, saving_listeners)

@@ -25,7 +25,7 @@ one, when the next call could not tell the difference:
   does. Each call ends with a checkpoint of its last step, as every ``train()`` does.
 * **The hooks of a call are made for the call**: the stop hook of ``steps``/``max_steps``,
   the Estimator's NaN, logging, step-counter and summary hooks, the checkpoint saver
-  (:class:`~tfest_adapters.training._guards.SafeCheckpointSaverHook`, or the one given, as ``fit``
+  (:class:`~tfest_adapters.estimator._saver.SafeCheckpointSaverHook`, or the one given, as ``fit``
   gives its own), the input's initializer. The graph is open while they ``begin`` (a hook
   building ops once per graph builds them the first time), then finalized for the call.
 * **The model_fn is not called again**: the kept graph is the one it built for this
@@ -77,8 +77,8 @@ from tensorflow.python.training import training_util
 from tensorflow_estimator.python.estimator import util as estimator_util
 # pylint: enable=g-direct-tensorflow-import
 
-from tfest_adapters.training import _guards
-from tfest_adapters.models import _steps_per_run
+from tfest_adapters._core import stop_hook
+from tfest_adapters.estimator import _saver
 
 _ModeKeys = tf.estimator.ModeKeys
 _GraphKeys = tf.compat.v1.GraphKeys
@@ -225,7 +225,7 @@ def _kept_graph_safe(hook):
   attribute.
   """
   return (type(hook) in _TF_HOOKS_WITHOUT_OPS or
-          isinstance(hook, _steps_per_run.StepsPerRunStopHook) or
+          isinstance(hook, stop_hook.StepsPerRunStopHook) or
           getattr(type(hook), 'kept_graph_safe', False) is True)
 
 
@@ -325,7 +325,7 @@ class Keeper:
       others = [type(l).__name__ for l in saving_listeners if not _kept_graph_safe(l)]
       if others:
         return 'saving listeners are given (%s)' % ', '.join(sorted(others))
-      if not _guards.saver_hooks(hooks):
+      if not _saver.saver_hooks(hooks):
         # TF's own saver hook would get them, and they may count on its save at the start.
         return 'saving listeners are given without a saver hook'
     return None
@@ -470,7 +470,7 @@ class Keeper:
       if not kept.prepared:
         with kept.graph.device(estimator._device_fn):
           self._prepare(estimator, kept)
-      _steps_per_run.new_session(kept.graph)
+      stop_hook.new_session(kept.graph)
       worker_hooks = [_InputHook(kept, graph_def)] + list(hooks)
       worker_hooks.append(tf.compat.v1.train.NanTensorHook(spec.loss))
       if config.log_step_count_steps is not None:
@@ -479,10 +479,10 @@ class Keeper:
             every_n_iter=config.log_step_count_steps))
       # MonitoredTrainingSession's hooks for a chief, in its order; the saver hook given
       # (fit's) or this Estimator's, with the saving listeners, as the Estimator does.
-      saver_hooks = _guards.saver_hooks(hooks)
+      saver_hooks = _saver.saver_hooks(hooks)
       all_hooks = []
       if not saver_hooks:
-        saver_hooks = all_hooks = [_guards.SafeCheckpointSaverHook.from_config(
+        saver_hooks = all_hooks = [_saver.SafeCheckpointSaverHook.from_config(
             model_dir, config, graph_token=estimator.graph_token)]
       for listener in saving_listeners or ():
         if listener not in saver_hooks[0]._listeners:

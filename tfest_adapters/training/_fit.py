@@ -470,7 +470,7 @@ class FitLoop:
   * ``self.hooks``: the SessionRunHooks of every ``Estimator.train`` call: the guards
     (other-model check, non-finite loss, the checkpoint saver), the step recorder, the
     caller's, then the signal hook. Append hooks here. The checkpoint saver is fit's
-    :class:`~tfest_adapters.training._guards.SafeCheckpointSaverHook` (TF's, without the re-save at
+    :class:`~tfest_adapters.estimator.SafeCheckpointSaverHook` (TF's, without the re-save at
     session start), which saves in its ``after_run``, before the hooks after it see the
     step: a check that must veto a save belongs in a saving listener.
   * ``self.saving_listeners``: ``tf.estimator.CheckpointSaverListener`` objects passed to
@@ -488,9 +488,10 @@ class FitLoop:
                eval_input_fn=None, eval_every_steps=None, early_stopping=None, hooks=(),
                progress=True, eval_steps=None, keep_best=True, check_numerics=False,
                lock=True):
+    import tensorflow as tf
+    from tfest_adapters import estimator as estimator_lib
     from tfest_adapters.training import _guards
     from tfest_adapters.training import _hooks
-    import tensorflow as tf
     self.estimator = _validate_estimator(estimator)
     self.model_dir = estimator.model_dir
     steps = validation.check_optional_positive_int('steps', steps)
@@ -555,9 +556,9 @@ class FitLoop:
     config = estimator.config
     if config.save_checkpoints_steps or config.save_checkpoints_secs:
       self.saving_listeners.append(veto)
-      if config.is_chief and not _guards.saver_hooks(self.user_hooks):
+      if config.is_chief and not estimator_lib.saver_hooks(self.user_hooks):
         # After the NaN hook, whose after_run (with the batch's diagnosis) then comes first.
-        self.hooks.append(_guards.SafeCheckpointSaverHook.from_config(
+        self.hooks.append(estimator_lib.SafeCheckpointSaverHook.from_config(
             self.model_dir, config,
             # One token per Estimator (make_estimator's), else per fit: its chunks rebuild
             # the same graph, written once.
@@ -592,14 +593,14 @@ class FitLoop:
   def train_chunk(self, stop):
     """One Estimator.train call up to global step ``stop`` (None: until out of data)."""
     import tensorflow as tf
-    from tfest_adapters.estimator import _estimator
-    from tfest_adapters.models import _steps_per_run
+    from tfest_adapters import estimator as estimator_lib
+    from tfest_adapters._core import stop_hook
     hooks = list(self.hooks)
-    if stop is not None and not isinstance(self.estimator, _estimator.Estimator):
+    if stop is not None and not isinstance(self.estimator, estimator_lib.Estimator):
       # Ends a loop of steps per session.run (params['steps_per_run']) exactly at `stop`,
       # as make_estimator's Estimator does by itself for max_steps; with one step per run
       # it is the Estimator's own StopAtStepHook.
-      hooks.append(_steps_per_run.StepsPerRunStopHook(last_step=stop))
+      hooks.append(stop_hook.StepsPerRunStopHook(last_step=stop))
     try:
       self.estimator.train(self.train_input_fn, max_steps=stop, hooks=hooks,
                            saving_listeners=self.saving_listeners or None)

@@ -29,11 +29,11 @@ a model_dir holding a checkpoint of another model is refused before the session;
 
 import os
 
-from tfest_adapters.serving import _export
+from tfest_adapters import estimator as estimator_lib
+from tfest_adapters import serving
 from tfest_adapters.training import _fit
 from tfest_adapters.training import _guards
 from tfest_adapters.training import _lock
-from tfest_adapters.estimator import _placement
 from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 
@@ -42,7 +42,7 @@ _CLUSTER_POLL_SECS = 10
 
 
 def _default_throttle_secs(config):
-  if not _placement.in_cluster(config):
+  if not estimator_lib.in_cluster(config):
     return 0
   if config.save_checkpoints_secs:
     return int(config.save_checkpoints_secs)
@@ -50,7 +50,7 @@ def _default_throttle_secs(config):
 
 
 def _is_chief_or_local(config):
-  return (not _placement.in_cluster(config) or config.task_type in ('chief', 'master') or
+  return (not estimator_lib.in_cluster(config) or config.task_type in ('chief', 'master') or
           (config.task_type is None))
 
 
@@ -221,7 +221,7 @@ def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle
       validation.fail('exporters', 'a list of tf.estimator.Exporter', exporter,
                        error=exceptions.ArgumentTypeError)
   if sample_features is not None or feature_spec is not None:
-    receiver_fn = _export.build_serving_input_receiver_fn(
+    receiver_fn = serving.build_serving_input_receiver_fn(
         sample_features=sample_features, feature_spec=feature_spec,
         parse_examples=parse_examples)
     eval_dir = 'eval' if not eval_name else 'eval_' + eval_name

@@ -1,0 +1,97 @@
+"""The group-of-batches format that input_fns produce and the templates consume.
+
+A group is up to ``steps_per_run`` batches stacked on a new leading dimension,
+``[k, batch_size, ...]``, with the rows of each batch under :data:`ROWS_KEY` (int32 ``[k]``).
+Features given as one tensor are carried under :data:`FEATURES_KEY`; features of one dtype
+sent as one ``[k, batch, n]`` matrix are carried under ``packed_key(keys)``. See
+``docs/architecture.md`` for who produces and who consumes a group.
+"""
+
+import json
+
+import tensorflow as tf
+
+from tfest_adapters.keys import GroupKeys
+from tfest_adapters._core import validation
+
+ROWS_KEY = GroupKeys.ROWS
+FEATURES_KEY = GroupKeys.FEATURES
+PACKED_PREFIX = GroupKeys.PACKED_PREFIX
+# The key of the Estimator's params (and of the templates' params) giving the batches per group.
+PARAMS_KEY = 'steps_per_run'
+
+_ModeKeys = tf.estimator.ModeKeys
+
+
+def is_group(features):
+  """Whether ``features`` (what an input_fn gave a model_fn) is a group of batches."""
+  return isinstance(features, dict) and ROWS_KEY in features
+
+
+def is_group_spec(element_spec):
+  """Whether a Dataset's ``element_spec`` describes groups of batches."""
+  features = element_spec[0] if isinstance(element_spec, tuple) else element_spec
+  return is_group(features)
+
+
+def packed_key(keys):
+  """The reserved feature key of a ``[k, batch, n]`` matrix holding features ``keys``."""
+  return PACKED_PREFIX + json.dumps(list(keys))
+
+
+def packed_keys(key):
+  """The feature keys a packed matrix's key names, in column order; None for other keys."""
+  if not (isinstance(key, str) and key.startswith(PACKED_PREFIX)):
+    return None
+  return json.loads(key[len(PACKED_PREFIX):])
+
+
+def feature_keys(features):
+  """The keys of a features dict as the model sees them: a group's packed matrices expanded."""
+  keys = []
+  for key in features:
+    packed = packed_keys(key)
+    if packed is not None:
+      keys.extend(packed)
+    elif key not in (ROWS_KEY, FEATURES_KEY):
+      keys.append(key)
+  return keys
+
+
+def validate_steps_per_run(steps_per_run):
+  """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
+  if steps_per_run is None:
+    return None
+  return validation.check_positive_int('steps_per_run', steps_per_run,
+                                       'Give the number of batches per session.run, e.g. 8')
+
+
+def check_params_steps_per_run(value):
+  """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
+  return validation.check_positive_int(
+      'params["%s"]' % PARAMS_KEY, value,
+      'Give the number of training steps each session.run performs, e.g. 8')
+
+
+def params_steps_per_run(params):
+  """``params['steps_per_run']`` checked, 1 when params do not give it."""
+  if isinstance(params, dict) and params.get(PARAMS_KEY) is not None:
+    return check_params_steps_per_run(params[PARAMS_KEY])
+  return 1
+
+
+def steps_per_run_of(mode, params, steps_per_run=None):
+  """The number of batches per group an input_fn should yield when called in ``mode``.
+
+  1 in EVAL and PREDICT; otherwise ``steps_per_run`` when given (a builder's own argument),
+  else ``params['steps_per_run']`` (the Estimator's params), else 1.
+
+  Raises:
+    ArgumentError: ``params['steps_per_run']`` is not a positive int.
+  """
+  if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
+    return 1
+  if steps_per_run is not None:
+    return steps_per_run
+  return params_steps_per_run(params)
+

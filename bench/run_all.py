@@ -42,7 +42,7 @@ def machine():
     from importlib import metadata
     tf_version = metadata.version('tensorflow')
     est_version = metadata.version('tensorflow-estimator')
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     tf_version = est_version = 'unknown'
   return '%s, %d cores, %s, Python %s, tensorflow %s, tensorflow-estimator %s' % (
       platform.machine(), os.cpu_count() or 0, memory, platform.python_version(),
@@ -74,6 +74,10 @@ def main(argv=None):
                       help='where to write the results (default bench/RESULTS.md; with '
                       '--quick, bench/out/RESULTS-quick.md so real figures are kept)')
   args = parser.parse_args(argv)
+  unknown = sorted(set(args.only or ()) - {p.stem for p in scripts()})
+  if unknown:
+    parser.error('--only: no benchmark script named %s; the scripts are: %s' % (
+        ', '.join(unknown), ', '.join(p.stem for p in scripts())))
   if args.output is None:
     args.output = str(HERE / 'out' / 'RESULTS-quick.md' if args.quick else HERE / 'RESULTS.md')
   pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)

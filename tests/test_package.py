@@ -74,9 +74,29 @@ def test_every_public_submodule_imports(name):
 
 def test_unknown_attribute_raises_attribute_error():
   with pytest.raises(AttributeError, match="has no attribute 'nope'"):
-    tfest_adapters.nope  # pylint: disable=pointless-statement
+    tfest_adapters.nope  # noqa: B018
+
+
+# The public API, written out: adding, removing or renaming a public name must change this.
+PUBLIC_NAMES = [
+    'DryRunReport', 'History', 'MetricKeys', 'PredictionKeys', 'Predictor',
+    'StepsPerRunStopHook', 'TFRecordFiles', 'TfestError', 'check_spec', 'classifier_model_fn',
+    'csv_input_fn', 'dnn_network_fn', 'dry_run', 'export_saved_model', 'fit', 'group_batches',
+    'make_estimator', 'make_head', 'make_model_fn', 'make_optimizer_fn', 'mode_checked',
+    'numpy_input_fn', 'pandas_input_fn', 'read_history', 'regressor_model_fn',
+    'tensor_slices_input_fn', 'tfrecord_input_fn', 'train_and_evaluate', 'write_tfrecords',
+]
+PUBLIC_SUBMODULES = ['input_fns', 'models', 'cluster', 'exceptions', 'keys', 'demo']
 
 
 def test_all_lists_exactly_the_public_names():
-  assert set(tfest_adapters.__all__) == (
-      set(tfest_adapters._EXPORTS) | set(tfest_adapters._SUBMODULES))
+  assert sorted(tfest_adapters.__all__) == sorted(PUBLIC_NAMES + PUBLIC_SUBMODULES)
+
+
+def test_star_import_gives_every_public_name(tmp_path):
+  proc = _run_python(
+      'from tfest_adapters import *; names = set(dir()); '
+      'print(sorted(set(%r) - names))' % (PUBLIC_NAMES + PUBLIC_SUBMODULES),
+      tmp_path)
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout.strip() == '[]'

@@ -1,6 +1,8 @@
-"""bench/run_all.py: finds the benchmark scripts and writes a dated report."""
+"""bench/run_all.py: finds the benchmark scripts, runs them and writes a dated report."""
 
 import importlib.util
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -16,6 +18,7 @@ def test_scripts_exclude_the_runner_itself():
   names = [p.name for p in _run_all().scripts()]
   assert 'run_all.py' not in names
   assert names == sorted(names)
+  assert 'predict_latency.py' in names and 'train_throughput.py' in names
 
 
 def test_machine_line_names_cores_and_tensorflow():
@@ -23,9 +26,20 @@ def test_machine_line_names_cores_and_tensorflow():
   assert 'cores' in line and 'tensorflow 2.15.1' in line
 
 
-def test_report_is_written_with_header(tmp_path):
+def test_report_holds_each_script_run_with_its_figures(tmp_path):
   out = tmp_path / 'R.md'
-  assert _run_all().main(['--quick', '--only', 'no_such_script', '--output', str(out)]) == 0
+  assert _run_all().main(['--quick', '--only', 'predict_latency', '--output', str(out)]) == 0
   text = out.read_text()
   assert text.startswith('# Benchmark results')
   assert 'quick mode' in text and 'Machine: ' in text
+  section = text.split('## predict_latency.py', 1)[1]
+  assert not section.startswith(' (FAILED')
+  assert '| tfest_adapters.Predictor |' in section
+  assert '## ' not in section.replace('## predict_latency (quick)', '')  # Only the one asked.
+
+
+def test_an_unknown_script_is_refused(capsys):
+  with pytest.raises(SystemExit) as info:
+    _run_all().main(['--quick', '--only', 'no_such_script'])
+  assert info.value.code == 2
+  assert 'no benchmark script named no_such_script' in capsys.readouterr().err

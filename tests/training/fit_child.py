@@ -1,7 +1,7 @@
 """A training process for the reliability tests (crash, signals, lock): fit() on tiny data.
 
-Run as ``python tests/training/fit_child.py --model-dir DIR --max-steps N [...]``. It prints, one per
-line and flushed, so that a test can follow it:
+Run as ``python tests/training/fit_child.py --model-dir DIR --max-steps N [...]``. It prints,
+one per line and flushed, so that a test can follow it:
 
 * ``start S``: the global step of model_dir's checkpoint before fit (0 when none);
 * ``step N``: after every training step with ``--print-steps`` (the global step it reached);
@@ -28,9 +28,9 @@ import tensorflow as tf  # noqa: E402
 
 from conftest import boring_input_fn  # noqa: E402
 from conftest import boring_model_fn  # noqa: E402
-from tfest_adapters.training import _fit  # noqa: E402
-from tfest_adapters import exceptions  # noqa: E402
 import tfest_adapters as tfa  # noqa: E402
+from tfest_adapters import exceptions  # noqa: E402
+from tfest_adapters.training import _checkpoints  # noqa: E402
 
 
 def data():
@@ -74,7 +74,7 @@ def main(argv=None):
   estimator = tfa.make_estimator(boring_model_fn, params={}, model_dir=args.model_dir, seed=0,
                                  save_checkpoints_steps=args.save_steps, save_summary_steps=1,
                                  log_step_count_steps=None)
-  print('start %d' % _fit.checkpoint_step(args.model_dir)[0], flush=True)
+  print('start %d' % _checkpoints.checkpoint_step(args.model_dir)[0], flush=True)
   try:
     history = tfa.fit(estimator, boring_input_fn(features, labels), max_steps=args.max_steps,
                       hooks=[StepHook(args.step_delay, args.print_steps)], progress=False)
@@ -84,7 +84,7 @@ def main(argv=None):
   except KeyboardInterrupt as e:
     print('interrupted %s' % e, flush=True)
     return 130
-  print('done %d' % _fit.checkpoint_step(args.model_dir)[0], flush=True)
+  print('done %d' % _checkpoints.checkpoint_step(args.model_dir)[0], flush=True)
   print('history %s' % json.dumps({'step': [int(s) for s in history['step']],
                                    'loss': [float(v) for v in history['loss']]}), flush=True)
   if args.evaluate:

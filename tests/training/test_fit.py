@@ -10,19 +10,14 @@ import tensorflow as tf
 from conftest import boring_input_fn
 from conftest import boring_model_fn
 from conftest import small_arrays
-from tfest_adapters.training import _fit
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
-
+from tfest_adapters import exceptions
+from tfest_adapters.training import _callbacks
+from tfest_adapters.training import _fit_loop
 
 FEATURES, LABELS = small_arrays()
 TRAIN = boring_input_fn(FEATURES, LABELS)
 EVAL = boring_input_fn(FEATURES, LABELS, batch_size=32, repeat=False)
-
-
-def _listing(directory):
-  return {name: os.path.getmtime(os.path.join(directory, name))
-          for name in os.listdir(directory)}
 
 
 @pytest.fixture(scope='module')
@@ -61,22 +56,12 @@ def test_best_checkpoint_is_kept_aside_and_restorable(fitted):
   best_row = evals.loc[evals['eval_loss'].idxmin()]
   assert history.best_step == int(best_row['step'])
   assert history.best_metrics['loss'] == pytest.approx(best_row['eval_loss'])
-  best_dir = os.path.join(est.model_dir, _fit.BEST_DIR)
+  best_dir = os.path.join(est.model_dir, _callbacks.BEST_DIR)
   assert history.best_checkpoint == os.path.join(best_dir, 'model.ckpt-%d' % history.best_step)
   assert tf.train.latest_checkpoint(best_dir) == history.best_checkpoint
   restored = est.evaluate(EVAL, checkpoint_path=history.best_checkpoint)
   assert restored['global_step'] == history.best_step
   assert restored['loss'] == pytest.approx(history.best_metrics['loss'], rel=1e-6)
-
-
-def test_max_steps_already_reached_names_the_checkpoint_and_touches_nothing(fitted):
-  est, _ = fitted
-  before = _listing(est.model_dir)
-  with pytest.raises(exceptions.ModelDirError,
-                     match=r'max_steps=25 is already reached: the latest checkpoint in .* is '
-                     r'at step 30 \(.*model.ckpt-30\)'):
-    tfa.fit(est, TRAIN, max_steps=25, progress=False)
-  assert _listing(est.model_dir) == before
 
 
 def test_early_stopping_stops_after_patience_evaluations(tmp_path):
@@ -164,12 +149,8 @@ def untrained(tmp_path_factory):
      exceptions.ArgumentKeyError,
      r"early_stopping\['metric'\] must be one of the metrics the evaluation returns "
      r"\(accuracy, global_step, loss\), given: 'auc'"),
-    (dict(max_steps=10, hooks=['not a hook']), exceptions.ArgumentTypeError,
-     'hooks must be a list of tf.compat.v1.train.SessionRunHook'),
     (dict(max_steps=10, progress='yes'), exceptions.ArgumentTypeError,
      'progress must be a bool'),
-    (dict(max_steps=10, eval_input_fn=TRAIN), exceptions.ArgumentError,
-     'eval_input_fn repeats forever .*so evaluation would never end. Pass eval_steps'),
 ])
 def test_bad_arguments_are_refused_before_training(untrained, kwargs, error, match):
   with pytest.raises(error, match=match):
@@ -177,29 +158,16 @@ def test_bad_arguments_are_refused_before_training(untrained, kwargs, error, mat
   assert not os.path.exists(untrained.model_dir) or not os.listdir(untrained.model_dir)
 
 
-def test_endless_training_input_without_a_bound(untrained):
-  with pytest.raises(exceptions.ArgumentError,
-                     match='train_input_fn repeats forever .*so training would never end. '
-                     'Pass steps or max_steps'):
-    tfa.fit(untrained, TRAIN)
-
-
-def test_estimator_must_be_an_estimator():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match='estimator must be a tf.estimator.Estimator, given: '):
-    tfa.fit('estimator', TRAIN, max_steps=1)
-
-
 def test_progress_is_off_in_ci_and_without_a_terminal(monkeypatch):
   class Tty(io.StringIO):
     def isatty(self):
       return True
   monkeypatch.delenv('CI', raising=False)
-  assert _fit.progress_enabled(True, Tty())
-  assert not _fit.progress_enabled(False, Tty())
-  assert not _fit.progress_enabled(True, io.StringIO())
+  assert _callbacks.progress_enabled(True, Tty())
+  assert not _callbacks.progress_enabled(False, Tty())
+  assert not _callbacks.progress_enabled(True, io.StringIO())
   monkeypatch.setenv('CI', 'true')
-  assert not _fit.progress_enabled(True, Tty())
+  assert not _callbacks.progress_enabled(True, Tty())
 
 
 def test_progress_bar_shows_step_loss_and_rate(tmp_path, monkeypatch):
@@ -234,7 +202,7 @@ def test_extension_points_contexts_hooks_and_saving_listeners(tmp_path):
       events.append(('saved', int(global_step_value)))
 
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0)
-  loop = _fit.FitLoop(est, TRAIN, max_steps=3, progress=False)
+  loop = _fit_loop.FitLoop(est, TRAIN, max_steps=3, progress=False)
   loop.contexts.append(Context)
   loop.saving_listeners.append(Listener())
   history = loop.run()

@@ -7,20 +7,21 @@ import threading
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_crash_resume import checkpoint_step
+from test_crash_resume import read_line
+from test_crash_resume import start_child
 
 from conftest import boring_input_fn
 from conftest import boring_model_fn
 from conftest import small_arrays
-from test_crash_resume import checkpoint_step
-from test_crash_resume import read_line
-from test_crash_resume import start_child
-from tfest_adapters import estimator as estimator_lib
-from tfest_adapters._core import groups
-from tfest_adapters.training import _guards
-from tfest_adapters.training import _lock
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
-
+from tfest_adapters import estimator as estimator_lib
+from tfest_adapters import exceptions
+from tfest_adapters._core import groups
+from tfest_adapters.training import _fit_loop
+from tfest_adapters.training import _lock
+from tfest_adapters.training import _nan_guard
+from tfest_adapters.training import _numerics
 
 FEATURES, LABELS = small_arrays()
 TRAIN = boring_input_fn(FEATURES, LABELS)
@@ -98,29 +99,6 @@ def test_nan_just_before_a_save_is_not_saved_and_the_last_good_checkpoint_restor
   assert list(history.train['step'])[-3:] == [6, 7, 8]
 
 
-def test_an_inf_loss_between_saves_names_the_step(tmp_path):
-  est = tfa.make_estimator(_nan_from_step(7, np.inf), params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=5)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'The training loss was \+Inf at global step 7\. .*model\.ckpt-5 '
-                     r'\(step 5\), is intact'):
-    tfa.fit(est, TRAIN, max_steps=30, progress=False)
-  assert checkpoint_step(str(tmp_path)) == 5
-
-
-def test_non_finite_features_are_named_in_the_error(tmp_path):
-  # Row 40 is in the third batch of 16 (global step 3).
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=2)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r"loss was NaN at global step 3\..*model\.ckpt-2 \(step 2\), is "
-                     r"intact\. The batch held non-finite values in features\['f1'\] "
-                     r"\(labels were finite\)"):
-    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS), max_steps=30,
-            progress=False)
-  assert checkpoint_step(str(tmp_path)) == 2
-
-
 def _regression_model_fn(features, labels, mode, params):
   del params
   x = tf.stack([features['f%d' % i] for i in range(4)], axis=1)
@@ -133,29 +111,68 @@ def _regression_model_fn(features, labels, mode, params):
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
-def test_non_finite_labels_are_named_in_the_error(tmp_path):
+def _overflowing_model_fn(features, labels, mode, params):
+  """A finite loss whose first update overflows the variables."""
+  del params
+  x = tf.stack([features['f%d' % i] for i in range(4)], axis=1)
+  logits = tf.compat.v1.layers.dense(x, 3, name='logits')
+  loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(1e38).minimize(
+      loss * 1e10, global_step=tf.compat.v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def _nan_labels():
   labels = LABELS.astype(np.float32)
   labels[0] = np.nan
-  est = tfa.make_estimator(_regression_model_fn, params={}, model_dir=tmp_path)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'loss was NaN at global step 1\. .*no checkpoint was written: '
-                     r'model_dir .* holds none\. The batch held non-finite values in labels '
-                     r'\(features were finite\)'):
-    tfa.fit(est, boring_input_fn(FEATURES, labels), max_steps=30, progress=False)
-  # Nothing at all was saved: no untrained ckpt-0 either.
-  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+  return labels
 
 
-def test_check_numerics_stops_before_the_step_naming_the_feature(tmp_path):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=2)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r"check_numerics: features\['f1'\] held NaN values in the batch of "
-                     r"global step 3\. The step was not taken and nothing after it was saved: "
-                     r"the latest checkpoint, .*model\.ckpt-2 \(step 2\), is intact"):
-    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS), max_steps=30,
-            progress=False, check_numerics=True)
-  assert checkpoint_step(str(tmp_path)) == 2
+# Row 40 of f1 is in the third batch of 16 (global step 3).
+_NAN_F1 = boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS)
+
+
+@pytest.mark.parametrize('model_fn, estimator_kwargs, train, fit_kwargs, match, saved', [
+    pytest.param(
+        _nan_from_step(7, np.inf), dict(params={}, save_checkpoints_steps=5), TRAIN,
+        dict(max_steps=30),
+        r'The training loss was \+Inf at global step 7\. .*model\.ckpt-5 \(step 5\), is intact',
+        5, id='inf_loss_between_saves_names_the_step'),
+    pytest.param(
+        boring_model_fn, dict(params={}, save_checkpoints_steps=2), _NAN_F1,
+        dict(max_steps=30),
+        r"loss was NaN at global step 3\..*model\.ckpt-2 \(step 2\), is intact\. The batch "
+        r"held non-finite values in features\['f1'\] \(labels were finite\)",
+        2, id='non_finite_features_are_named'),
+    # Nothing at all saved: no untrained ckpt-0 either.
+    pytest.param(
+        _regression_model_fn, dict(params={}), boring_input_fn(FEATURES, _nan_labels()),
+        dict(max_steps=30),
+        r'loss was NaN at global step 1\. .*no checkpoint was written: model_dir .* holds '
+        r'none\. The batch held non-finite values in labels \(features were finite\)',
+        None, id='non_finite_labels_are_named'),
+    pytest.param(
+        boring_model_fn, dict(params={}, save_checkpoints_steps=2), _NAN_F1,
+        dict(max_steps=30, check_numerics=True),
+        r"check_numerics: features\['f1'\] held NaN values in the batch of global step 3\. "
+        r'The step was not taken and nothing after it was saved: the latest checkpoint, '
+        r'.*model\.ckpt-2 \(step 2\), is intact',
+        2, id='check_numerics_stops_before_the_step_naming_the_feature'),
+    pytest.param(
+        _overflowing_model_fn, dict(save_checkpoints_steps=1), TRAIN, dict(max_steps=5),
+        r"The model's variables held non-finite values at global step 1, so they were not "
+        r'saved: no checkpoint was written',
+        None, id='variables_overflowing_with_a_finite_loss_are_not_saved'),
+])
+def test_a_non_finite_step_stops_training_and_is_not_saved(
+    tmp_path, model_fn, estimator_kwargs, train, fit_kwargs, match, saved):
+  est = tfa.make_estimator(model_fn, model_dir=tmp_path, **estimator_kwargs)
+  with pytest.raises(exceptions.TrainingError, match=match):
+    tfa.fit(est, train, progress=False, **fit_kwargs)
+  if saved is None:
+    assert tf.train.latest_checkpoint(str(tmp_path)) is None
+  else:
+    assert checkpoint_step(str(tmp_path)) == saved
 
 
 def test_check_numerics_input_fn_keeps_structure_and_arguments():
@@ -164,8 +181,8 @@ def test_check_numerics_input_fn_keeps_structure_and_arguments():
     return tf.data.Dataset.from_tensor_slices(
         ({'x': [1.0, np.inf], 'n': [1, 2]}, [0.5, 0.5])).batch(1)
 
-  checked = _guards.check_numerics_input_fn(input_fn)
-  from tensorflow.python.util import function_utils  # pylint: disable=g-direct-tensorflow-import
+  checked = _numerics.check_numerics_input_fn(input_fn)
+  from tensorflow.python.util import function_utils
   assert {'params', 'input_context'} <= set(function_utils.fn_args(checked))
   dataset = checked(params={})
   assert dataset.element_spec == input_fn({}).element_spec
@@ -176,24 +193,6 @@ def test_check_numerics_input_fn_keeps_structure_and_arguments():
                      match=r"tfest check_numerics: features\['x'\] : Tensor had Inf values"):
     next(iterator)
   del labels
-
-
-def test_variables_overflowing_with_a_finite_loss_are_not_saved(tmp_path):
-  def model_fn(features, labels, mode, params):
-    del params
-    x = tf.stack([features['f%d' % i] for i in range(4)], axis=1)
-    logits = tf.compat.v1.layers.dense(x, 3, name='logits')
-    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
-    train_op = tf.compat.v1.train.GradientDescentOptimizer(1e38).minimize(
-        loss * 1e10, global_step=tf.compat.v1.train.get_global_step())
-    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
-
-  est = tfa.make_estimator(model_fn, model_dir=tmp_path, save_checkpoints_steps=1)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r"The model's variables held non-finite values at global step 1, "
-                     r'so they were not saved: no checkpoint was written'):
-    tfa.fit(est, TRAIN, max_steps=5, progress=False)
-  assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
 def test_train_and_evaluate_vetoes_a_nan_save_with_tfs_own_saver(tmp_path):
@@ -251,8 +250,7 @@ def test_a_first_step_failure_leaves_an_existing_model_dir_untouched(tmp_path):
 def test_user_saver_hook_replaces_the_safe_one(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
   saver = tf.compat.v1.train.CheckpointSaverHook(str(tmp_path), save_steps=2)
-  from tfest_adapters.training import _fit
-  loop = _fit.FitLoop(est, TRAIN, max_steps=4, hooks=[saver], progress=False)
+  loop = _fit_loop.FitLoop(est, TRAIN, max_steps=4, hooks=[saver], progress=False)
   assert not any(isinstance(h, estimator_lib.SafeCheckpointSaverHook) for h in loop.hooks)
   loop.run()
   assert checkpoint_step(str(tmp_path)) == 4
@@ -269,26 +267,24 @@ def trained_dir(tmp_path_factory):
   return model_dir
 
 
-def test_checkpoint_of_another_model_is_refused_naming_the_variables(trained_dir):
+@pytest.mark.parametrize('model_fn, params, match', [
+    pytest.param(
+        tfa.classifier_model_fn,
+        dict(feature_keys=sorted(FEATURES), hidden_units=[4], n_classes=3),
+        r'model_dir .* holds a checkpoint of another model \(.*model\.ckpt-3\): it lacks 10 '
+        r'variable\(s\) of this model: dnn/hiddenlayer_0/kernel \[4, 4\], .*\(4 more\)\. '
+        r'Nothing was changed',
+        id='another_model_naming_the_variables'),
+    pytest.param(
+        boring_model_fn, {'n_classes': 4},
+        r'2 differ: logits/kernel: float32 \[4, 3\] in the checkpoint, float32 \[4, 4\] in '
+        r'the model, logits/bias: float32 \[3\] in the checkpoint, float32 \[4\] in the model',
+        id='other_shapes'),
+])
+def test_a_checkpoint_of_another_model_is_refused(trained_dir, model_fn, params, match):
   before = _checkpoint_files(trained_dir)
-  est = tfa.make_estimator(
-      tfa.classifier_model_fn, model_dir=trained_dir,
-      params=dict(feature_keys=sorted(FEATURES), hidden_units=[4], n_classes=3))
-  with pytest.raises(exceptions.ModelDirError,
-                     match=r'model_dir .* holds a checkpoint of another model '
-                     r'\(.*model\.ckpt-3\): it lacks 10 variable\(s\) of this model: '
-                     r'dnn/hiddenlayer_0/kernel \[4, 4\], .*\(4 more\)\. Nothing was changed'):
-    tfa.fit(est, TRAIN, max_steps=10, progress=False)
-  assert _checkpoint_files(trained_dir) == before
-
-
-def test_checkpoint_with_other_shapes_is_refused(trained_dir):
-  before = _checkpoint_files(trained_dir)
-  est = tfa.make_estimator(boring_model_fn, params={'n_classes': 4}, model_dir=trained_dir)
-  with pytest.raises(exceptions.ModelDirError,
-                     match=r'2 differ: logits/kernel: float32 \[4, 3\] in the checkpoint, '
-                     r'float32 \[4, 4\] in the model, logits/bias: float32 \[3\] in the '
-                     r'checkpoint, float32 \[4\] in the model'):
+  est = tfa.make_estimator(model_fn, params=params, model_dir=trained_dir)
+  with pytest.raises(exceptions.ModelDirError, match=match):
     tfa.fit(est, TRAIN, max_steps=10, progress=False)
   assert _checkpoint_files(trained_dir) == before
 
@@ -407,10 +403,9 @@ def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum)
 
 
 def test_inputs_of_a_group_sent_as_one_matrix_are_named_by_their_features():
-  from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
   spec = ({groups.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
            groups.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
-  assert _guards._input_names(spec) == [
+  assert _nan_guard._input_names(spec) == [
       ('features', "one of features['a'], features['b'], features['c'], ... "
                    '(a matrix of 4 features)'),
       ('features', "features['%s']" % groups.ROWS_KEY), ('labels', 'labels')]

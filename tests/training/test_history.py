@@ -8,9 +8,9 @@ import pytest
 
 from conftest import boring_input_fn
 from conftest import boring_model_fn
-from tfest_adapters.training import _history
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
+from tfest_adapters import exceptions
+from tfest_adapters.training import _history
 
 
 def _history_from_records():
@@ -44,7 +44,7 @@ def test_dataframe_behaviour_is_delegated():
   assert isinstance(history.frame, pd.DataFrame)
   assert 'History(4 rows, best_step=4)' in repr(history)
   with pytest.raises(AttributeError):
-    history._private  # pylint: disable=pointless-statement,protected-access
+    history._private  # noqa: B018
 
 
 def test_to_csv_round_trips(tmp_path):
@@ -110,14 +110,14 @@ def test_read_history_is_the_same_as_fit_s(trained):
       [fitted.eval['eval_loss'].iloc[-1]], rel=1e-6)
 
 
-def test_read_history_errors(tmp_path):
-  with pytest.raises(exceptions.ArgumentError,
-                     match="model_dir must be an existing directory, given: '.*missing'"):
-    tfa.read_history(tmp_path / 'missing')
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'model_dir must be a model_dir with event files \(events.out.'
-                     r"tfevents.\*\), given: '.*'. Has it been trained"):
-    tfa.read_history(tmp_path)
+@pytest.mark.parametrize('subdirectory, match', [
+    ('missing', "model_dir must be an existing directory, given: '.*missing'"),
+    ('', r'model_dir must be a model_dir with event files \(events.out.tfevents.\*\), '
+         r"given: '.*'. Has it been trained"),
+], ids=['missing', 'without_event_files'])
+def test_read_history_refuses_a_model_dir_without_history(tmp_path, subdirectory, match):
+  with pytest.raises(exceptions.ArgumentError, match=match):
+    tfa.read_history(tmp_path / subdirectory if subdirectory else tmp_path)
 
 
 def test_scalar_conversion():

@@ -10,17 +10,17 @@ import sys
 import time
 
 import pytest
-
-from conftest import boring_input_fn
-from conftest import boring_model_fn
-from conftest import small_arrays
-from conftest import REPO_ROOT
 from test_crash_resume import checkpoint_step
 from test_crash_resume import read_line
 from test_crash_resume import start_child
-from tfest_adapters.training import _lock
-from tfest_adapters import exceptions
+
+from conftest import REPO_ROOT
+from conftest import boring_input_fn
+from conftest import boring_model_fn
+from conftest import small_arrays
 import tfest_adapters as tfa
+from tfest_adapters import exceptions
+from tfest_adapters.training import _lock
 
 # A process that takes the lock (without TensorFlow) and holds it until its stdin closes.
 _HOLDER = r'''
@@ -102,7 +102,7 @@ def test_lock_file_names_the_holder_and_goes_on_exit(tmp_path):
 def test_lock_is_released_when_the_body_raises(tmp_path):
   with pytest.raises(ZeroDivisionError):
     with _lock.ModelDirLock(str(tmp_path)):
-      1 / 0  # pylint: disable=pointless-statement
+      1 / 0  # noqa: B018
   assert _lock.holder(str(tmp_path)) is None
 
 
@@ -232,30 +232,39 @@ TRAIN = boring_input_fn(FEATURES, LABELS)
 EVAL = boring_input_fn(FEATURES, LABELS, batch_size=64, repeat=False)
 
 
-def test_fit_is_refused_while_another_process_holds_the_lock(tmp_path):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
-  with held_by_another_process(tmp_path) as proc:
-    with pytest.raises(exceptions.ModelDirError,
-                       match=r'is locked by another training: PID %d on host' % proc.pid):
-      tfa.fit(est, TRAIN, max_steps=5, progress=False)
-    # Refused before any graph or session: nothing but the holder's lock file.
-    assert os.listdir(tmp_path) == [_lock.LOCK_NAME]
-  # lock=False trains regardless (at the caller's risk), and the lock is free afterwards.
-  tfa.fit(est, TRAIN, max_steps=2, progress=False, lock=False)
-  assert checkpoint_step(str(tmp_path)) == 2
+def _fit(est):
+  """fit to step 5; returns the global step reached."""
+  return tfa.fit(est, TRAIN, max_steps=5, progress=False)['step'].iloc[-1]
 
 
-def test_train_and_evaluate_is_refused_while_another_process_holds_the_lock(tmp_path):
+def _train_and_evaluate(est):
+  """train_and_evaluate to step 5; returns the global step of its last evaluation."""
+  metrics, _ = tfa.train_and_evaluate(est, TRAIN, EVAL, max_steps=5)
+  return metrics['global_step']
+
+
+@pytest.mark.parametrize('train', [_fit, _train_and_evaluate],
+                         ids=['fit', 'train_and_evaluate'])
+def test_training_is_refused_while_another_process_holds_the_lock(tmp_path, train):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
                            save_checkpoints_steps=5)
   with held_by_another_process(tmp_path) as proc:
     with pytest.raises(exceptions.ModelDirError,
                        match=r'is locked by another training: PID %d on host' % proc.pid):
-      tfa.train_and_evaluate(est, TRAIN, EVAL, max_steps=5)
+      train(est)
+    # Refused before any graph or session: nothing but the holder's lock file.
     assert os.listdir(tmp_path) == [_lock.LOCK_NAME]
-  metrics, _ = tfa.train_and_evaluate(est, TRAIN, EVAL, max_steps=5)
-  assert metrics['global_step'] == 5
+  assert train(est) == 5
   assert _lock.holder(str(tmp_path)) is None
+
+
+def test_fit_with_lock_false_trains_while_another_process_holds_the_lock(tmp_path):
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
+  with held_by_another_process(tmp_path) as proc:
+    # At the caller's risk: the holder's lock is neither checked nor taken.
+    tfa.fit(est, TRAIN, max_steps=2, progress=False, lock=False)
+    assert _lock.holder(str(tmp_path)).pid == proc.pid
+  assert checkpoint_step(str(tmp_path)) == 2
 
 
 def test_an_evaluator_role_runs_while_the_chief_holds_the_lock(tmp_path, monkeypatch):

@@ -10,10 +10,9 @@ import tensorflow as tf
 from conftest import boring_input_fn
 from conftest import boring_model_fn
 from conftest import small_arrays
-from tfest_adapters.training import _train_eval
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
-
+from tfest_adapters import exceptions
+from tfest_adapters.training import _train_eval
 
 FEATURES, LABELS = small_arrays()
 TRAIN = boring_input_fn(FEATURES, LABELS)
@@ -54,14 +53,6 @@ def test_best_exporter_exports_a_servable_model(ran):
   np.testing.assert_allclose(served['probabilities'], expected['probabilities'], rtol=1e-6)
 
 
-def test_max_steps_already_reached_is_an_error(ran):
-  est, _, _ = ran
-  with pytest.raises(exceptions.ModelDirError,
-                     match='max_steps=20 is already reached: the latest checkpoint in .* is at '
-                     'step 20'):
-    tfa.train_and_evaluate(est, TRAIN, EVAL, max_steps=20)
-
-
 def test_specs_given_are_used_as_they_are(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
                            save_checkpoints_steps=100)
@@ -78,10 +69,6 @@ def untrained(tmp_path_factory):
 
 
 @pytest.mark.parametrize('args, kwargs, error, match', [
-    ((TRAIN, TRAIN), dict(max_steps=5), exceptions.ArgumentError,
-     'eval input_fn repeats forever .*Pass eval_steps'),
-    ((TRAIN, EVAL), dict(), exceptions.ArgumentError,
-     'train input_fn repeats forever .*Pass steps or max_steps'),
     ((tf.estimator.TrainSpec(TRAIN, max_steps=5), EVAL), dict(max_steps=5),
      exceptions.ArgumentError, 'max_steps and train_hooks go into the TrainSpec'),
     ((TRAIN, tf.estimator.EvalSpec(EVAL)), dict(max_steps=5, eval_steps=3),
@@ -111,7 +98,6 @@ def test_a_config_without_checkpoints_is_refused(tmp_path):
 
 
 def test_eval_spec_defaults_are_explicit(untrained):
-  # pylint: disable=protected-access
   spec = _train_eval._eval_spec(
       untrained, untrained.config, EVAL, eval_steps=None, throttle_secs=None,
       start_delay_secs=0, sample_features=SAMPLE, feature_spec=None, parse_examples=False,
@@ -126,11 +112,11 @@ def test_eval_spec_defaults_are_explicit(untrained):
 
 def test_default_throttle_local_and_in_a_cluster(monkeypatch):
   local = tf.estimator.RunConfig(save_checkpoints_steps=10)
-  assert _train_eval._default_throttle_secs(local) == 0  # pylint: disable=protected-access
+  assert _train_eval._default_throttle_secs(local) == 0
   monkeypatch.setenv('TF_CONFIG', json.dumps({
       'cluster': {'chief': ['127.0.0.1:1'], 'worker': ['127.0.0.1:2']},
       'task': {'type': 'evaluator', 'index': 0}}))
   by_steps = tf.estimator.RunConfig(save_checkpoints_steps=10)
   by_secs = tf.estimator.RunConfig(save_checkpoints_secs=30)
-  assert _train_eval._default_throttle_secs(by_steps) == 10  # pylint: disable=protected-access
-  assert _train_eval._default_throttle_secs(by_secs) == 30  # pylint: disable=protected-access
+  assert _train_eval._default_throttle_secs(by_steps) == 10
+  assert _train_eval._default_throttle_secs(by_secs) == 30

@@ -1,19 +1,7 @@
 """History: what a training run did, step by step, as a pandas DataFrame.
 
-A :class:`History` has one row per recorded step, with the columns
-
-* ``step``: the global step;
-* ``wall_time``: seconds since the epoch when that step was recorded;
-* ``loss``: the training loss of that step (NaN on rows that only hold an evaluation);
-* ``eval_<metric>``: each metric of an evaluation at that step (``eval_loss``,
-  ``eval_accuracy``, ...; NaN on rows without one). Evaluations under another name
-  (``estimator.evaluate(..., name='test')``) get ``eval_test_<metric>`` columns;
-* when read from event files, any other scalar summary of training under its tag, and
-  ``steps_per_sec`` from the Estimator's ``global_step/sec``.
-
 :func:`fit` records the loss of every step; :func:`read_history` reads what the Estimator
-wrote for TensorBoard (the train loss every ``save_summary_steps``, every evaluation), so any
-model_dir can be looked at afterwards, by the same code.
+wrote for TensorBoard, so any model_dir can be looked at afterwards by the same code.
 """
 
 import glob
@@ -33,7 +21,16 @@ class History:
 
   Columns and DataFrame methods are reachable directly (``history['loss']``,
   ``history.loss``, ``history.tail()``, ``len(history)``); ``history.frame`` is the DataFrame
-  itself.
+  itself. One row per recorded step, with the columns
+
+  * ``step``: the global step;
+  * ``wall_time``: seconds since the epoch when that step was recorded;
+  * ``loss``: the training loss of that step (NaN on rows that only hold an evaluation);
+  * ``eval_<metric>``: each metric of an evaluation at that step (``eval_loss``,
+    ``eval_accuracy``, ...; NaN on rows without one). Evaluations under another name
+    (``estimator.evaluate(..., name='test')``) get ``eval_test_<metric>`` columns;
+  * when read from event files, any other scalar summary of training under its tag, and
+    ``steps_per_sec`` from the Estimator's ``global_step/sec``.
 
   Example:
 
@@ -140,7 +137,7 @@ class History:
     return 'History(%d rows, best_step=%s)\n%r' % (len(self), self.best_step, self._frame)
 
   def _repr_html_(self):
-    return self._frame._repr_html_()  # pylint: disable=protected-access
+    return self._frame._repr_html_()
 
   @property
   def eval_columns(self):
@@ -212,7 +209,7 @@ def scalar_value(value):
   """A Python float for a scalar metric value, None for anything else."""
   try:
     array = np.asarray(value)
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     return None
   if array.ndim != 0 or array.dtype.kind not in 'biuf':
     return None

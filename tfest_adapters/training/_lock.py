@@ -1,27 +1,7 @@
-"""One writer per model_dir: an exclusive lock file that names its holder.
+"""One writer per model_dir: an exclusive lock file, ``<model_dir>/tfest.lock``, naming its holder.
 
-Two trainings writing into one model_dir at once raise nothing in TensorFlow: they overwrite
-each other's checkpoints and the ``checkpoint`` state file (measured here: one run ended at
-step 400 while the model_dir said 394). :func:`fit` and :func:`train_and_evaluate` therefore
-hold :class:`ModelDirLock` while they train: a file ``<model_dir>/tfest.lock`` holding the
-holder's PID, host, start time and command line, created atomically (``O_CREAT | O_EXCL``).
-
-* A second run is refused with a :class:`~tfest_adapters.exceptions.ModelDirError` naming the
-  holder (PID, host, since when, command).
-* A lock left behind by a process that died without releasing it (``kill -9``, OOM killer,
-  power loss) is taken over with a warning when its holder is on this host and is gone:
-  its PID no longer runs, or now belongs to another process (a different start time, or a
-  reboot since). A lock held on another host cannot be checked from here; it is refused,
-  and the message says which file to delete once that run is known to be gone.
-* The lock is released on exit, exceptions included; it is re-entrant neither across
-  threads nor for nested calls (a second fit into the same model_dir in the same process is
-  refused as well).
-* Only the chief of a TF_CONFIG cluster (or a local run) holds it: workers, parameter servers
-  and evaluators write no checkpoint (:func:`lock_for_config`).
-
-Takeovers and creation run under ``fcntl.flock`` on the model_dir, so two runs that find the
-same stale lock cannot both take it. Paths on remote filesystems (``gs://``, ``s3://``,
-``hdfs://``...) cannot be locked this way and are not locked.
+:func:`fit` and :func:`train_and_evaluate` hold a :class:`ModelDirLock` while they train, so
+that a second training into the same model_dir is refused instead of overwriting checkpoints.
 """
 
 import contextlib
@@ -84,7 +64,7 @@ def _pid_alive(pid):
   if os.name == 'nt':
     # os.kill(pid, 0) would terminate the process on Windows.
     try:
-      import psutil  # pylint: disable=g-import-not-at-top
+      import psutil
     except ImportError:
       return True
     return psutil.pid_exists(pid)
@@ -200,6 +180,13 @@ def _directory_guard(directory):
 
 class ModelDirLock:
   """An exclusive lock on a model_dir, held by this process while it trains.
+
+  The lock file holds the holder's PID, host, start time and command line; it is created
+  atomically (``O_CREAT | O_EXCL``, under ``fcntl.flock`` on the model_dir). A second
+  training is refused, naming the holder. A lock whose holder on this host is gone (its PID
+  no longer runs, is another process now, or the host rebooted) is taken over with a
+  warning; a holder on another host cannot be checked, so its lock is refused. Released on
+  exit, exceptions included; not re-entrant.
 
   Example:
 
@@ -341,7 +328,11 @@ def should_lock(config):
 
 
 def lock_for_config(model_dir, config, purpose, enabled=True):
-  """The lock context for a training: a :class:`ModelDirLock`, or a no-op when not needed."""
+  """The lock context for a training: a :class:`ModelDirLock`, or a no-op when not needed.
+
+  Not needed: ``enabled`` is False, the role writes no checkpoint (:func:`should_lock`), or
+  model_dir is a remote path (``gs://``, ``s3://``...), which a lock file cannot guard.
+  """
   if not enabled or not should_lock(config) or not is_local_path(model_dir):
     return contextlib.nullcontext()
   return ModelDirLock(model_dir, purpose)

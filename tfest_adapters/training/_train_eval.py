@@ -1,41 +1,22 @@
 """train_and_evaluate: ``tf.estimator.train_and_evaluate`` with its silent defaults made explicit.
 
-The call goes straight to ``tf.estimator.train_and_evaluate``, so a TF_CONFIG cluster works as
-it does in TensorFlow (the chief trains and checkpoints, workers train, the evaluator
-evaluates each new checkpoint, ps tasks serve variables). What changes is the defaults:
-
-* ``EvalSpec.steps``: TF evaluates 100 batches unless told otherwise, silently a partial pass
-  over a larger eval set and an error-free endless loop over a repeating one. Here the default
-  is ``eval_steps=None``: the whole eval input, once; a repeating eval input is refused unless
-  ``eval_steps`` is given.
-* ``throttle_secs``: TF waits at least 600 s between evaluations. Here, run locally, every
-  checkpoint is evaluated (the checkpoint interval, ``save_checkpoints_steps``/``_secs``, sets
-  the pace); in a cluster the evaluator polls every ``save_checkpoints_secs`` (or every 10 s
-  with step-based checkpoints), never in a busy loop.
-* ``start_delay_secs``: TF's evaluator sleeps 120 s before looking; here 0 (it waits for the
-  first checkpoint anyway).
-* Exports: with ``sample_features`` or ``feature_spec``, a ``tf.estimator.BestExporter`` built
-  on the same serving receiver as :func:`export_saved_model` exports the model each time the
-  eval loss improves (to ``<model_dir>/export/best_exporter/<timestamp>``).
-* ``max_steps`` already reached by the model_dir's checkpoint: TF logs it at INFO and returns
-  nothing; here it is a :class:`ModelDirError` naming the checkpoint step.
-
-And what :func:`fit` guards against: the chief (or the local process) holds the model_dir
-lock, so a second training into the same model_dir is refused; a NaN or Inf loss stops
-training with a TrainingError naming the step, and the checkpoint of that step is not saved;
-a model_dir holding a checkpoint of another model is refused before the session; optionally
-(``check_numerics``) every float feature and label is checked.
+The call goes straight to TF's, so a TF_CONFIG cluster works as it does in TensorFlow; what
+changes is the defaults (the whole eval input, every checkpoint evaluated) and fit's guards.
 """
 
 import os
 
 from tfest_adapters import estimator as estimator_lib
-from tfest_adapters import serving
-from tfest_adapters.training import _fit
-from tfest_adapters.training import _guards
-from tfest_adapters.training import _lock
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters import serving
+from tfest_adapters._core import validation
+from tfest_adapters.training import _arguments
+from tfest_adapters.training import _checkpoints
+from tfest_adapters.training import _compatibility
+from tfest_adapters.training import _input_checks
+from tfest_adapters.training import _lock
+from tfest_adapters.training import _nan_guard
+from tfest_adapters.training import _numerics
 
 BEST_EXPORTER_NAME = 'best_exporter'
 _CLUSTER_POLL_SECS = 10
@@ -62,6 +43,9 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
                        lock=True):
   """Trains and evaluates with ``tf.estimator.train_and_evaluate`` (TF_CONFIG clusters too).
 
+  As in :func:`fit`, a NaN or Inf loss stops training and its step is not saved, and a
+  model_dir holding a checkpoint of another model is refused before the session.
+
   Example:
 
     metrics, exports = tfa.train_and_evaluate(
@@ -78,10 +62,15 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
       when it repeats forever).
     eval_steps: batches per evaluation; None evaluates the whole eval input (refused when it
       repeats forever). TF's own default would be 100.
-    throttle_secs: minimum seconds between evaluations (see module doc for the default).
-    start_delay_secs: seconds the evaluator of a cluster waits before its first look.
+    throttle_secs: minimum seconds between evaluations. None: run locally, every checkpoint
+      is evaluated; in a cluster the evaluator looks every ``save_checkpoints_secs`` (every
+      10 seconds with step-based checkpoints). TF's own default would be 600.
+    start_delay_secs: seconds the evaluator of a cluster waits before its first look (TF's
+      own default would be 120; it waits for the first checkpoint anyway).
     sample_features, feature_spec, parse_examples: build the serving receiver of a
-      ``BestExporter`` (see :func:`export_saved_model`). Neither: no export.
+      ``tf.estimator.BestExporter`` (see :func:`export_saved_model`) that exports the model
+      each time the eval loss improves, to ``<model_dir>/export/best_exporter/``. Neither:
+      no export.
     exports_to_keep: exports the BestExporter keeps.
     exporters: more ``tf.estimator.Exporter`` objects for the EvalSpec.
     train_hooks, eval_hooks: SessionRunHooks for training / evaluation.
@@ -103,7 +92,7 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
     TrainingError: a non-finite loss (or, with check_numerics, input).
   """
   import tensorflow as tf
-  _fit._validate_estimator(estimator)  # pylint: disable=protected-access
+  _arguments.validate_estimator(estimator)
   config = estimator.config
   if config.save_checkpoints_steps is None and config.save_checkpoints_secs is None:
     raise exceptions.ArgumentError(
@@ -120,7 +109,7 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
                          parse_examples=parse_examples, exports_to_keep=exports_to_keep,
                          exporters=exporters, eval_hooks=eval_hooks, eval_name=eval_name)
   if _is_chief_or_local(config):
-    _fit.check_max_steps_not_reached(estimator.model_dir, train_spec.max_steps)
+    _checkpoints.check_max_steps_not_reached(estimator.model_dir, train_spec.max_steps)
   train_spec = _guarded_train_spec(estimator, train_spec, train_result, check_numerics)
 
   with _lock.lock_for_config(estimator.model_dir, config, 'train_and_evaluate', lock):
@@ -143,16 +132,16 @@ def _train_spec(estimator, train_spec_or_input_fn, max_steps, train_hooks):
           'max_steps and train_hooks go into the TrainSpec when one is given, given: '
           'max_steps=%r, train_hooks=%r besides a TrainSpec' % (max_steps, train_hooks))
     spec = train_spec_or_input_fn
-    result, _ = _fit.check_input_fn(
+    result, _ = _input_checks.check_input_fn(
         estimator, spec.input_fn, tf.estimator.ModeKeys.TRAIN, 'train_spec.input_fn',
         spec.max_steps)
     return spec, result
   if not callable(train_spec_or_input_fn):
     validation.fail('train_spec_or_input_fn', 'a tf.estimator.TrainSpec or an input_fn',
-                     train_spec_or_input_fn, error=exceptions.ArgumentTypeError)
+                    train_spec_or_input_fn, error=exceptions.ArgumentTypeError)
   max_steps = validation.check_optional_positive_int('max_steps', max_steps)
-  hooks = _fit._validate_hooks(train_hooks)  # pylint: disable=protected-access
-  result, _ = _fit.check_input_fn(
+  hooks = _arguments.validate_hooks(train_hooks)
+  result, _ = _input_checks.check_input_fn(
       estimator, train_spec_or_input_fn, tf.estimator.ModeKeys.TRAIN, 'train input_fn',
       max_steps)
   return (tf.estimator.TrainSpec(train_spec_or_input_fn, max_steps=max_steps, hooks=hooks),
@@ -171,18 +160,18 @@ def _guarded_train_spec(estimator, spec, train_result, check_numerics):
   """
   import tensorflow as tf
   config = estimator.config
-  hook, veto = _guards.non_finite_guard(estimator.model_dir,
-                                        _guards.input_names(train_result))
+  hook, veto = _nan_guard.non_finite_guard(estimator.model_dir,
+                                           _nan_guard.input_names(train_result))
   hooks = [hook] + list(spec.hooks)
   listeners = list(spec.saving_listeners)
   if _lock.should_lock(config):
-    hooks.insert(0, _guards.CheckpointCompatibilityHook(estimator.model_dir))
+    hooks.insert(0, _compatibility.CheckpointCompatibilityHook(estimator.model_dir))
     # TF refuses saving listeners with collective strategies (they save from every worker).
     if type(config.train_distribute).__name__ not in _COLLECTIVE_STRATEGIES:
       listeners.append(veto)
   input_fn = spec.input_fn
   if check_numerics:
-    input_fn = _guards.check_numerics_input_fn(input_fn)
+    input_fn = _numerics.check_numerics_input_fn(input_fn)
   return tf.estimator.TrainSpec(input_fn, max_steps=spec.max_steps, hooks=hooks,
                                 saving_listeners=listeners)
 
@@ -203,7 +192,7 @@ def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle
     return eval_spec_or_input_fn
   if not callable(eval_spec_or_input_fn):
     validation.fail('eval_spec_or_input_fn', 'a tf.estimator.EvalSpec or an input_fn',
-                     eval_spec_or_input_fn, error=exceptions.ArgumentTypeError)
+                    eval_spec_or_input_fn, error=exceptions.ArgumentTypeError)
   eval_steps = validation.check_optional_positive_int('eval_steps', eval_steps)
   if throttle_secs is None:
     throttle_secs = _default_throttle_secs(config)
@@ -212,14 +201,14 @@ def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle
   exports_to_keep = validation.check_positive_int('exports_to_keep', exports_to_keep)
   if eval_name is not None and (not isinstance(eval_name, str) or not eval_name):
     validation.fail('eval_name', 'None or a non-empty string', eval_name)
-  _fit._check_input_fn(  # pylint: disable=protected-access
+  _input_checks.check_input_fn(
       estimator, eval_spec_or_input_fn, tf.estimator.ModeKeys.EVAL, 'eval input_fn',
       eval_steps)
   all_exporters = list(exporters or [])
   for exporter in all_exporters:
     if not isinstance(exporter, tf.estimator.Exporter):
       validation.fail('exporters', 'a list of tf.estimator.Exporter', exporter,
-                       error=exceptions.ArgumentTypeError)
+                      error=exceptions.ArgumentTypeError)
   if sample_features is not None or feature_spec is not None:
     receiver_fn = serving.build_serving_input_receiver_fn(
         sample_features=sample_features, feature_spec=feature_spec,
@@ -231,6 +220,6 @@ def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle
         exports_to_keep=exports_to_keep))
   return tf.estimator.EvalSpec(
       eval_spec_or_input_fn, steps=eval_steps, name=eval_name,
-      hooks=_fit._validate_hooks(eval_hooks),  # pylint: disable=protected-access
+      hooks=_arguments.validate_hooks(eval_hooks),
       exporters=all_exporters or None, start_delay_secs=start_delay_secs,
       throttle_secs=throttle_secs)

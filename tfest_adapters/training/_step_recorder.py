@@ -1,10 +1,4 @@
-"""SessionRunHooks that fit runs inside ``Estimator.train``.
-
-:class:`StepRecorderHook` records the loss of every step under its exact global step (read
-after the run, so the loss of the first batch is step 1, as TensorBoard's loss summary has it),
-tells listeners (the progress bar), and fails fast with the cause when the global step stops
-advancing instead of letting ``Estimator.train(max_steps=...)`` loop forever.
-"""
+"""StepRecorderHook: the loss of every training step, under its exact global step."""
 
 import array
 import time
@@ -20,6 +14,11 @@ DEFAULT_STALL_RUNS = 10
 
 class StepRecorderHook(tf.compat.v1.train.SessionRunHook):
   """Records (step, loss, wall time) of every training step and checks the step advances.
+
+  The global step is read after each run, so the loss of the first batch is step 1, as
+  TensorBoard's loss summary has it. When the global step stops advancing, it raises a
+  TrainingError naming the cause, instead of letting ``Estimator.train(max_steps=...)`` loop
+  forever.
 
   Args:
     listeners: callables ``listener(step, loss)`` called after every step.

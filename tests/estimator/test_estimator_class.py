@@ -1,16 +1,15 @@
-"""make_estimator's Estimator (tfest_adapters/_tfest_estimator.py): exact steps, saving as fit."""
+"""make_estimator's Estimator (estimator/_estimator.py): exact steps, saving as fit."""
 
 import os
 
 import pytest
 import tensorflow as tf
 
+from conftest import boring_input_fn
+from conftest import boring_model_fn
 from tfest_adapters import make_estimator
 from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.models import classifier_model_fn
-
-from conftest import boring_input_fn
-from conftest import boring_model_fn
 
 PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[4], n_classes=3)
 

@@ -1,9 +1,9 @@
-"""make_estimator's Estimator keeps its training graph and session (tfest_adapters/_kept_session.py).
+"""make_estimator's Estimator keeps its training graph and session (estimator/_kept_*.py).
 
 What is asserted: a kept session trains to exactly the weights TF's path gives, reads each
 call's new data, stops exactly, saves every call's end; and every case it must not handle
 (another checkpoint, hooks, listeners, tensors, input variables, spec hooks, errors) trains
-as TF's Estimator does.
+as TF's Estimator does. One cohesive set of tests for the three modules of the kept session.
 """
 
 import logging
@@ -15,15 +15,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import boring_input_fn
+from conftest import boring_model_fn
 from tfest_adapters import make_estimator
-from tfest_adapters.estimator import _kept_session
+from tfest_adapters.estimator import _kept_call
 from tfest_adapters.exceptions import ArgumentTypeError
 from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.input_fns import tensor_slices_input_fn
 from tfest_adapters.models import classifier_model_fn
-
-from conftest import boring_input_fn
-from conftest import boring_model_fn
 
 PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[4], n_classes=3)
 
@@ -184,36 +183,25 @@ def test_saving_listeners_train_as_tf(small_data, tmp_path, info_logs):
   _refused(estimator, info_logs, 'saving listeners are given')
 
 
-def test_no_checkpoints_trains_as_tf(small_data, tmp_path, info_logs):
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0,
-                             save_checkpoints_steps=None, save_checkpoints_secs=None)
-  estimator.train(boring_input_fn(*small_data), steps=2)
-  _refused(estimator, info_logs, 'the RunConfig saves no checkpoints')
+class MyLoggingHook(tf.compat.v1.train.LoggingTensorHook):
+  """A subclass of one of TF's hooks without ops: not taken for it, as it may add some."""
+
+  def begin(self):
+    super().begin()
+    tf.constant(1.0)  # An op at every begin: it would pile up in a kept graph.
 
 
-def test_keep_session_false_trains_as_tf(small_data, tmp_path, info_logs):
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0, keep_session=False)
-  for _ in range(2):
-    estimator.train(boring_input_fn(*small_data), steps=2)
-  _refused(estimator, info_logs, 'make_estimator(keep_session=False)')
-
-
-def test_an_input_fn_returning_tensors_trains_as_tf(small_data, tmp_path, info_logs):
-  features, labels = small_data
+def _tensors_input_fn(data):
+  features, labels = data
 
   def input_fn():
     return ({k: tf.constant(v[:8]) for k, v in features.items()}, tf.constant(labels[:8]))
-
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
-  estimator.train(input_fn, steps=2)
-  estimator.train(input_fn, steps=2)
-  assert estimator.get_variable_value('global_step') == 4
-  _refused(estimator, info_logs, 'the input_fn returns tuple, not a tf.data.Dataset')
+  return input_fn
 
 
-def test_an_input_fn_with_a_table_trains_as_tf(small_data, tmp_path, info_logs):
+def _table_input_fn(data):
   """A table's initializer runs with the training graph's: it cannot travel in a GraphDef."""
-  features, labels = small_data
+  features, labels = data
 
   def input_fn():
     table = tf.lookup.StaticHashTable(
@@ -221,11 +209,45 @@ def test_an_input_fn_with_a_table_trains_as_tf(small_data, tmp_path, info_logs):
                                             tf.constant([2, 0, 1], tf.int64)), -1)
     dataset = tf.data.Dataset.from_tensor_slices((dict(features), labels))
     return dataset.map(lambda x, y: (x, table.lookup(y))).repeat().batch(8)
+  return input_fn
 
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
-  estimator.train(input_fn, steps=3)
-  assert estimator.get_variable_value('global_step') == 3
-  _refused(estimator, info_logs, 'adds variables, tables or queue runners')
+
+def _boring_input_fn(data):
+  return boring_input_fn(*data)
+
+
+# make_estimator's options, the input_fn (of the data), the number of train() calls and the
+# arguments of each, the reason logged, and the global step after the calls (None: no
+# checkpoint to read it from).
+_TRAINS_AS_TF = [
+    pytest.param(dict(keep_session=False), _boring_input_fn, 2, lambda: dict(steps=2),
+                 'make_estimator(keep_session=False)', 4, id='keep-session-false'),
+    pytest.param(dict(save_checkpoints_steps=None, save_checkpoints_secs=None),
+                 _boring_input_fn, 1, lambda: dict(steps=2),
+                 'the RunConfig saves no checkpoints', None, id='no-checkpoints'),
+    pytest.param({}, _tensors_input_fn, 2, lambda: dict(steps=2),
+                 'the input_fn returns tuple, not a tf.data.Dataset', 4,
+                 id='input-fn-returns-tensors'),
+    pytest.param({}, _table_input_fn, 1, lambda: dict(steps=3),
+                 'adds variables, tables or queue runners', 3, id='input-fn-with-a-table'),
+    pytest.param({}, _boring_input_fn, 2,
+                 lambda: dict(steps=2, hooks=[MyLoggingHook(['global_step'], every_n_iter=10)]),
+                 'given (MyLoggingHook;', 4, id='subclass-of-a-tf-hook'),
+]
+
+
+@pytest.mark.parametrize('options, make_input_fn, calls, train_kwargs, reason, global_step',
+                         _TRAINS_AS_TF)
+def test_calls_that_could_tell_the_difference_train_as_tf(
+    small_data, tmp_path, info_logs, options, make_input_fn, calls, train_kwargs, reason,
+    global_step):
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0, **options)
+  input_fn = make_input_fn(small_data)
+  for _ in range(calls):
+    estimator.train(input_fn, **train_kwargs())
+  if global_step is not None:
+    assert estimator.get_variable_value('global_step') == global_step
+  _refused(estimator, info_logs, reason)
 
 
 def test_a_model_fn_with_training_hooks_trains_as_tf_from_then_on(small_data, tmp_path,
@@ -347,7 +369,7 @@ def test_a_lost_session_is_recreated_from_the_checkpoint(small_data, tmp_path):
   estimator = make_estimator(boring_model_fn, {}, model_dir, seed=0)
   estimator.train(boring_input_fn(*small_data), steps=2)
   kept = estimator._keeper._kept
-  creator = _kept_session._SessionCreator(kept, estimator.config, str(model_dir))
+  creator = _kept_call.SessionCreator(kept, estimator.config, str(model_dir))
   old = kept.session
   bias, = [v for v in kept.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
            if v.op.name == 'logits/bias']
@@ -368,8 +390,8 @@ def test_exit_without_close_does_not_hang(tmp_path):
   """tf.data's threads calling into Python while the interpreter finalizes can hang a
   session's close: the atexit handler closes kept sessions first.
 
-  Without the handler this script hung at exit in 4 runs of 4 here (small groups keep the
-  prefetch thread in the builder's gather when the last call returns); with it, it exits.
+  Without the handler this script hung at exit here (small groups keep the prefetch thread
+  in the builder's gather when the last call returns); with it, it exits.
   """
   script = '''
 import numpy as np
@@ -516,16 +538,3 @@ def test_tfs_hooks_that_add_no_op_keep_the_session(small_data, tmp_path):
         tf.compat.v1.train.StopAtStepHook(num_steps=5)])
   assert estimator._keeper.kept_calls == 2
   assert len(logged) == 6 and logged[-1] < logged[0]  # The tensor found by name each call.
-
-
-def test_a_subclass_of_a_tf_hook_is_not_taken_for_it(small_data, tmp_path, info_logs):
-  class MyLoggingHook(tf.compat.v1.train.LoggingTensorHook):
-    def begin(self):
-      super().begin()
-      tf.constant(1.0)  # An op at every begin: it would pile up in a kept graph.
-
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0)
-  for _ in range(2):
-    estimator.train(boring_input_fn(*small_data), steps=2,
-                    hooks=[MyLoggingHook(['global_step'], every_n_iter=10)])
-  _refused(estimator, info_logs, 'given (MyLoggingHook;')

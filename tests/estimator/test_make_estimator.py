@@ -10,9 +10,9 @@ import tensorflow as tf
 
 from conftest import boring_input_fn
 from conftest import boring_model_fn
-from tfest_adapters.estimator import _make
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
+from tfest_adapters import exceptions
+from tfest_adapters.estimator import _make
 
 
 def _files(directory):
@@ -54,98 +54,101 @@ def test_temporary_model_dir_is_created_with_a_warning():
   os.rmdir(est.model_dir)
 
 
-@pytest.mark.parametrize('options, match', [
-    (dict(save_checkpoint_steps=10),
-     "'save_checkpoint_steps' is not a make_estimator argument nor a tf.estimator.RunConfig "
-     "option; did you mean 'save_checkpoints_steps'"),
-    (dict(save_checkpoints_steps=10, save_checkpoints_secs=60),
-     'save_checkpoints_steps and save_checkpoints_secs cannot both be set, given: '
-     'save_checkpoints_steps=10, save_checkpoints_secs=60'),
-    (dict(keep_checkpoint_max=-1), 'keep_checkpoint_max must be a non-negative int, given: -1'),
-    (dict(log_step_count_steps=0), 'log_step_count_steps must be a positive int, given: 0'),
-    (dict(save_checkpoints_steps=2.5),
-     'save_checkpoints_steps must be a positive int, given: 2.5'),
-    (dict(protocol='http'), "protocol must be one of 'grpc', 'grpc\\+verbs', given: 'http'"),
-])
-def test_run_config_options_are_refused_up_front(tmp_path, options, match):
-  with pytest.raises(exceptions.ArgumentError, match=match):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path / 'm', **options)
-  assert not (tmp_path / 'm').exists()
+def _model_fn_without_params(features, labels, mode):
+  del features, labels, mode
 
 
-def test_session_config_of_wrong_type_is_a_type_error(tmp_path):
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match='session_config must be a tf.compat.v1.ConfigProto'):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path, session_config={'a': 1})
+def _model_fn_without_features(x, labels, mode):
+  del x, labels, mode
 
 
-def test_params_given_to_a_model_fn_without_params(tmp_path):
-  def model_fn(features, labels, mode):
-    del features, labels, mode
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"params were given \(\{'lr': 0.1\}.*takes no `params` argument "
-                     r'\(its arguments are features, labels, mode\). Add a `params`'):
-    tfa.make_estimator(model_fn, params={'lr': 0.1}, model_dir=tmp_path)
+def _model_fn_with_hidden_units(features, labels, mode, hidden_units):
+  del features, labels, mode, hidden_units
 
 
-def test_model_fn_without_features(tmp_path):
-  def model_fn(x, labels, mode):
-    del x, labels, mode
-  with pytest.raises(exceptions.ArgumentError,
-                     match='model_fn must be a function with a `features` argument.*'
-                     r'Its arguments are \(x, labels, mode\)'):
-    tfa.make_estimator(model_fn, model_dir=tmp_path)
-
-
-def test_model_fn_with_an_argument_the_estimator_never_passes(tmp_path):
-  def model_fn(features, labels, mode, hidden_units):
-    del features, labels, mode, hidden_units
-  with pytest.raises(exceptions.ArgumentError,
-                     match='It also takes hidden_units, which the Estimator never passes'):
-    tfa.make_estimator(model_fn, model_dir=tmp_path)
-
-
-def test_params_must_be_a_dict(tmp_path):
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params must be a dict of hyperparameters or None, given: \[1\]'):
-    tfa.make_estimator(boring_model_fn, params=[1], model_dir=tmp_path)
-
-
-def test_model_fn_must_be_callable(tmp_path):
-  with pytest.raises(exceptions.ArgumentTypeError, match='model_fn must be callable'):
-    tfa.make_estimator('boring', model_dir=tmp_path)
-
-
-def test_model_dir_that_is_a_file(tmp_path):
-  path = tmp_path / 'file'
+def _a_file(path):
   path.write_text('x')
-  with pytest.raises(exceptions.ArgumentError,
-                     match='model_dir must be a directory, or a path where one can be created'
-                     '.*A file is already there'):
-    tfa.make_estimator(boring_model_fn, model_dir=path)
-  assert path.read_text() == 'x'
+  return path
 
 
-def test_model_dir_and_config_model_dir_differ(tmp_path):
-  config = tf.estimator.RunConfig(model_dir=str(tmp_path / 'a'))
-  with pytest.raises(exceptions.ArgumentError, match='model_dir and config.model_dir differ'):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path / 'b', config=config)
+# make_estimator's arguments (a function of the model_dir it may use), the error, its message.
+_REFUSED = [
+    pytest.param(
+        lambda m: dict(save_checkpoint_steps=10), exceptions.ArgumentError,
+        "'save_checkpoint_steps' is not a make_estimator argument nor a tf.estimator.RunConfig "
+        "option; did you mean 'save_checkpoints_steps'", id='run-config-typo'),
+    pytest.param(
+        lambda m: dict(save_checkpoints_steps=10, save_checkpoints_secs=60),
+        exceptions.ArgumentError,
+        'save_checkpoints_steps and save_checkpoints_secs cannot both be set, given: '
+        'save_checkpoints_steps=10, save_checkpoints_secs=60', id='steps-and-secs'),
+    pytest.param(
+        lambda m: dict(keep_checkpoint_max=-1), exceptions.ArgumentError,
+        'keep_checkpoint_max must be a non-negative int, given: -1', id='keep-checkpoint-max'),
+    pytest.param(
+        lambda m: dict(log_step_count_steps=0), exceptions.ArgumentError,
+        'log_step_count_steps must be a positive int, given: 0', id='log-step-count-steps'),
+    pytest.param(
+        lambda m: dict(save_checkpoints_steps=2.5), exceptions.ArgumentError,
+        'save_checkpoints_steps must be a positive int, given: 2.5', id='checkpoint-steps-float'),
+    pytest.param(
+        lambda m: dict(protocol='http'), exceptions.ArgumentError,
+        "protocol must be one of 'grpc', 'grpc\\+verbs', given: 'http'", id='protocol'),
+    pytest.param(
+        lambda m: dict(session_config={'a': 1}), exceptions.ArgumentTypeError,
+        'session_config must be a tf.compat.v1.ConfigProto', id='session-config-type'),
+    pytest.param(
+        lambda m: dict(model_fn=_model_fn_without_params, params={'lr': 0.1}),
+        exceptions.ArgumentError,
+        r"params were given \(\{'lr': 0.1\}.*takes no `params` argument "
+        r'\(its arguments are features, labels, mode\). Add a `params`',
+        id='params-without-params-argument'),
+    pytest.param(
+        lambda m: dict(model_fn=_model_fn_without_features), exceptions.ArgumentError,
+        'model_fn must be a function with a `features` argument.*'
+        r'Its arguments are \(x, labels, mode\)', id='model-fn-without-features'),
+    pytest.param(
+        lambda m: dict(model_fn=_model_fn_with_hidden_units), exceptions.ArgumentError,
+        'It also takes hidden_units, which the Estimator never passes',
+        id='model-fn-argument-never-passed'),
+    pytest.param(
+        lambda m: dict(params=[1]), exceptions.ArgumentTypeError,
+        r'params must be a dict of hyperparameters or None, given: \[1\]', id='params-type'),
+    pytest.param(
+        lambda m: dict(model_fn='boring'), exceptions.ArgumentTypeError,
+        'model_fn must be callable', id='model-fn-not-callable'),
+    pytest.param(
+        lambda m: dict(model_dir=_a_file(m)), exceptions.ArgumentError,
+        'model_dir must be a directory, or a path where one can be created'
+        '.*A file is already there', id='model-dir-is-a-file'),
+    pytest.param(
+        lambda m: dict(config=tf.estimator.RunConfig(model_dir=str(m.parent / 'a'))),
+        exceptions.ArgumentError, 'model_dir and config.model_dir differ',
+        id='model-dir-and-config-differ'),
+    pytest.param(
+        lambda m: dict(warm_start_from=str(m.parent / 'nowhere')), exceptions.ArgumentError,
+        "warm_start_from must be an existing checkpoint prefix.*given: "
+        "'.*nowhere'. Nothing to warm-start from", id='warm-start-missing'),
+    pytest.param(
+        lambda m: dict(seed=-1), exceptions.ArgumentError,
+        'seed must be a non-negative int, given: -1', id='seed-negative'),
+    pytest.param(
+        lambda m: dict(seed=1, tf_random_seed=2), exceptions.ArgumentError,
+        'seed and tf_random_seed disagree, given: seed=1, tf_random_seed=2',
+        id='seed-and-tf-random-seed'),
+]
 
 
-def test_warm_start_from_a_path_that_does_not_exist(tmp_path):
-  with pytest.raises(exceptions.ArgumentError,
-                     match="warm_start_from must be an existing checkpoint prefix.*given: "
-                     "'.*nowhere'. Nothing to warm-start from"):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path / 'm',
-                       warm_start_from=str(tmp_path / 'nowhere'))
-
-
-def test_seed_must_be_a_non_negative_int_and_agree_with_tf_random_seed(tmp_path):
-  with pytest.raises(exceptions.ArgumentError, match='seed must be a non-negative int, given: -1'):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path, seed=-1)
-  with pytest.raises(exceptions.ArgumentError,
-                     match='seed and tf_random_seed disagree, given: seed=1, tf_random_seed=2'):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path, seed=1, tf_random_seed=2)
+@pytest.mark.parametrize('arguments, error, match', _REFUSED)
+def test_arguments_are_refused_before_any_graph(tmp_path, arguments, error, match):
+  """Refused up front: no model_dir is made, and a file in its place is left alone."""
+  model_dir = tmp_path / 'm'
+  kwargs = dict(dict(model_fn=boring_model_fn, model_dir=model_dir), **arguments(model_dir))
+  with pytest.raises(error, match=match):
+    tfa.make_estimator(**kwargs)
+  assert not model_dir.is_dir()
+  if model_dir.exists():
+    assert model_dir.read_text() == 'x'
 
 
 def test_seed_seeds_numpy_for_data_order(tmp_path):

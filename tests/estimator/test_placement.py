@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from conftest import REPO_ROOT
 from conftest import boring_model_fn
-from tfest_adapters.estimator import _placement
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
+from tfest_adapters import exceptions
+from tfest_adapters.estimator import _placement
 
 
 @pytest.mark.parametrize('devices, expected', [
@@ -169,7 +169,7 @@ def test_mirrored_on_two_logical_cpus_trains_like_one_device(tmp_path):
   proc = subprocess.run([sys.executable, str(script), str(tmp_path), str(REPO_ROOT / 'tests')],
                         capture_output=True, text=True, timeout=300, env=env)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')][-1]
+  line = [out for out in proc.stdout.splitlines() if out.startswith('RESULT ')][-1]
   result = json.loads(line[len('RESULT '):])
   single, mirrored = result['single'], result['mirrored']
   assert (single['replicas'], mirrored['replicas']) == (1, 2)

@@ -10,10 +10,10 @@ import tensorflow as tf
 from conftest import boring_input_fn
 from conftest import boring_model_fn
 from conftest import small_arrays
-from tfest_adapters.serving import _export
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
-
+from tfest_adapters import exceptions
+from tfest_adapters.serving import _export
+from tfest_adapters.serving import _receivers
 
 FEATURES, LABELS = small_arrays()
 SAMPLE = {k: v[:3] for k, v in FEATURES.items()}
@@ -64,7 +64,7 @@ def test_parsing_export_from_a_sample(trained, tmp_path):
 def test_parsing_export_from_a_feature_spec(trained, tmp_path):
   spec = {k: tf.io.FixedLenFeature([], tf.float32) for k in SAMPLE}
   path = tfa.export_saved_model(trained, tmp_path / 'export', feature_spec=spec)
-  serialized = _export.serialize_examples(SAMPLE, spec)
+  serialized = _receivers.serialize_examples(SAMPLE, spec)
   served = _signature(path)(examples=tf.constant(list(serialized)))
   expected = _export.estimator_predictions(trained, SAMPLE)
   np.testing.assert_allclose(served['probabilities'].numpy(), expected['probabilities'],
@@ -137,17 +137,6 @@ def test_bad_receiver_arguments(trained, tmp_path, kwargs, error, match):
   with pytest.raises(error, match=match):
     tfa.export_saved_model(trained, tmp_path / 'export', **kwargs)
   assert not (tmp_path / 'export').exists()
-
-
-def test_raw_receiver_keeps_row_shapes_and_dtypes():
-  receiver_fn = _export.build_serving_input_receiver_fn(sample_features={
-      'image': np.zeros((2, 3, 4), np.float16), 'word': np.array(['a', 'b']),
-      'Sepal Length': np.array([1, 2], np.int32)})
-  with tf.Graph().as_default():
-    receiver = receiver_fn()
-  shapes = {k: (t.dtype, t.shape.as_list()) for k, t in receiver.receiver_tensors.items()}
-  assert shapes == {'image': (tf.float16, [None, 3, 4]), 'word': (tf.string, [None]),
-                    'Sepal Length': (tf.int32, [None])}
 
 
 def test_compare_predictions_reports_each_difference():

@@ -13,10 +13,10 @@ from conftest import REPO_ROOT
 from conftest import boring_input_fn
 from conftest import boring_model_fn
 from conftest import small_arrays
-from tfest_adapters.serving import _export
-from tfest_adapters import exceptions
 import tfest_adapters as tfa
-
+from tfest_adapters import exceptions
+from tfest_adapters.serving import _export
+from tfest_adapters.serving import _receivers
 
 FEATURES, LABELS = small_arrays()
 ROWS = {k: v[:7] for k, v in FEATURES.items()}
@@ -119,7 +119,7 @@ def test_parsing_export_takes_raw_features_or_serialized_examples(trained, tmp_p
     np.testing.assert_allclose(parsing(ROWS)['probabilities'], expected['probabilities'],
                                rtol=1e-6)
     spec = {k: tf.io.FixedLenFeature([], tf.float32) for k in ROWS}
-    serialized = _export.serialize_examples(ROWS, spec)
+    serialized = _receivers.serialize_examples(ROWS, spec)
     np.testing.assert_allclose(parsing({'examples': serialized})['probabilities'],
                                expected['probabilities'], rtol=1e-6)
     with pytest.raises(exceptions.ArgumentKeyError, match="features is missing feature 'f3'"):
@@ -145,14 +145,17 @@ def test_from_saved_model_on_an_export_base_loads_the_newest(trained):
     assert loaded.export_dir == export_dir
 
 
-def test_bad_paths_and_signatures(trained, tmp_path):
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'path must be a SavedModel directory \(holding saved_model.pb\)'):
-    tfa.Predictor.from_saved_model(tmp_path)
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r"signature_key must be one of the signatures of .* \(serving_default"
-                     r"\), given: 'classify'"):
-    tfa.Predictor.from_saved_model(trained[1], signature_key='classify')
+@pytest.mark.parametrize('where, signature_key, error, match', [
+    ('empty_dir', None, exceptions.ArgumentError,
+     r'path must be a SavedModel directory \(holding saved_model.pb\)'),
+    ('export', 'classify', exceptions.ArgumentKeyError,
+     r"signature_key must be one of the signatures of .* \(serving_default\), given: "
+     r"'classify'"),
+])
+def test_bad_paths_and_signatures(trained, tmp_path, where, signature_key, error, match):
+  path = {'empty_dir': tmp_path, 'export': trained[1]}[where]
+  with pytest.raises(error, match=match):
+    tfa.Predictor.from_saved_model(path, signature_key=signature_key)
 
 
 def test_safe_to_call_from_threads(predictor):

@@ -5,11 +5,11 @@ and ``keys``; ``training``, ``serving``, ``cluster`` and ``cli`` build on it.
 """
 
 from tfest_adapters.estimator._estimator import Estimator
-from tfest_adapters.estimator._make import build_run_config
 from tfest_adapters.estimator._make import make_estimator
 from tfest_adapters.estimator._make import seeded_model_fn
 from tfest_adapters.estimator._placement import in_cluster
 from tfest_adapters.estimator._placement import num_replicas
+from tfest_adapters.estimator._run_config import build_run_config
 from tfest_adapters.estimator._saver import SafeCheckpointSaverHook
 from tfest_adapters.estimator._saver import saver_hooks
 

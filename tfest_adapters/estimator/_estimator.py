@@ -1,34 +1,8 @@
 """The Estimator that make_estimator returns: ``tf.estimator.Estimator``, trained as fit trains.
 
-Three private members of ``tf.estimator.Estimator`` are overridden (the first two as
-``TPUEstimator`` overrides them for its ``iterations_per_loop``); everything else is the
-Estimator's own:
-
-* ``_convert_train_steps_to_hooks``: ``train(steps=N)`` and ``train(max_steps=N)`` stop with
-  :class:`~tfest_adapters.models.StepsPerRunStopHook`. With one step per ``session.run`` it is
-  the Estimator's ``StopAtStepHook``; with groups of batches (``steps_per_run``) it ends the
-  in-graph loop exactly at the last step, where the Estimator's own hook overshoots by up
-  to ``2K - 2`` steps.
-* ``_train_with_estimator_spec``: when the Estimator would add TF's ``CheckpointSaverHook``
-  (the chief of a run that saves checkpoints, no saver hook and no Saver of the model_fn's
-  own) and no saving listener is given, it gets
-  :class:`~tfest_adapters.estimator._saver.SafeCheckpointSaverHook` instead, as ``fit`` does: the
-  same checkpoints, without re-saving the just-restored checkpoint at the start of every
-  ``train()`` call, and without writing the same graph again (graph.pbtxt is text: ~0.2 s
-  per call) when this Estimator already wrote it there. Saving listeners keep TF's hook: they
-  may count on its save at the start of the session (``train_and_evaluate``'s listener skips
-  that first save as "not trained yet").
-
-* ``_train_model_default``: the graph and session of a ``train()`` call are kept for the
-  next call, when it could not tell the difference (:mod:`tfest_adapters.estimator._kept_session`);
-  other calls are the Estimator's own. ``close()`` frees the kept session.
-
-A distribution strategy's training keeps the Estimator's hooks unchanged.
-
-The Estimator refuses subclasses that override its members (``TPUEstimator`` is exempted by
-name); this class runs the same check with exactly these three overrides allowed. They are
-private members of the pinned ``tensorflow-estimator==2.15.0``, and the tests of this module
-pin their behaviour.
+Three private members of the pinned ``tensorflow-estimator==2.15.0`` are overridden (the first
+two as ``TPUEstimator`` overrides them); everything else is the Estimator's own, and the
+tests of this module pin the behaviour of the three.
 """
 
 import tensorflow as tf
@@ -36,7 +10,6 @@ import tensorflow as tf
 from tfest_adapters._core import stop_hook
 from tfest_adapters.estimator import _kept_session
 from tfest_adapters.estimator import _saver
-
 
 # The overrides allowed: TF's own list (estimator.py, _assert_members_are_not_overridden),
 # the three of the module doc, and the check itself.
@@ -51,7 +24,9 @@ _ALLOWED_OVERRIDES = frozenset([
 class Estimator(tf.estimator.Estimator):
   """``tf.estimator.Estimator`` stopping exactly with steps per run, saving as ``fit`` saves.
 
-  Made by :func:`tfest_adapters.make_estimator`; see the module doc for the differences.
+  Made by :func:`tfest_adapters.make_estimator`. ``train()`` stops exactly with groups of
+  steps, does not re-save the restored checkpoint, and keeps its graph and session for the
+  next call when that call could not tell the difference; ``close()`` frees them.
 
   Args:
     *args, **kwargs: those of ``tf.estimator.Estimator``.
@@ -85,16 +60,31 @@ class Estimator(tf.estimator.Estimator):
     self._keeper.close()
 
   def _train_model_default(self, input_fn, hooks, saving_listeners):
+    """The Estimator's, keeping the graph and session for the next call when it can."""
     return self._keeper.train(self, input_fn, hooks, saving_listeners,
                               super()._train_model_default)
 
   def _convert_train_steps_to_hooks(self, steps, max_steps):
+    """``steps``/``max_steps`` stop with StepsPerRunStopHook: exactly, with groups of steps.
+
+    With one step per ``session.run`` it is the Estimator's ``StopAtStepHook``; with groups
+    of batches (``steps_per_run``) it ends the in-graph loop at the last step, where TF's
+    hook overshoots by up to ``2K - 2`` steps. A distribution strategy keeps TF's hook.
+    """
     if (steps is None and max_steps is None) or self._train_distribution:
       return super()._convert_train_steps_to_hooks(steps, max_steps)
     return [stop_hook.StepsPerRunStopHook(num_steps=steps, last_step=max_steps)]
 
   def _train_with_estimator_spec(self, estimator_spec, worker_hooks, hooks,
                                  global_step_tensor, saving_listeners):
+    """The Estimator's, with SafeCheckpointSaverHook where TF would add its saver hook.
+
+    That is: the chief of a run saving checkpoints, with no saver hook, no Saver of the
+    model_fn's own, no strategy and no saving listener (listeners keep TF's hook: they may
+    count on its save at the start of the session, as ``train_and_evaluate``'s does). The
+    checkpoints are the same; the restored one is not saved again at the start of the call,
+    nor the same graph written again.
+    """
     config = self._config
     saver_hooks = _saver.saver_hooks(list(worker_hooks) + list(hooks) +
                                       list(estimator_spec.training_chief_hooks))

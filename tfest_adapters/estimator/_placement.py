@@ -1,38 +1,15 @@
 """Device placement for an Estimator: a session config and, where it pays, a MirroredStrategy.
 
-Placement stays TensorFlow's: the session config turns soft placement on (an op with no kernel
-on the requested device runs where it has one) and GPU memory growth on (a process takes GPU
-memory as it needs it instead of all of it at start), so ops land on a GPU when one is present
-and on the CPU otherwise. On top of that, ``devices`` chooses between:
-
-* ``'auto'``: one process, every visible device; a ``tf.distribute.MirroredStrategy`` over all
-  GPUs when there are two or more (nothing otherwise). Inside a TF_CONFIG cluster, placement is
-  left to the Estimator's own replica device setter (variables on the ps).
-* ``'cpu'``: every op on the CPU, GPUs hidden from the Estimator's sessions.
-* a list of device names (``['/gpu:0', '/gpu:1']``, ``['/cpu:0', '/cpu:1']`` for logical CPU
-  devices): a ``MirroredStrategy`` over exactly those devices.
-
-Two traps of the Estimator with a MirroredStrategy, handled or documented here:
-
-* With its default cross-device ops (collective all-reduce, chosen when the strategy is built
-  eagerly, as it is outside any graph), the Estimator's first ``session.run`` hangs forever on
-  logical CPU devices (measured with TF 2.15). The strategy is therefore built with explicit
-  graph-mode cross-device ops: ``ReductionToOneDevice`` when any device is a CPU, and
-  ``NcclAllReduce`` (TensorFlow's own choice for GPUs in graph mode) when all are GPUs and NCCL
-  kernels are registered.
-* With a strategy, the ``input_fn`` must return a ``tf.data.Dataset``, and **its batch size is
-  per replica**: each replica takes one batch per step, so a step trains on
-  ``batch_size * num_replicas`` rows (the global batch). Gradients are averaged over replicas
-  (the losses of ``tf.compat.v1.losses`` are means), so ``batch_size=16`` on 2 replicas trains
-  like ``batch_size=32`` on one device, and a dataset of N rows makes
-  ``N / (batch_size * num_replicas)`` steps per epoch.
+Placement stays TensorFlow's, with soft placement and GPU memory growth on. ``devices`` is
+``'auto'`` (a MirroredStrategy over all GPUs when there are two or more; nothing in a
+TF_CONFIG cluster), ``'cpu'`` (GPUs hidden) or a list of device names to mirror over.
 """
 
 import json
 import os
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
 
 AUTO = 'auto'
 CPU = 'cpu'
@@ -133,7 +110,13 @@ def session_config(devices=AUTO, base=None):
 
 
 def cross_device_ops(devices):
-  """Graph-mode cross-device ops for a MirroredStrategy over ``devices`` (see module doc)."""
+  """Graph-mode cross-device ops for a MirroredStrategy over ``devices``.
+
+  ``ReductionToOneDevice`` when any device is a CPU, ``NcclAllReduce`` (TensorFlow's choice
+  for GPUs in graph mode) when all are GPUs and NCCL kernels are registered. The default,
+  collective all-reduce chosen when the strategy is built eagerly, hangs the Estimator's
+  first ``session.run`` on logical CPU devices.
+  """
   import tensorflow as tf
   if all('GPU' in d.upper() for d in devices):
     from tensorflow.python.framework import kernels
@@ -163,6 +146,10 @@ def _check_devices_exist(devices):
 
 def distribution(devices=AUTO, config=None):
   """Returns the MirroredStrategy for ``devices``, or None for no strategy.
+
+  With a strategy, the input_fn must return a ``tf.data.Dataset`` whose batch size is per
+  replica: a step trains on ``batch_size * num_replicas`` rows, with gradients averaged over
+  replicas (so ``batch_size=16`` on 2 replicas trains like ``batch_size=32`` on one device).
 
   Args:
     devices: a value accepted by :func:`validate_devices`.

@@ -3,9 +3,9 @@
 import os
 
 import tensorflow as tf
+from tensorflow.python.framework import meta_graph
 
 from tfest_adapters import exceptions
-
 
 # model_dir -> (token, structure) of the graph this process last wrote there (see
 # SafeCheckpointSaverHook).
@@ -31,11 +31,11 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
   ``save_steps`` or ``save_secs`` and at the end, exactly as TF's; the graph (graph.pbtxt,
   the event file's graph and meta graph) is written with the first checkpoint of the run.
 
-  Every ``train()`` call builds its graph anew, and writing it costs ~0.2 s (graph.pbtxt is
-  text). With a ``graph_token`` (one per Estimator, or per ``fit``), the graph is not
-  written again when this process last wrote, under the same token, a graph with the same
-  ops (names and types) to this model_dir, and graph.pbtxt is still there: the same
-  Estimator (same model_fn and params) rebuilding the same graph. Each checkpoint's own
+  Every ``train()`` call builds its graph anew, and writing it again (graph.pbtxt is text)
+  takes time at every call. With a ``graph_token`` (one per Estimator, or per ``fit``), the
+  graph is not written again when this process last wrote, under the same token, a graph
+  with the same ops (names and types) to this model_dir, and graph.pbtxt is still there: the
+  same Estimator (same model_fn and params) rebuilding the same graph. Each checkpoint's own
   ``.meta`` is written as TF writes it.
 
   Args:
@@ -81,8 +81,6 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     self._timer.update_last_triggered_step(global_step)
 
   def _write_graph(self):
-    # pylint: disable-next=g-direct-tensorflow-import
-    from tensorflow.python.framework import meta_graph
     graph = tf.compat.v1.get_default_graph()
     key = os.path.abspath(self._checkpoint_dir)
     written = (self._graph_token, _graph_structure(graph))

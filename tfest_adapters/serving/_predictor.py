@@ -1,125 +1,17 @@
-"""Predictor: load a SavedModel once, then predict from dicts of arrays or DataFrames, fast.
+"""Predictor: load a SavedModel once, then predict from dicts of arrays or DataFrames.
 
-``Estimator.predict`` rebuilds the graph and restores the checkpoint on every call (~160 ms
-for one row of a small model here). A Predictor loads the export once into a
-``tf.compat.v1.Session`` on a graph of its own and calls it through
-``Session.make_callable`` with a fixed feed and fetch list, which skips the per-call graph
-lookups of ``session.run`` and the function-call machinery of a TF2 ``signatures[...]`` call;
-measured in ``bench/predict_latency.py``.
+``Estimator.predict`` rebuilds the graph and restores the checkpoint at every call; a
+Predictor loads the export once and feeds it (bench/predict_latency.py measures both).
 """
 
-import os
-import threading
-
-import numpy as np
+import shutil
+import tempfile
 
 from tfest_adapters.serving import _export
-from tfest_adapters._core import validation
-from tfest_adapters import exceptions
-from tfest_adapters import keys
-
-_PREFERRED_SIGNATURES = (keys.SignatureKeys.PREDICT, keys.SignatureKeys.SERVING_DEFAULT)
+from tfest_adapters.serving import _session
 
 
-def _find_export(path):
-  """``path`` itself when it holds a SavedModel, else its newest timestamped export."""
-  import tensorflow as tf
-  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')) or tf.io.gfile.exists(
-      os.path.join(path, 'saved_model.pbtxt')):
-    return path
-  if tf.io.gfile.isdir(path):
-    versions = sorted((name.rstrip('/') for name in tf.io.gfile.listdir(path)
-                       if name.rstrip('/').isdigit()), key=int)
-    for version in reversed(versions):
-      candidate = os.path.join(path, version)
-      if tf.io.gfile.exists(os.path.join(candidate, 'saved_model.pb')):
-        return candidate
-  validation.fail('path', 'a SavedModel directory (holding saved_model.pb), or an export '
-                   'base directory holding timestamped exports', path)
-
-
-def default_session_config():
-  """The Predictor's session config: ops run in the calling thread.
-
-  ``inter_op_parallelism_threads < 0`` makes the session run every op in the thread that
-  calls it instead of handing each one to a pool thread: for the small graphs served here
-  that halves the one-row latency (0.65 ms -> 0.41 ms measured here), and the intra-op pool
-  (a large MatMul's threads) is kept. Pass your own ``session_config`` for a wide graph whose
-  branches should run in parallel.
-  """
-  import tensorflow as tf
-  return tf.compat.v1.ConfigProto(inter_op_parallelism_threads=-1,
-                                  allow_soft_placement=True)
-
-
-class _Input:
-  """One signature input: feed tensor, dtype, shape and how to convert a value for it."""
-
-  __slots__ = ('key', 'tensor', 'tf_dtype', 'np_dtype', 'shape', 'is_string')
-
-  def __init__(self, key, tensor):
-    self.key = key
-    self.tensor = tensor
-    self.tf_dtype = tensor.dtype
-    self.is_string = tensor.dtype.name == 'string'
-    self.np_dtype = None if self.is_string else tensor.dtype.as_numpy_dtype
-    shape = tensor.shape
-    self.shape = None if shape.rank is None else tuple(shape.as_list())
-
-  def describe_shape(self):
-    if self.shape is None:
-      return 'any shape'
-    return str(tuple(self.shape)).replace('None', 'n')
-
-  def convert(self, value):
-    """(array, is_single_example) ready to feed, or an error naming the key."""
-    array = value if isinstance(value, np.ndarray) else np.asarray(
-        value.to_numpy() if hasattr(value, 'to_numpy') else value)
-    kind = array.dtype.kind
-    if self.is_string:
-      if kind not in 'USO':
-        self._fail_dtype(array)
-    elif array.dtype != self.np_dtype:
-      if kind not in 'biuf' or not np.can_cast(array.dtype, self.np_dtype, 'same_kind'):
-        self._fail_dtype(array)
-      array = array.astype(self.np_dtype)
-    single = False
-    if self.shape is not None:
-      if array.ndim == len(self.shape) - 1:
-        array = array[np.newaxis]
-        single = True
-      if array.ndim != len(self.shape) or any(
-          want is not None and want != got for want, got in zip(self.shape[1:],
-                                                                array.shape[1:])):
-        raise exceptions.ArgumentError(
-            "features[%r] must have shape %s (n rows), given shape %s" % (
-                self.key, self.describe_shape(), tuple(array.shape)))
-    return array, single
-
-  def _fail_dtype(self, array):
-    expected = 'strings' if self.is_string else '%s (or numbers that cast to it)' % (
-        self.tf_dtype.name)
-    raise exceptions.ArgumentError('features[%r] must be %s, given dtype %s' % (
-        self.key, expected, array.dtype))
-
-
-def _parsing_spec(graph, session, serialized):
-  """{key: ('dense'|'sparse', dtype)} of the ParseExample op fed by ``serialized``, or None."""
-  import tensorflow as tf
-  for op in graph.get_operations():
-    if op.type != 'ParseExampleV2' or op.inputs[0] is not serialized:
-      continue
-    sparse_keys, dense_keys = session.run([op.inputs[2], op.inputs[3]])
-    spec = {}
-    for key, dtype in zip(np.atleast_1d(dense_keys), op.get_attr('Tdense')):
-      spec[key.decode()] = ('dense', tf.as_dtype(dtype))
-    for key, dtype in zip(np.atleast_1d(sparse_keys), op.get_attr('sparse_types')):
-      spec[key.decode()] = ('sparse', tf.as_dtype(dtype))
-    return spec
-  return None
-
-
-class Predictor:
+class Predictor(_session.SavedModelSession):
   """A SavedModel loaded once, called with numpy arrays, DataFrames or lists.
 
   Example:
@@ -143,45 +35,8 @@ class Predictor:
 
   def __init__(self, export_dir, signature_key=None, session_config=None):
     """Loads ``export_dir`` (see :meth:`from_saved_model`)."""
-    import tensorflow as tf
-    self.export_dir = _find_export(os.fspath(export_dir))
-    self._graph = tf.Graph()
-    if session_config is None:
-      session_config = default_session_config()
-    self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
-    self._owned_dirs = []
-    with self._graph.as_default():
-      meta_graph = tf.compat.v1.saved_model.loader.load(
-          self._session, [tf.compat.v1.saved_model.tag_constants.SERVING], self.export_dir)
-    signatures = dict(meta_graph.signature_def)
-    if signature_key is None:
-      signature_key = next((k for k in _PREFERRED_SIGNATURES if k in signatures), None)
-      if signature_key is None and len(signatures) == 1:
-        signature_key = next(iter(signatures))
-    if signature_key not in signatures:
-      validation.fail('signature_key', 'one of the signatures of %s (%s)' % (
-          self.export_dir, ', '.join(sorted(signatures))), signature_key,
-                       error=exceptions.ArgumentKeyError)
-    self.signature_key = signature_key
-    signature = signatures[signature_key]
-    get = self._graph.get_tensor_by_name
-    for name, info in list(signature.inputs.items()) + list(signature.outputs.items()):
-      if not info.name:
-        raise exceptions.ArgumentError(
-            'signature %r of %s has the composite (sparse or ragged) tensor %r, which a '
-            'Predictor does not feed or fetch' % (signature_key, self.export_dir, name))
-    self._inputs = [_Input(k, get(signature.inputs[k].name))
-                    for k in sorted(signature.inputs)]
-    self.output_keys = tuple(sorted(signature.outputs))
-    fetches = [get(signature.outputs[k].name) for k in self.output_keys]
-    self._call = self._session.make_callable(fetches, [i.tensor for i in self._inputs])
-    self._parse_spec = None
-    if len(self._inputs) == 1 and self._inputs[0].is_string:
-      self._parse_spec = _parsing_spec(self._graph, self._session, self._inputs[0].tensor)
-    self._graph.finalize()
-    self._lock = threading.Lock()
-
-  # ----------------------------------------------------------------- constructors
+    self._owned_dirs = []  # Removed by close(): the temporary export of from_estimator.
+    super().__init__(export_dir, signature_key=signature_key, session_config=session_config)
 
   @classmethod
   def from_saved_model(cls, path, signature_key=None, session_config=None):
@@ -217,7 +72,6 @@ class Predictor:
     Returns:
       A Predictor.
     """
-    import tempfile
     owned = None
     if export_dir_base is None:
       owned = tempfile.mkdtemp(prefix='tfest-predictor-')
@@ -226,121 +80,17 @@ class Predictor:
       _, predictor = _export.export_and_load(
           estimator, export_dir_base, sample_features=sample_features,
           feature_spec=feature_spec, parse_examples=parse_examples,
-          checkpoint_path=checkpoint_path)
+          checkpoint_path=checkpoint_path, load=cls)
     except BaseException:
       if owned:
-        import shutil
         shutil.rmtree(owned, ignore_errors=True)
       raise
     if owned:
-      predictor._owned_dirs.append(owned)  # pylint: disable=protected-access
+      predictor._owned_dirs.append(owned)
     return predictor
-
-  # ----------------------------------------------------------------- prediction
-
-  @property
-  def input_keys(self):
-    """The keys ``predict`` needs."""
-    if self._parse_spec is not None:
-      return tuple(sorted(self._parse_spec))
-    return tuple(i.key for i in self._inputs)
-
-  @property
-  def input_spec(self):
-    """dict key -> (dtype name, shape with None for the batch) of the signature inputs."""
-    return {i.key: (i.tf_dtype.name, i.shape) for i in self._inputs}
-
-  def _feeds(self, features):
-    columns = getattr(features, 'columns', None)
-    is_frame = columns is not None and hasattr(features, 'iloc')
-    if not is_frame and not isinstance(features, dict) and not hasattr(features, 'keys'):
-      validation.fail('features', 'a dict of arrays (feature name -> values) or a pandas '
-                       'DataFrame', features, error=exceptions.ArgumentTypeError)
-    if self._parse_spec is not None and _export.EXAMPLES_KEY not in features:
-      arrays = _export.features_to_arrays(features, 'features', keys=sorted(self._parse_spec))
-      rows = {len(np.atleast_1d(a)) for a in arrays.values()}
-      if len(rows) != 1:
-        raise exceptions.ArgumentError('features must all have the same number of rows, '
-                                       'given %s' % {k: len(a) for k, a in arrays.items()})
-      features = {_export.EXAMPLES_KEY: _export.serialize_examples(arrays, self._parse_spec)}
-    feeds = []
-    singles = set()
-    for spec in self._inputs:
-      try:
-        value = features[spec.key]
-      except KeyError:
-        value = None
-      if value is None:
-        given = list(columns) if is_frame else list(features.keys())
-        raise exceptions.ArgumentKeyError(
-            'features is missing %r; the model expects keys: %s; given keys: %s' % (
-                spec.key, ', '.join(repr(k) for k in self.input_keys),
-                ', '.join(map(repr, given)) or 'none'))
-      array, single = spec.convert(value)
-      singles.add(single)
-      feeds.append(array)
-    if len(singles) > 1:
-      raise exceptions.ArgumentError(
-          'features mix single examples and batches: give every feature with the batch '
-          'dimension first, or none of them')
-    rows = [len(f) if f.shape else None for f in feeds]
-    if len(set(rows)) > 1:
-      raise exceptions.ArgumentError(
-          'features must all have the same number of rows, given %s' % ', '.join(
-              '%d for %r' % (n, spec.key) for n, spec in zip(rows, self._inputs)))
-    return feeds, singles == {True}
-
-  def predict(self, features, batch_size=None):
-    """Predicts a batch.
-
-    Args:
-      features: dict key -> array/list (or a pandas DataFrame) with every input key.
-      batch_size: feed at most this many rows per session call (None: all at once).
-
-    Returns:
-      dict output key -> numpy array, batch first (strings as object arrays of bytes). When
-      every feature was given without its batch dimension, the batch dimension is removed.
-    """
-    if self._session is None:
-      raise exceptions.TfestError('This Predictor is closed')
-    feeds, single = self._feeds(features)
-    if batch_size is None or not feeds or not feeds[0].shape or len(feeds[0]) <= batch_size:
-      results = self._call(*feeds)
-    else:
-      validation.check_positive_int('batch_size', batch_size)
-      parts = [self._call(*[f[i:i + batch_size] for f in feeds])
-               for i in range(0, len(feeds[0]), batch_size)]
-      results = [np.concatenate([p[j] for p in parts]) for j in range(len(self.output_keys))]
-    if single:
-      return {k: v[0] for k, v in zip(self.output_keys, results)}
-    return dict(zip(self.output_keys, results))
-
-  __call__ = predict
-
-  # ----------------------------------------------------------------- lifetime
 
   def close(self):
     """Closes the session (and removes the temporary export of from_estimator)."""
-    with self._lock:
-      if self._session is not None:
-        self._session.close()
-        self._session = None
-      while self._owned_dirs:
-        import shutil
-        shutil.rmtree(self._owned_dirs.pop(), ignore_errors=True)
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc_info):
-    self.close()
-
-  def __del__(self):
-    try:
-      self.close()
-    except Exception:  # pylint: disable=broad-except
-      pass
-
-  def __repr__(self):
-    return 'Predictor(%r, signature=%r, inputs=%s, outputs=%s)' % (
-        self.export_dir, self.signature_key, list(self.input_keys), list(self.output_keys))
+    super().close()
+    while self._owned_dirs:
+      shutil.rmtree(self._owned_dirs.pop(), ignore_errors=True)

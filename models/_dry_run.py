@@ -1,12 +1,8 @@
 """Build a model_fn's TRAIN, EVAL and PREDICT graphs on one batch, without training.
 
-A model_fn that is wrong in one mode usually shows it only when that mode first runs: the
-PREDICT error after an hour of training, when exporting. :func:`dry_run` calls the input_fn
-and the model_fn as the Estimator would (same arguments, a Dataset turned into an iterator,
-a fresh graph per mode, the RunConfig's seed), checks each spec with :func:`mode_checked`,
-runs one batch through the loss, the metric updates and the predictions in a throw-away
-session (no checkpoint is read or written, the train op is not run) and reports what each
-mode returns.
+:func:`dry_run` calls the input_fn and the model_fn as the Estimator would, checks each spec,
+runs one batch per mode in a throw-away session and reports what each mode returns, so that a
+model_fn wrong in one mode fails now rather than when that mode first runs.
 """
 
 import collections
@@ -18,9 +14,10 @@ import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 from tensorflow_estimator.python.estimator import util as estimator_util
 
+from tfest_adapters import exceptions
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import validation
-from tfest_adapters import exceptions
+from tfest_adapters.models import _mode_checked
 from tfest_adapters.models import _spec_checks
 
 ModeKeys = tf.estimator.ModeKeys
@@ -164,7 +161,8 @@ class DryRunReport:
   def _repr_html_(self):
     rows = ''.join(
         '<tr><th style="text-align:left;vertical-align:top">%s</th><td style="text-align:left">'
-        '%s</td></tr>' % (html.escape(r.name), '<br>'.join(html.escape(l) for l in r.summary()))
+        '%s</td></tr>' % (html.escape(r.name),
+                          '<br>'.join(html.escape(line) for line in r.summary()))
         for r in self)
     return ('<table><caption style="text-align:left">dry run: one batch per mode, nothing '
             'trained</caption>%s</table>' % rows)
@@ -310,7 +308,7 @@ def dry_run(model_fn, input_fn, params=None, config=None, modes=None):
   """
   validation.check_callable('input_fn', input_fn)
   checked = (model_fn if getattr(model_fn, 'mode_checked', False)
-             else _spec_checks.mode_checked(model_fn))
+             else _mode_checked.mode_checked(model_fn))
   if config is None:
     config = tf.estimator.RunConfig()
   if not isinstance(config, tf.estimator.RunConfig):

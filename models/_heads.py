@@ -1,18 +1,15 @@
-"""TF's own heads, by name or as given.
+"""TF's own heads (``tf.estimator.Head``), by name or as given, their arguments checked.
 
-A head (``tf.estimator.Head``) turns logits into everything an EstimatorSpec needs: the loss,
-the eval metrics, the predictions and the export signatures. The templates use TF's heads
-(``MultiClassHead``, ``BinaryClassHead``, ``RegressionHead``, ``MultiLabelHead``) instead of
-re-writing any of that; :func:`make_head` builds one from a name and checks its arguments
-before any graph exists.
+A head turns logits into the loss, the eval metrics, the predictions and the export signatures
+of an EstimatorSpec; the templates use TF's instead of re-writing any of that.
 """
 
 import numbers
 
 import tensorflow as tf
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
 from tfest_adapters.keys import HeadNames
 
 
@@ -21,6 +18,7 @@ def _is_int(value):
 
 
 def check_vocabulary(name, vocabulary):
+  """Accepts None or a non-empty list of distinct str; returns it as a tuple."""
   if vocabulary is None:
     return None
   if (not isinstance(vocabulary, (list, tuple)) or not vocabulary or

@@ -1,21 +1,17 @@
 """The DNN network of the templates: tf.estimator.DNNClassifier's, layer for layer.
 
-``_DNN`` reproduces ``tensorflow_estimator/python/estimator/canned/dnn.py``'s ``_DNNModelV2``:
-a ``DenseFeatures`` input layer, one ``Dense`` layer per entry of ``hidden_units`` with
-``glorot_uniform`` kernels, dropout after each hidden layer only in TRAIN, optional batch
-normalisation, a linear ``logits`` layer, the same variable names (``dnn/hiddenlayer_0/kernel``,
-``dnn/logits/bias``, ...) and the same TensorBoard summaries, built in the same order. Given
-the same seed, data and optimizer, it therefore trains as the canned Estimator does, and a
-canned checkpoint can warm-start it.
+Same layers, initialisers, variable names and summaries as ``canned/dnn.py``'s
+``_DNNModelV2``, built in the same order: given the same seed, data and optimizer it trains as
+the canned Estimator does, and a canned checkpoint can warm-start it.
 """
 
 import numbers
 
 import tensorflow as tf
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
-from tfest_adapters.models import _steps_per_run
+from tfest_adapters._core import validation
+from tfest_adapters.models import _group_batch
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -94,7 +90,7 @@ def check_dropout(name, dropout):
 
 
 def _add_hidden_layer_summary(value, tag):
-  if _steps_per_run.in_group_step():
+  if _group_batch.in_group_step():
     return  # Not written from a group's loop: not built (zero_fraction makes a cond).
   tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, tf.math.zero_fraction(value))
   tf.compat.v1.summary.histogram('%s/activation' % tag, value)
@@ -111,26 +107,25 @@ def _plain_numeric_keys(feature_columns):
   ``normalizer_fn``. DenseFeatures sorts its columns by name; so does this. None when any
   column is of another kind (it then goes through DenseFeatures).
   """
-  # pylint: disable-next=g-direct-tensorflow-import
   from tensorflow.python.feature_column import feature_column_v2 as fc
   columns = sorted(feature_columns, key=lambda column: column.name)
   for column in columns:
-    if (type(column) is not fc.NumericColumn or column.normalizer_fn is not None or  # pylint: disable=unidiomatic-typecheck
+    if (type(column) is not fc.NumericColumn or column.normalizer_fn is not None or
         tuple(column.shape) != (1,)):
       return None
   return tuple(column.key for column in columns)
 
 
 def _plain_numeric_input(features, keys):
-  """DenseFeatures' output for plain numeric columns in one op, or None if it cannot be.
+  """DenseFeatures' output for plain numeric columns, in one op, or None if it cannot be.
 
-  For scalar numeric columns DenseFeatures makes about ten ops per column (expand, cast,
-  reshape, shape checks) and concatenates them: with 30 columns, ~300 ops to build at every
-  ``train()`` call and to run at every step. When every feature is a dense Tensor of one
-  real dtype, all ``[batch]`` or all ``[batch, 1]`` with one static batch size (or none), the
-  same ``[batch, len(keys)]`` float32 matrix is one stack (or concat) and a cast: the same
-  values, in the same order. Anything else (sparse or ragged features, other shapes, mixed
-  dtypes) returns None, and DenseFeatures builds the input (and raises its own errors).
+  When every feature is a dense Tensor of one real dtype, all ``[batch]`` or all
+  ``[batch, 1]`` with one static batch size (or none), the ``[batch, len(keys)]`` float32
+  matrix DenseFeatures would make is one stack (or concat) and a cast: the same values, in the
+  same order, with fewer ops. Columns of one packed matrix of a group's batch
+  (:func:`_group_batch.matrix_of_columns`) give that matrix back. Anything else (sparse or
+  ragged features, other shapes, mixed dtypes) returns None, and DenseFeatures builds the
+  input (and raises its own errors).
   """
   tensors = [features.get(key) for key in keys]
   if not all(isinstance(t, tf.Tensor) for t in tensors):
@@ -147,9 +142,9 @@ def _plain_numeric_input(features, keys):
   if len({t.shape[0] for t in tensors if t.shape[0] is not None}) > 1:
     return None  # DenseFeatures names the mismatch.
   with tf.name_scope('input_from_feature_columns/input_layer'):
-    unstacked = _unstacked_columns(tensors)
-    if unstacked is not None:
-      matrix, order, width = unstacked
+    packed = _group_batch.matrix_of_columns(tensors)
+    if packed is not None:
+      matrix, order, width = packed
       if order != list(range(width)):
         matrix = tf.gather(matrix, order, axis=1, name='concat')
     elif rank == 1:
@@ -157,20 +152,6 @@ def _plain_numeric_input(features, keys):
     else:
       matrix = tf.concat(tensors, axis=1, name='concat')
     return matrix if dtype == tf.float32 else tf.cast(matrix, tf.float32)
-
-
-def _unstacked_columns(tensors):
-  """``(matrix, column indices, n)`` if ``tensors`` are columns of one ``[batch, n]`` unstack.
-
-  A group's batch reaches the network as the columns of one matrix (``_steps_per_run``'s
-  ``_Group`` unstacks it): the input layer then takes the matrix (or its columns in
-  DenseFeatures' order, one gather) instead of stacking the columns again.
-  """
-  op = tensors[0].op
-  if (op.type != 'Unpack' or op.get_attr('axis') != 1 or op.inputs[0].shape.rank != 2 or
-      any(t.op is not op for t in tensors)):
-    return None
-  return op.inputs[0], [t.value_index for t in tensors], op.get_attr('num')
 
 
 class _DNN(tf.keras.Model):
@@ -211,7 +192,7 @@ class _DNN(tf.keras.Model):
           name=self._logits_scope_name)
 
   @tf.autograph.experimental.do_not_convert
-  def call(self, features, mode):  # pylint: disable=arguments-differ
+  def call(self, features, mode):
     is_training = mode == ModeKeys.TRAIN
     net = None
     if self._plain_keys is not None:

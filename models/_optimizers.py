@@ -1,38 +1,16 @@
 """Optimizers for the model_fn templates: names, tf.compat.v1.train and Keras optimizers.
 
-An Estimator builds a new graph for every ``train`` call, so an optimizer cannot simply be an
-object created once: :func:`make_optimizer_fn` checks what the user gave *now* (before any
-graph exists) and returns a function that makes a fresh optimizer in the current graph,
-already wired to the global step. :func:`minimize` then builds the one op that applies a
-step and increments the global step, whatever the kind of optimizer.
-
-Accepted, as ``tf.estimator.DNNClassifier`` accepts them (and two traps handled):
-
-* a name, any case: ``'Adagrad'``, ``'Adam'``, ``'Ftrl'``, ``'RMSProp'``, ``'SGD'``; it makes
-  the same ``tf.keras.optimizers.legacy`` optimizer the canned Estimators make, with
-  ``learning_rate`` or, when that is None, the optimizer's own default. Adam, here and
-  wherever a Keras Adam is cloned or converted, is :class:`_Adam`: ``legacy.Adam`` with the
-  same update made of elementwise ops on a CPU, where TF's fused kernel is slower (bitwise
-  the same weights);
-* a ``tf.compat.v1.train.Optimizer`` instance, used as it is (it keys its state by graph);
-* a legacy Keras optimizer (``tf.keras.optimizers.legacy.*``): cloned from its config in each
-  graph, and its ``iterations`` set to the global step. Without that the global step never
-  moves and ``train(steps=N)`` never ends;
-* a new-style Keras optimizer (``tf.keras.optimizers.Adam()`` in Keras 2.11+): TF's heads call
-  ``get_updates``, which it does not have (``'Adam' object has no attribute 'get_updates'``),
-  so it is converted to its legacy equivalent with the same hyperparameters;
-* a callable returning any of the above, called in each graph (for learning rates that depend
-  on the global step). It is also called once eagerly when given, to see whether it makes a
-  new-style Keras optimizer: those are then made eagerly and converted, since inside a graph
-  their hyperparameters are graph variables that cannot be read.
+:func:`make_optimizer_fn` checks an optimizer argument before any graph exists and returns a
+function making a fresh optimizer in each graph, wired to the global step; :func:`minimize`
+builds the op that applies one step and increments the global step.
 """
 
 import numbers
 
 import tensorflow as tf
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
 
 
 def _on_cpu(var):
@@ -49,21 +27,13 @@ def _on_cpu(var):
 class _Adam(tf.keras.optimizers.legacy.Adam):
   """``tf.keras.optimizers.legacy.Adam`` whose dense update on a CPU is made of elementwise ops.
 
-  TF's fused CPU kernel (``ResourceApplyAdam``) costs more than the same update made of
-  elementwise ops: with it, an MLP 30-128-64-10 trained 32 steps per ``session.run`` reached
-  0.66x the examples/s of a pure in-graph loop instead of 0.83x (``k32_fused`` against
-  ``k32`` in bench/RESULTS.md).
-  This applies the kernel's update, in its order of operations (so the weights are bitwise
-  those of ``legacy.Adam``; tested)::
+  The update is that of TF's fused kernel (``ResourceApplyAdam``), in its order of operations,
+  so the weights are bitwise those of ``legacy.Adam``; slots, names and checkpoints are the
+  same. On a GPU, with ``amsgrad`` and for sparse gradients it is ``legacy.Adam``::
 
     alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
     m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
     var -= (m * alpha) / (sqrt(v) + epsilon)
-
-  as Keras' own unfused Adams do (the TF2 ``tf.keras.optimizers.Adam``, the legacy
-  ``NonFusedAdam``). On a GPU (one kernel launch instead of several; not measured here, there
-  is no GPU), with ``amsgrad`` and for sparse gradients it is ``legacy.Adam``. Same slots,
-  same names, same checkpoints.
   """
 
   def _prepare_local(self, var_device, var_dtype, apply_state):
@@ -121,7 +91,7 @@ _LEGACY = tf.keras.optimizers.legacy.Optimizer
 _NEW = tf.keras.optimizers.Optimizer
 
 
-def _eager():
+def eager():
   """A context that runs eagerly even inside a graph (Keras reads its hyperparameters so)."""
   return tf.__internal__.eager_context.eager_mode()
 
@@ -140,7 +110,7 @@ def _legacy_config(optimizer, name):
   """Returns (legacy class, config) for a legacy or new-style Keras optimizer, checked."""
   cls_name = type(optimizer).__name__
   if isinstance(optimizer, _LEGACY):
-    with _eager():
+    with eager():
       config = optimizer.get_config()
     return _fast(type(optimizer)), config
   if cls_name.lower() not in _LEGACY_TWINS:
@@ -149,7 +119,7 @@ def _legacy_config(optimizer, name):
         'tf.keras.optimizers.%s has no legacy equivalent, and Estimators only run legacy Keras '
         'optimizers: use one of tf.keras.optimizers.legacy.%s, or a tf.compat.v1.train '
         'optimizer' % (cls_name, ', '.join(sorted(t.title() for t in _LEGACY_TWINS))))
-  with _eager():
+  with eager():
     config = optimizer.get_config()
   if config.get('weight_decay') or config.get('use_ema'):
     validation.fail(
@@ -157,7 +127,7 @@ def _legacy_config(optimizer, name):
         'its weight_decay=%r / use_ema=%r have no legacy equivalent and would be dropped: set '
         'them to None/False, or add the decay to the loss (a kernel_regularizer)' % (
             config.get('weight_decay'), config.get('use_ema')))
-  with _eager():
+  with eager():
     legacy = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
     return _fast(type(legacy)), legacy.get_config()
 
@@ -206,7 +176,12 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
 
   Args:
     optimizer: a name, a ``tf.compat.v1.train.Optimizer``, a Keras optimizer (legacy or new),
-      or a callable returning one of those (see the module docstring).
+      or a callable returning one of those. A name (any case: ``'Adagrad'``, ``'Adam'``,
+      ``'Ftrl'``, ``'RMSProp'``, ``'SGD'``) makes the legacy Keras optimizer the canned
+      Estimators make; a ``tf.compat.v1.train`` optimizer is used as it is; a legacy Keras
+      optimizer is cloned from its config in each graph; a new-style Keras optimizer is
+      converted to its legacy twin (TF's heads need ``get_updates``); a callable is called in
+      each graph (and once eagerly now, to convert a new-style optimizer it makes).
     learning_rate: positive number, or a ``tf.keras.optimizers.schedules.LearningRateSchedule``
       (evaluated at the global step), used with a name; None means the optimizer's own default
       (as the canned Estimators do). Must be None when ``optimizer`` is not a name: set the
@@ -278,13 +253,13 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     # A new-style Keras optimizer made inside a graph holds graph variables, and cannot be
     # read to convert it there; if the callable works eagerly and makes one, make it eagerly.
     try:
-      with _eager():
+      with eager():
         probe = optimizer()
-    except Exception:  # pylint: disable=broad-except  (e.g. it needs the graph's global step)
+    except Exception:  # E.g. it needs the graph's global step.
       probe = None
     if _kind(probe) == 'new':
       def make_eagerly():
-        with _eager():
+        with eager():
           return _resolve_made(optimizer(), description)
       return _OptimizerFn(make_eagerly, description)
     return _OptimizerFn(lambda: _resolve_made(optimizer(), description), description)

@@ -1,10 +1,7 @@
 """The params of classifier_model_fn and regressor_model_fn, checked before any op is built.
 
-``tf.estimator.Estimator(model_fn=classifier_model_fn, params={...})`` hands ``params`` to
-the model_fn, which checks them first of all, so a typo (``hiden_units``) or a bad value fails
-with a message naming the key, what was expected, what was given and a fix, before any graph,
-session or checkpoint is touched. The same check is available without TensorFlow graphs as
-``classifier_model_fn.check_params(params)``.
+A typo or a bad value fails with a message naming the key, what was expected, what was given
+and a fix, before any graph, session or checkpoint is touched.
 """
 
 import collections
@@ -12,9 +9,9 @@ import difflib
 
 import tensorflow as tf
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
 from tfest_adapters._core import groups
+from tfest_adapters._core import validation
 from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers

@@ -1,30 +1,16 @@
 """What an EstimatorSpec must hold in each mode, checked with messages that say how to fix it.
 
-An Estimator calls the model_fn three ways: TRAIN (needs a loss and a train_op that increments
-the global step), EVAL (a loss, and optionally eval_metric_ops) and PREDICT (predictions,
-optionally export_outputs; labels are None). When a model_fn gets this wrong, TensorFlow fails
-late or deep (``Missing predictions.``, ``None values not supported.``, or ``train(steps=N)``
-never returning). :func:`check_spec` checks a spec against its mode with a chain of small
-``_validate_<field>(value, mode)`` functions, as ``EstimatorSpec.__new__`` does, and
-:func:`mode_checked` wraps any model_fn so that every spec it returns is checked and the deep
-errors above are re-raised as a :class:`~tfest_adapters.exceptions.SpecError` naming the
-mode, the field and the fix (the original error chained).
+:func:`check_spec` checks a spec against its mode with one small ``_validate_<field>`` function
+per field, as ``EstimatorSpec.__new__`` does; each error names the mode, the field and the fix.
 """
 
-import inspect
-import os
-import re
-import traceback
-
 import tensorflow as tf
-from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
 
 ModeKeys = tf.estimator.ModeKeys
 _MODE_NAMES = {ModeKeys.TRAIN: 'TRAIN', ModeKeys.EVAL: 'EVAL', ModeKeys.PREDICT: 'PREDICT'}
-_MODEL_FN_ARGS = ('features', 'labels', 'mode', 'params', 'config')
 _RESERVED_METRICS = ('loss', 'global_step')  # The Estimator adds these itself.
 _GLOBAL_STEP_FIX = (
     'pass global_step=tf.compat.v1.train.get_or_create_global_step() to optimizer.minimize('
@@ -37,10 +23,6 @@ _WRITE_OPS = frozenset(['AssignAddVariableOp', 'AssignVariableOp', 'AssignSubVar
                         'AssignAdd', 'Assign', 'AssignSub'])
 _OPAQUE_OPS = frozenset(['While', 'StatelessWhile', 'If', 'StatelessIf', 'Case',
                          'StatelessCase', 'PartitionedCall', 'StatefulPartitionedCall'])
-# What TensorFlow and Python say when a loss or metric is computed from labels=None.
-_NONE_LABELS = re.compile(
-    r'None values not supported|NoneType|must not be None|Given: None|labels=None|'
-    r'value \(None\) with an unsupported type')
 
 
 def mode_name(mode):
@@ -51,8 +33,13 @@ def mode_name(mode):
   return _MODE_NAMES[mode]
 
 
+def spec_error(mode, text):
+  """The SpecError for a spec of ``mode``: its message is the mode's name, then ``text``."""
+  return exceptions.SpecError('%s %s' % (mode_name(mode), text))
+
+
 def _fail(mode, text):
-  raise exceptions.SpecError('%s %s' % (mode_name(mode), text))
+  raise spec_error(mode, text)
 
 
 def _is_tensor(value):
@@ -288,145 +275,24 @@ def check_spec(spec, mode):
   return spec
 
 
-def _raised_by_estimator_spec(err):
-  """True if ``err`` comes from EstimatorSpec's own validation (tensorflow_estimator)."""
-  for frame in traceback.extract_tb(err.__traceback__):
-    path = frame.filename.replace(os.sep, '/')
-    if 'tensorflow_estimator/' in path and path.endswith(('/model_fn.py', '/export_utils.py')):
-      return True
-  return False
-
-
-def _translate(err, mode, labels, takes_labels):
-  """Returns a clear error for a known deep error raised by a model_fn, or None."""
-  text = str(err)
-  name = mode_name(mode)
-  if isinstance(err, AttributeError) and "has no attribute 'get_updates'" in text:
-    return exceptions.ArgumentError(
-        "%s: a new-style Keras optimizer was given to a TF head, which calls get_updates (%s): "
-        'pass the legacy one, e.g. tf.keras.optimizers.legacy.Adam(...), with its iterations '
-        'set to tf.compat.v1.train.get_or_create_global_step(); tfest_adapters.models.'
-        'make_model_fn does both for you' % (name, text))
-  if takes_labels and labels is None and _NONE_LABELS.search(text):
-    if mode == ModeKeys.PREDICT:
-      try:
-        _missing_predictions(mode)
-      except exceptions.SpecError as clear:
-        return exceptions.SpecError('%s. The model_fn failed on labels=None with %s: %s' % (
-            clear, type(err).__name__, text))
-    return exceptions.ArgumentError(
-        '%s model_fn got labels=None and failed on it (%s: %s): in TRAIN and EVAL the input_fn '
-        'must return (features, labels), or a tf.data.Dataset of (features, labels) pairs' % (
-            name, type(err).__name__, text))
-  if not _raised_by_estimator_spec(err):
-    return None
-  # EstimatorSpec.__new__ refused the spec; say the same with the fix.
-  checks = {
-      'Missing predictions.': lambda: _missing_predictions(mode),
-      'Missing loss.': lambda: _validate_loss(None, mode),
-      'Missing train_op.': lambda: _validate_train_op(None, mode),
-  }
-  try:
-    if text in checks:
-      checks[text]()
-    if text.startswith('Loss must be scalar'):
-      _fail(mode, 'spec loss must be a scalar Tensor (%s). Reduce the per-example losses, e.g. '
-            'loss = tf.reduce_mean(per_example_loss)' % text)
-    if re.match(r'Multiple .?export_outputs.? were provided', text):
-      _fail(mode, 'spec export_outputs has several signatures and none named %r: name the one '
-            'served by default %r (%s)' % ((tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY,) * 2
-                                            + (text,)))
-    if text.startswith('Values of eval_metric_ops must be'):
-      _fail(mode, 'spec eval_metric_ops values must be (value, update_op) pairs, as '
-            'tf.compat.v1.metrics.accuracy(labels, predictions) returns, or updated '
-            'tf.keras.metrics.Metric objects (%s)' % text)
-    if text.startswith('Please call update_state'):
-      _fail(mode, 'spec eval_metric_ops has a Keras metric that was never updated: call '
-            'metric.update_state(labels, predictions) before returning it (%s)' % text)
-  except exceptions.SpecError as clear:
-    return clear
-  return None
-
-
-def _model_fn_args(model_fn):
-  args = tuple(function_utils.fn_args(model_fn))
-  if 'features' not in args:
-    validation.fail('model_fn', 'a function taking a features argument', model_fn,
-                     'define it as model_fn(features, labels, mode, params, config)',
-                     error=exceptions.ArgumentTypeError)
-  unknown = [a for a in args if a not in _MODEL_FN_ARGS]
-  if unknown:
-    validation.fail('model_fn', 'a function taking only %s' % ', '.join(_MODEL_FN_ARGS),
-                     model_fn, 'it also takes %s' % ', '.join(unknown),
-                     error=exceptions.ArgumentTypeError)
-  return args
-
-
-def mode_checked(model_fn):
-  """Wraps a model_fn so that every spec it returns is checked against its mode.
-
-  The wrapper takes the same arguments as ``model_fn`` (plus ``mode``, which it needs), so
-  the Estimator passes it exactly what it passed before. It calls ``model_fn``, re-raises the
-  deep errors of a wrong model_fn clearly (a loss computed from ``labels=None`` in PREDICT,
-  a spec that ``tf.estimator.EstimatorSpec`` refuses, a new-style Keras optimizer given to a
-  head), chaining the original, then runs :func:`check_spec` on the result.
+def missing_field_error(field, mode):
+  """The SpecError :func:`check_spec` raises for a spec of ``mode`` without ``field``.
 
   Args:
-    model_fn: a function ``(features, labels, mode, params, config)`` (any subset that includes
-      features) returning a ``tf.estimator.EstimatorSpec``.
+    field: ``'predictions'``, ``'loss'`` or ``'train_op'``.
+    mode: a ``tf.estimator.ModeKeys`` value.
 
   Returns:
-    The checked model_fn, to give to ``tf.estimator.Estimator``. Mode by mode it returns
-    what ``model_fn`` returns: TRAIN, a spec with a scalar float loss and a train_op that
-    increments the global step; EVAL, a spec with a scalar loss and valid eval_metric_ops;
-    PREDICT, a spec with predictions (each with a batch dimension) and valid export_outputs.
-
-  Raises:
-    ArgumentTypeError: ``model_fn`` does not take ``features`` or takes unknown arguments.
-
-  Example:
-
-    @mode_checked
-    def model_fn(features, labels, mode):
-      logits = tf.keras.layers.Dense(3)(features['x'])
-      loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)  # Fails in
-      ...                                                                     # PREDICT, clearly.
-
-    estimator = tf.estimator.Estimator(model_fn)
+    The error, or None when ``mode`` does not need ``field`` (a loss in PREDICT, a train_op
+    outside TRAIN).
   """
-  validation.check_callable('model_fn', model_fn)
-  args = _model_fn_args(model_fn)
-  names = [a for a in _MODEL_FN_ARGS if a in args or a == 'mode']
-  signature = inspect.Signature([
-      inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                        default=inspect.Parameter.empty if a == 'features' else None)
-      for a in names])
-
-  def checked_model_fn(*call_args, **call_kwargs):
-    bound = signature.bind(*call_args, **call_kwargs)
-    bound.apply_defaults()
-    values = dict(bound.arguments)
-    mode = values['mode']
-    mode_name(mode)
-    kwargs = {a: values[a] for a in args}
-    try:
-      spec = model_fn(**kwargs)
-    except exceptions.TfestError:
-      raise
-    except (ValueError, TypeError, AttributeError) as err:
-      clear = _translate(err, mode, values.get('labels'), 'labels' in args)
-      if clear is None:
-        raise
-      raise clear from err
-    return check_spec(spec, mode)
-
+  checks = {
+      'predictions': lambda: _missing_predictions(mode),
+      'loss': lambda: _validate_loss(None, mode),
+      'train_op': lambda: _validate_train_op(None, mode),
+  }
   try:
-    name = model_fn.__name__
-  except AttributeError:
-    name = type(model_fn).__name__
-  checked_model_fn.__name__ = checked_model_fn.__qualname__ = name
-  checked_model_fn.__doc__ = model_fn.__doc__
-  checked_model_fn.__dict__.update(getattr(model_fn, '__dict__', {}))
-  checked_model_fn.__signature__ = signature
-  checked_model_fn.mode_checked = True
-  return checked_model_fn
+    checks[field]()
+  except exceptions.SpecError as error:
+    return error
+  return None

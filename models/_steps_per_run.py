@@ -1,57 +1,10 @@
-"""Several training steps per ``session.run``: the templates' in-graph loop over a group.
+"""Several training steps per ``session.run``: the TRAIN spec of a group, an in-graph loop.
 
-Each ``session.run`` of ``Estimator.train`` has a fixed cost (hooks, feeds, fetches; ~0.7-1.5 ms
-on the CPUs measured here) that can be several times the maths of a small model. When the
-input_fn yields groups of batches (``tfest_adapters.input_fns.group_batches``, or
-``steps_per_run`` of the builders), the templates train on the batches of a group one after the
-other in a ``while`` loop inside the graph: one run performs up to ``steps_per_run`` optimizer
-steps and the global step advances by as many, as TPUEstimator's ``iterations_per_loop`` and
-Keras' ``steps_per_execution`` do.
-
-How the loop is built (:func:`model_spec`): a ``while`` loop whose body takes batch ``i`` of
-the group (sliced to its real rows) and builds on it exactly what a single step builds: the
-network, the head's loss and one optimizer step (the template's own ``_estimator_spec``).
-The body is built once; the variables the network creates there are lifted out of the loop
-into the training graph, as ``tf.function`` lifts a Keras layer's variables, with the same
-names, initial values and random seeds as with one step per run (a checkpoint written with
-groups restores without them, and the other way round). Optimizer slots are created under
-``init_scope`` by the optimizers themselves. The next iteration starts only once the step's
-train op has run (``parallel_iterations=1`` and a control dependency), so K iterations
-compute what K runs of one step compute, bit for bit.
-
-The spec's ``loss`` is the mean of the group's per-step losses (each computed before its
-step's update, as with one step per run): a non-finite loss at any step of the group makes it
-non-finite. The head's summaries (``loss``, ``regularization_loss``) are written with that
-mean; the network's own summaries (e.g. the DNN's hidden-layer histograms) are not written
-(logged at INFO): computing them would cost either work at every step or another build of
-the network per ``train()`` call.
-
-What stays correct, and what changes with K steps per run:
-
-* The global step advances by the number of steps run. ``Estimator.train(steps=N)`` and
-  ``max_steps`` stop exactly with :class:`StepsPerRunStopHook` (which ``fit`` passes, and
-  which ``make_estimator``'s Estimator uses for ``steps``/``max_steps``): it feeds the loop
-  the last step, so the run reaching it trains fewer steps. With a plain
-  ``tf.estimator.Estimator`` and its own ``StopAtStepHook`` only, the stop is checked on
-  the global step fetched with a run, read before or after the run's loop (a race), so
-  training goes on in whole groups up to ``2K - 2`` steps past the last step (with
-  ``steps=10`` and K=4: 12 or 16).
-* Hooks run once per group: ``LoggingTensorHook`` (the Estimator's loss log every
-  ``log_step_count_steps`` *runs*) logs every ``K * log_step_count_steps`` steps;
-  ``StepCounterHook`` (global_step/sec), ``CheckpointSaverHook`` and ``SummarySaverHook``
-  count global steps and act at the first run that reaches their step, a few steps late.
-* Random ops in the network (dropout) draw other masks than with one step per run: the
-  maths are equal in distribution, not bitwise.
-* EVAL and PREDICT are unchanged; a group given to them is refused (``group_batches`` and
-  the builders pass batches through ungrouped in those modes).
-* Needs resource variables (the TF2 default), and no distribution strategy (refused with a
-  message; between-graph replication with parameter servers is untested). A variable
-  created from a tensor computed in the step, and a tensor computed outside the loop from
-  the weights (it would stay at its value before the group), are refused with a message
-  naming them.
+When the input_fn yields groups of batches, :func:`model_spec` trains them one batch per
+iteration of a ``while`` loop whose body builds exactly what one step builds, so that K steps
+per run compute what K runs of one step compute; :class:`StepsPerRunStopHook` stops it exactly.
 """
 
-import collections
 import contextlib
 import warnings
 
@@ -62,6 +15,7 @@ from tensorflow.python.ops import while_v2
 from tfest_adapters import exceptions
 from tfest_adapters._core import groups
 from tfest_adapters._core import stop_hook
+from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _spec_checks
 
 ModeKeys = tf.estimator.ModeKeys
@@ -70,12 +24,9 @@ GraphKeys = tf.compat.v1.GraphKeys
 # Collections a step adds to, kept apart inside the loop body (see _own_collections).
 _BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
                       GraphKeys.REGULARIZATION_LOSSES)
-# Attribute of a loop body's graph while a step is built in it (see in_group_step).
-_IN_STEP_ATTR = '_tfest_building_group_step'
 # Ops that read a variable's value: a tensor computed from them outside the loop is stale.
 _READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
                        'Variable', 'VariableShape'])
-
 
 
 def is_group(features):
@@ -85,105 +36,6 @@ def is_group(features):
 
 def _fail(text, error=exceptions.SpecError):
   raise error('steps_per_run: ' + text)
-
-
-class _PackedColumn:
-  """Stands for a feature sent as column ``column`` of a packed ``[k, batch, n]`` matrix."""
-
-  def __init__(self, matrix, column):
-    self.matrix = matrix
-    self.column = column
-
-
-class _Group:
-  """The tensors of a group of batches, and batch ``i`` of it, sliced to its real rows.
-
-  Features and labels of one dtype and one shape are stacked once per run (outside the
-  loop) into ``[n, k, batch, ...]``, so that taking batch ``i`` costs one gather (and one
-  unstack) per kind of tensor, not one slice per feature: with 30 columns, two ops per step
-  instead of thirty. Features the input builders sent as one row-major ``[k, batch, n]``
-  matrix (under ``groups.packed_key(keys)``) are not stacked: batch ``i`` is one
-  contiguous gather of ``[batch, n]``, unstacked into the features; the templates' DNN input
-  layer takes that matrix as it is (see ``_networks._plain_numeric_input``).
-  """
-
-  def __init__(self, features, labels):
-    features = dict(features)
-    self.rows = features.pop(groups.ROWS_KEY)
-    if self.rows.shape.rank != 1 or not self.rows.dtype.is_integer:
-      _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
-          groups.ROWS_KEY, self.rows), exceptions.ArgumentError)
-    self.features = features.pop(groups.FEATURES_KEY, None)
-    if self.features is None:
-      for key in [k for k in features if groups.packed_keys(k) is not None]:
-        keys, matrix = groups.packed_keys(key), features.pop(key)
-        if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
-          _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
-              key, len(keys), matrix), exceptions.ArgumentError)
-        # Placeholders, replaced by the matrix's columns at each batch.
-        features.update({k: _PackedColumn(matrix, j) for j, k in enumerate(keys)})
-      self.features = features
-    self.labels = labels
-    leaves = tf.nest.flatten(self.features) + (
-        [] if labels is None else tf.nest.flatten(labels))
-    self._num_features = len(tf.nest.flatten(self.features))
-    kinds = collections.OrderedDict()  # Kind -> (tensor, [(column, leaf index)]).
-    dims = set()
-    for index, leaf in enumerate(leaves):
-      if isinstance(leaf, _PackedColumn):
-        dims.add(leaf.matrix.shape[1])
-        kinds.setdefault(('packed', id(leaf.matrix)), (leaf.matrix, []))[1].append(
-            (leaf.column, index))
-        continue
-      if not isinstance(leaf, tf.Tensor) or leaf.shape.rank is None or leaf.shape.rank < 2:
-        _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
-              'given: %r' % (leaf,), exceptions.ArgumentError)
-      dims.add(leaf.shape[1])
-      entries = kinds.setdefault((leaf.dtype, tuple(leaf.shape[2:])), (None, []))[1]
-      entries.append((len(entries), index))
-    # Batches of a static size were stacked unpadded: no slicing, static shapes kept.
-    self._full = len(dims) == 1 and None not in dims
-    # (leaf indices, tensor, layout): 'packed' [k, batch, n] from the builders, 'stacked'
-    # [n, k, batch, ...] stacked here, or 'single' [k, batch, ...].
-    self._kinds = []
-    with tf.name_scope('steps_per_run/group'):
-      for kind, (matrix, entries) in kinds.items():
-        # Leaf indices in the order the unstack gives the columns.
-        indices = [i for _, i in sorted(entries)]
-        if kind[0] == 'packed':
-          self._kinds.append((indices, matrix, 'packed'))
-        elif len(indices) == 1:
-          self._kinds.append((indices, leaves[indices[0]], 'single'))
-        else:
-          stacked = tf.stack([leaves[i] for i in indices])  # [n, k, batch, ...]: copies.
-          self._kinds.append((indices, stacked, 'stacked'))
-    self._num_leaves = len(leaves)
-    self.size = tf.size(self.rows)
-
-  def batch(self, i):
-    """(features, labels) of batch ``i`` (a scalar int32 Tensor)."""
-    leaves = [None] * self._num_leaves
-    rows = None if self._full else tf.gather(self.rows, i)
-    for indices, tensor, layout in self._kinds:
-      if layout == 'packed':
-        batch = tf.gather(tensor, i)  # [batch, n]: contiguous.
-        if rows is not None:
-          batch = batch[:rows]
-        parts = tf.unstack(batch, num=len(indices), axis=1)
-      elif layout == 'stacked':
-        batch = tf.gather(tensor, i, axis=1)
-        if rows is not None:
-          batch = batch[:, :rows]
-        parts = tf.unstack(batch, num=len(indices))
-      else:
-        batch = tf.gather(tensor, i)
-        parts = [batch if rows is None else batch[:rows]]
-      for index, part in zip(indices, parts):
-        leaves[index] = part
-    features = tf.nest.pack_sequence_as(self.features, leaves[:self._num_features])
-    labels = (None if self.labels is None else
-              tf.nest.pack_sequence_as(self.labels, leaves[self._num_features:]))
-    return features, labels
 
 
 @contextlib.contextmanager
@@ -230,21 +82,9 @@ def _lifting():
     _check_resource([variable])
     return variable
 
-  with _own_collections(), tf.compat.v1.variable_creator_scope(lift):
-    setattr(body_graph, _IN_STEP_ATTR, True)
-    try:
-      yield
-    finally:
-      setattr(body_graph, _IN_STEP_ATTR, False)
-
-
-def in_group_step():
-  """Whether a step of a group's training loop is being built in the current graph.
-
-  The summaries made then are not written (see the module doc): a network can skip
-  building them, as the templates' DNN does.
-  """
-  return getattr(tf.compat.v1.get_default_graph(), _IN_STEP_ATTR, False)
+  with _own_collections(), tf.compat.v1.variable_creator_scope(lift), (
+      _group_batch.building_step()):
+    yield
 
 
 def _check_resource(variables):
@@ -303,14 +143,17 @@ def _check_step_spec(spec):
 
 
 def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
-  """The TRAIN spec of a group: an in-graph loop of one step per batch (see module doc)."""
+  """The TRAIN spec of a group: an in-graph loop of one step per batch.
+
+  Args are those of :func:`model_spec`, with ``features`` a group of batches.
+  """
   if tf.distribute.has_strategy():
     _fail('groups of batches cannot be trained under a distribution strategy (%s): the '
           'Estimator already runs the model_fn once per replica. Use steps_per_run=1 with '
           'train_distribute' % type(tf.distribute.get_strategy()).__name__,
           exceptions.ArgumentError)
   graph = tf.compat.v1.get_default_graph()
-  group = _Group(features, labels)
+  group = _group_batch.Group(features, labels)
   global_step = tf.compat.v1.train.get_or_create_global_step()
   _check_resource([global_step])
   with tf.name_scope('steps_per_run'):
@@ -394,7 +237,9 @@ def model_spec(features, labels, mode, network, make_spec, head, regularization_
 
   Raises:
     ArgumentError: a group in EVAL or PREDICT.
-    SpecError: a network the loop cannot repeat exactly (see the module docstring).
+    SpecError: a step the loop cannot repeat exactly: a variable created from a tensor
+      computed in the step, a tensor computed outside the loop from the weights, a
+      reference variable, training hooks.
   """
   if not is_group(features):
     if mode == ModeKeys.TRAIN and steps_per_run > 1:

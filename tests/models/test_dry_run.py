@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from tfest_adapters import exceptions
 from tfest_adapters.keys import PredictionKeys as K
+from tfest_adapters.models import DryRunReport
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import dry_run
-from tfest_adapters.models import DryRunReport
 
 ModeKeys = tf.estimator.ModeKeys
 PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[5], n_classes=3,

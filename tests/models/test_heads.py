@@ -151,100 +151,74 @@ def test_head_instance_is_returned_as_is():
   assert make_head(head) is head
 
 
-def test_unknown_head_name_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"head must be one of 'multi_class', 'binary', 'regression', "
-                           r"'multi_label', given: 'softmax'. or pass a tf.estimator.Head"):
-    make_head('softmax')
+# (head, kwargs, error, message): make_head(head, **kwargs) refuses it.
+MAKE_HEAD_REFUSALS = [
+    pytest.param(
+        'softmax', {}, exceptions.ArgumentError,
+        r"head must be one of 'multi_class', 'binary', 'regression', 'multi_label', given: "
+        r"'softmax'. or pass a tf.estimator.Head", id='unknown_name'),
+    pytest.param(
+        3, {}, exceptions.ArgumentTypeError,
+        r"head must be one of 'multi_class'.* or a tf.estimator.Head, given: 3",
+        id='head_of_wrong_type'),
+    pytest.param(
+        tf.estimator.MultiClassHead(3), dict(n_classes=3), exceptions.ArgumentError,
+        r'n_classes must be None when head is a Head instance.*set them when creating the '
+        r'MultiClassHead', id='head_instance_with_name_options'),
+    # n_classes.
+    pytest.param(
+        'multi_class', dict(n_classes=2), exceptions.ArgumentError,
+        r"n_classes must be an int > 2 for the 'multi_class' head, given: 2. use head='binary' "
+        r'for 2 classes', id='multi_class_with_two_classes'),
+    pytest.param(
+        'multi_class', {}, exceptions.ArgumentError,
+        r"n_classes must be an int > 2 for the 'multi_class' head, given: None. give the "
+        r'number of classes', id='multi_class_without_n_classes'),
+    pytest.param(
+        'binary', dict(n_classes=3), exceptions.ArgumentError,
+        r"n_classes must be 2 \(or None\) for the 'binary' head, given: 3. use "
+        r"head='multi_class'", id='binary_with_three_classes'),
+    pytest.param(
+        'multi_label', {}, exceptions.ArgumentError,
+        r"n_classes must be an int >= 2 for the 'multi_label' head",
+        id='multi_label_without_n_classes'),
+    pytest.param(
+        'regression', dict(n_classes=3), exceptions.ArgumentError,
+        r"n_classes must be None for the 'regression' head, given: 3. regression has "
+        r'label_dimension instead', id='n_classes_for_regression'),
+    pytest.param(
+        'multi_class', dict(n_classes=3.0), exceptions.ArgumentTypeError,
+        r'n_classes must be an int, given: 3.0', id='non_int_n_classes'),
+    # label_dimension.
+    pytest.param(
+        'binary', dict(label_dimension=2), exceptions.ArgumentError,
+        r"label_dimension must be None for the 'binary' head, given: 2",
+        id='label_dimension_for_a_classifier'),
+    pytest.param(
+        'regression', dict(label_dimension=0), exceptions.ArgumentError,
+        r'label_dimension must be a positive int, given: 0', id='bad_label_dimension'),
+    # label_vocabulary.
+    pytest.param(
+        'multi_class', dict(n_classes=3, label_vocabulary=['a', 'b']), exceptions.ArgumentError,
+        r"label_vocabulary must be a list of n_classes=3 names, given: \('a', 'b'\).*give one "
+        r'name per class', id='vocabulary_of_wrong_size'),
+    pytest.param(
+        'binary', dict(label_vocabulary=[0, 1]), exceptions.ArgumentTypeError,
+        r'label_vocabulary must be a non-empty list of str, given: \[0, 1\]',
+        id='vocabulary_of_non_strings'),
+    pytest.param(
+        'binary', dict(label_vocabulary=['a', 'a']), exceptions.ArgumentError,
+        r'label_vocabulary must be a list of distinct str.*remove the duplicates',
+        id='vocabulary_with_duplicates'),
+    # weight_column.
+    pytest.param(
+        'binary', dict(weight_column=3), exceptions.ArgumentTypeError,
+        r'weight_column must be None, a feature name or a tf.feature_column.numeric_column, '
+        r'given: 3', id='bad_weight_column'),
+]
 
 
-def test_head_of_wrong_type_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r"head must be one of 'multi_class'.* or a tf.estimator.Head, "
-                           r"given: 3"):
-    make_head(3)
-
-
-def test_head_instance_with_name_options_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'n_classes must be None when head is a Head instance.*set them '
-                           r'when creating the MultiClassHead'):
-    make_head(tf.estimator.MultiClassHead(3), n_classes=3)
-
-
-def test_multi_class_with_two_classes_points_to_binary():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"n_classes must be an int > 2 for the 'multi_class' head, given: 2. "
-                           r"use head='binary' for 2 classes"):
-    make_head('multi_class', n_classes=2)
-
-
-def test_multi_class_without_n_classes_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"n_classes must be an int > 2 for the 'multi_class' head, given: "
-                           r'None. give the number of classes'):
-    make_head('multi_class')
-
-
-def test_binary_with_three_classes_points_to_multi_class():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"n_classes must be 2 \(or None\) for the 'binary' head, given: 3. "
-                           r"use head='multi_class'"):
-    make_head('binary', n_classes=3)
-
-
-def test_multi_label_without_n_classes_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"n_classes must be an int >= 2 for the 'multi_label' head"):
-    make_head('multi_label')
-
-
-def test_n_classes_for_regression_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"n_classes must be None for the 'regression' head, given: 3. "
-                           r'regression has label_dimension instead'):
-    make_head('regression', n_classes=3)
-
-
-def test_label_dimension_for_a_classifier_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"label_dimension must be None for the 'binary' head, given: 2"):
-    make_head('binary', label_dimension=2)
-
-
-def test_bad_label_dimension_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'label_dimension must be a positive int, given: 0'):
-    make_head('regression', label_dimension=0)
-
-
-def test_non_int_n_classes_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError, match=r'n_classes must be an int, given: 3.0'):
-    make_head('multi_class', n_classes=3.0)
-
-
-def test_vocabulary_of_wrong_size_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"label_vocabulary must be a list of n_classes=3 names, given: "
-                           r"\('a', 'b'\).*give one name per class"):
-    make_head('multi_class', n_classes=3, label_vocabulary=['a', 'b'])
-
-
-def test_vocabulary_of_non_strings_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'label_vocabulary must be a non-empty list of str, given: \[0, 1\]'):
-    make_head('binary', label_vocabulary=[0, 1])
-
-
-def test_vocabulary_with_duplicates_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'label_vocabulary must be a list of distinct str.*remove the '
-                           r'duplicates'):
-    make_head('binary', label_vocabulary=['a', 'a'])
-
-
-def test_bad_weight_column_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'weight_column must be None, a feature name or a '
-                           r'tf.feature_column.numeric_column, given: 3'):
-    make_head('binary', weight_column=3)
+@pytest.mark.parametrize('head,kwargs,error,message', MAKE_HEAD_REFUSALS)
+def test_make_head_refuses(head, kwargs, error, message):
+  with pytest.raises(error, match=message):
+    make_head(head, **kwargs)

@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 
 from tfest_adapters import exceptions
+from tfest_adapters.models import _group_batch
+from tfest_adapters.models import _networks
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import dnn_network_fn
 from tfest_adapters.models import make_model_fn
@@ -134,7 +136,6 @@ def test_dnn_network_needs_a_features_dict():
 
 def _input_layer(features, keys, fast):
   """(value of the DNN's input layer, its op count) for numeric columns ``keys``."""
-  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
   columns = [tf.feature_column.numeric_column(k) for k in keys]
   graph = tf.Graph()
   with graph.as_default():
@@ -164,11 +165,10 @@ def test_plain_numeric_columns_give_dense_features_values_in_one_op(shape, dtype
   assert fast_ops <= 2 < slow_ops
 
 
-def test_columns_of_one_unstacked_matrix_are_taken_as_the_matrix():
-  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
+def test_columns_of_one_packed_matrix_are_taken_as_the_matrix():
   with tf.Graph().as_default():
     matrix = tf.constant(np.arange(12, dtype=np.float32).reshape(4, 3))
-    a, c, b = tf.unstack(matrix, axis=1)  # Columns in pack order a, c, b.
+    a, c, b = _group_batch.unstack_columns(matrix, 3)  # Columns in pack order a, c, b.
     in_order = _networks._plain_numeric_input({'a': a, 'c': c, 'b': b}, ('a', 'c', 'b'))
     assert in_order is matrix
     sorted_keys = _networks._plain_numeric_input({'a': a, 'c': c, 'b': b}, ('a', 'b', 'c'))
@@ -178,13 +178,27 @@ def test_columns_of_one_unstacked_matrix_are_taken_as_the_matrix():
                                     session.run(matrix)[:, [0, 2, 1]])
 
 
+def test_only_columns_unstack_columns_made_are_taken_as_a_matrix():
+  with tf.Graph().as_default():
+    matrix = tf.constant(np.arange(12, dtype=np.float32).reshape(4, 3))
+    other = tf.constant(np.arange(12, dtype=np.float32).reshape(4, 3))
+    a, b, c = tf.unstack(matrix, axis=1)  # Not recorded: the input layer stacks them again.
+    assert _group_batch.matrix_of_columns([a, b, c]) is None
+    net = _networks._plain_numeric_input({'a': a, 'b': b, 'c': c}, ('a', 'b', 'c'))
+    assert net.op.type == 'Pack'
+    x, y, _ = _group_batch.unstack_columns(matrix, 3)
+    z = _group_batch.unstack_columns(other, 3)[0]
+    assert _group_batch.matrix_of_columns([x, y]) == (matrix, [0, 1], 3)
+    assert _group_batch.matrix_of_columns([x, z]) is None  # Columns of two matrices.
+    assert _group_batch.matrix_of_columns([x, a]) is None
+
+
 @pytest.mark.parametrize('column', [
     tf.feature_column.numeric_column('a', shape=(2,)),
     tf.feature_column.numeric_column('a', normalizer_fn=lambda x: x * 2),
     tf.feature_column.bucketized_column(tf.feature_column.numeric_column('a'), [0.0]),
 ])
 def test_other_columns_go_through_dense_features(column):
-  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
   assert _networks._plain_numeric_keys([tf.feature_column.numeric_column('b'), column]) is None
 
 
@@ -196,7 +210,6 @@ def test_other_columns_go_through_dense_features(column):
     {'a': np.ones(3, np.float32), 'b': np.array([b'x'] * 3)},
 ])
 def test_other_features_go_through_dense_features(features):
-  from tfest_adapters.models import _networks  # pylint: disable=g-import-not-at-top
   keys = ('a', 'b')
   with tf.Graph().as_default():
     assert _networks._plain_numeric_input(

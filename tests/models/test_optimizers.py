@@ -157,7 +157,7 @@ def test_learning_rate_schedule_follows_the_global_step():
       'tf.keras.optimizers.legacy.SGD(learning_rate=ExponentialDecay)')
   with tf.Graph().as_default():
     optimizer = optimizer_fn()
-    rate = optimizer._decayed_lr(tf.float32)  # pylint: disable=protected-access
+    rate = optimizer._decayed_lr(tf.float32)
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
       session.run(tf.compat.v1.assign(tf.compat.v1.train.get_global_step(), 3))

@@ -50,173 +50,132 @@ def test_regressor_label_dimension_defaults_to_one():
   assert _params.regressor_params(dict(feature_keys=['a'], hidden_units=[3])).label_dimension == 1
 
 
-def test_empty_hidden_units_are_refused():
-  with pytest.raises(exceptions.ArgumentError, match=re.escape(
-      'params["hidden_units"] must be a non-empty list of positive ints, given: [] (list). '
-      'e.g. [10, 10]; for a linear model use make_model_fn with dnn_network_fn(hidden_units=[])')):
-    _params.classifier_params(dict(feature_keys=['a'], hidden_units=[], n_classes=3))
+def _regressor(**changes):
+  return _params.regressor_params(dict(feature_keys=['a'], hidden_units=[2], **changes))
 
 
-def test_unknown_key_is_refused_with_a_suggestion():
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r"params has an unknown key 'hiden_units' for classifier_model_fn "
-                           r"\(did you mean 'hidden_units'\?\). Accepted keys: feature_columns"):
-    _classifier(hiden_units=[3])
+# (check, changes, error, message): check(**changes) refuses them; _classifier changes BASE
+# (_DROP removes a key), _regressor changes a valid regressor's params. params["n_classes"]=1
+# and a label_vocabulary of the wrong size are in tests/test_bad_inputs.py.
+PARAMS_REFUSALS = [
+    # The params themselves.
+    pytest.param(
+        _classifier, dict(hiden_units=[3]), exceptions.ArgumentKeyError,
+        r"params has an unknown key 'hiden_units' for classifier_model_fn \(did you mean "
+        r"'hidden_units'\?\). Accepted keys: feature_columns", id='unknown_key'),
+    pytest.param(
+        _regressor, dict(n_classes=3), exceptions.ArgumentKeyError,
+        r"params has an unknown key 'n_classes' for regressor_model_fn",
+        id='classifier_key_given_to_the_regressor'),
+    pytest.param(
+        lambda: _params.classifier_params([]), {}, exceptions.ArgumentTypeError,
+        r'params must be a dict, given: \[\]', id='params_not_a_dict'),
+    # hidden_units.
+    pytest.param(
+        _classifier, dict(hidden_units=_DROP), exceptions.ArgumentKeyError,
+        r'params must have "hidden_units" for classifier_model_fn, e.g. '
+        r'params\["hidden_units"\]=\[10, 10\]', id='missing_hidden_units'),
+    pytest.param(
+        _classifier, dict(hidden_units=[]), exceptions.ArgumentError, re.escape(
+            'params["hidden_units"] must be a non-empty list of positive ints, given: [] (list). '
+            'e.g. [10, 10]; for a linear model use make_model_fn with '
+            'dnn_network_fn(hidden_units=[])'), id='empty_hidden_units'),
+] + [
+    pytest.param(
+        _classifier, dict(hidden_units=value), exceptions.ArgumentError,
+        r'params\["hidden_units"\] must be a list of positive ints, given: .*e.g. \[10, 10\]',
+        id='hidden_units_%r' % (value,))
+    for value in ([10, 0], 10, [2.5], [True], '10')
+] + [
+    # feature_columns and feature_keys.
+    pytest.param(
+        _classifier, dict(feature_keys=_DROP), exceptions.ArgumentError,
+        r'params\["feature_columns"\] or params\["feature_keys"\] must be given \(exactly one '
+        r'of them\), given: neither', id='neither_feature_columns_nor_keys'),
+    pytest.param(
+        _classifier, dict(feature_columns=[tf.feature_column.numeric_column('a')]),
+        exceptions.ArgumentError, r'\(exactly one of them\), given: both',
+        id='both_feature_columns_and_keys'),
+] + [
+    pytest.param(
+        _classifier, dict(feature_keys=value), exceptions.ArgumentTypeError,
+        r'params\["feature_keys"\] must be a non-empty list of feature names',
+        id='feature_keys_%r' % (value,))
+    for value in ('ab', [], ['a', 3], [''])
+] + [
+    pytest.param(
+        _classifier, dict(feature_keys=['a', 'a']), exceptions.ArgumentError,
+        r'params\["feature_keys"\] must be a list of distinct names',
+        id='duplicate_feature_keys'),
+    pytest.param(
+        _classifier, dict(feature_keys=_DROP, feature_columns=[
+            tf.feature_column.categorical_column_with_vocabulary_list('c', ['x', 'y'])]),
+        exceptions.ArgumentError,
+        r'params\["feature_columns"\]\[0\] must be a dense column.*'
+        r'tf.feature_column.indicator_column\(column\)', id='categorical_column_not_wrapped'),
+    pytest.param(
+        _classifier, dict(feature_keys=_DROP, feature_columns=[
+            tf.feature_column.numeric_column('a'), 'b']), exceptions.ArgumentTypeError,
+        r"params\[\"feature_columns\"\]\[1\] must be a tf.feature_column column, given: 'b'",
+        id='non_column'),
+    # n_classes and label_vocabulary.
+    pytest.param(
+        _classifier, dict(n_classes=_DROP), exceptions.ArgumentKeyError,
+        r'params must have "n_classes" for classifier_model_fn \(the number of classes, e.g. 3 '
+        r'for Iris\), or "label_vocabulary"', id='missing_n_classes'),
+] + [
+    pytest.param(
+        _classifier, dict(n_classes=value), exceptions.ArgumentError,
+        r'params\["n_classes"\] must be a positive int, given: ', id='n_classes_%r' % (value,))
+    for value in (0, 1.5, '3')
+] + [
+    pytest.param(
+        _classifier, dict(label_vocabulary='abc'), exceptions.ArgumentTypeError,
+        r'params\["label_vocabulary"\] must be a non-empty list of str', id='bad_vocabulary'),
+    # The optimizer.
+    pytest.param(
+        _classifier, dict(optimizer='adamax'), exceptions.ArgumentError,
+        r"params\[\"optimizer\"\] must be one of 'Adagrad', 'Adam', 'Ftrl', 'RMSProp', 'SGD' "
+        r"\(any case\).*given: 'adamax'", id='bad_optimizer'),
+    pytest.param(
+        _classifier, dict(learning_rate=0), exceptions.ArgumentError,
+        r'params\["learning_rate"\] must be a positive finite number, given: 0',
+        id='bad_learning_rate'),
+] + [
+    # The network.
+    pytest.param(
+        _classifier, dict(dropout=value), exceptions.ArgumentError,
+        r'params\["dropout"\] must be None or a drop probability in \[0, 1\)',
+        id='dropout_%r' % (value,))
+    for value in (1.0, -0.1, '0.5', True)
+] + [
+    pytest.param(
+        _classifier, dict(activation='rectifier'), exceptions.ArgumentError,
+        r"params\[\"activation\"\] must be a tf.keras.activations name or a callable, given: "
+        r"'rectifier'. e.g. 'relu'", id='unknown_activation'),
+    pytest.param(
+        _classifier, dict(activation=3), exceptions.ArgumentTypeError,
+        r'params\["activation"\] must be a tf.keras.activations name or a callable, given: 3',
+        id='non_callable_activation'),
+    pytest.param(
+        _classifier, dict(batch_norm=1), exceptions.ArgumentTypeError,
+        r'params\["batch_norm"\] must be a bool, given: 1', id='bad_batch_norm'),
+    # The head.
+    pytest.param(
+        _classifier, dict(weight_column=['w']), exceptions.ArgumentTypeError,
+        r'params\["weight_column"\] must be None, a feature name or a '
+        r'tf.feature_column.numeric_column', id='bad_weight_column'),
+    pytest.param(
+        _regressor, dict(label_dimension=0), exceptions.ArgumentError,
+        r'params\["label_dimension"\] must be a positive int, given: 0',
+        id='bad_label_dimension'),
+]
 
 
-def test_classifier_key_given_to_the_regressor_is_refused():
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r"params has an unknown key 'n_classes' for regressor_model_fn"):
-    _params.regressor_params(dict(BASE))
-
-
-def test_params_must_be_a_dict():
-  with pytest.raises(exceptions.ArgumentTypeError, match=r'params must be a dict, given: \[\]'):
-    _params.classifier_params([])
-
-
-def test_missing_hidden_units_is_refused():
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r'params must have "hidden_units" for classifier_model_fn, e.g. '
-                           r'params\["hidden_units"\]=\[10, 10\]'):
-    _classifier(hidden_units=_DROP)
-
-
-@pytest.mark.parametrize('value', [[10, 0], 10, [2.5], [True], '10'])
-def test_bad_hidden_units_are_refused(value):
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["hidden_units"\] must be a list of positive ints, given: .*'
-                           r'e.g. \[10, 10\]'):
-    _classifier(hidden_units=value)
-
-
-def test_neither_feature_columns_nor_keys_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["feature_columns"\] or params\["feature_keys"\] must be '
-                           r'given \(exactly one of them\), given: neither'):
-    _classifier(feature_keys=_DROP)
-
-
-def test_both_feature_columns_and_keys_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'\(exactly one of them\), given: both'):
-    _classifier(feature_columns=[tf.feature_column.numeric_column('a')])
-
-
-@pytest.mark.parametrize('value', ['ab', [], ['a', 3], ['']])
-def test_bad_feature_keys_are_refused(value):
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params\["feature_keys"\] must be a non-empty list of feature names'):
-    _classifier(feature_keys=value)
-
-
-def test_duplicate_feature_keys_are_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["feature_keys"\] must be a list of distinct names'):
-    _classifier(feature_keys=['a', 'a'])
-
-
-def test_categorical_column_must_be_wrapped():
-  column = tf.feature_column.categorical_column_with_vocabulary_list('c', ['x', 'y'])
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["feature_columns"\]\[0\] must be a dense column.*'
-                           r'tf.feature_column.indicator_column\(column\)'):
-    _classifier(feature_keys=_DROP, feature_columns=[column])
-
-
-def test_non_column_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r"params\[\"feature_columns\"\]\[1\] must be a tf.feature_column "
-                           r"column, given: 'b'"):
-    _classifier(feature_keys=_DROP, feature_columns=[tf.feature_column.numeric_column('a'), 'b'])
-
-
-def test_missing_n_classes_is_refused():
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r'params must have "n_classes" for classifier_model_fn \(the number '
-                           r'of classes, e.g. 3 for Iris\), or "label_vocabulary"'):
-    _classifier(n_classes=_DROP)
-
-
-@pytest.mark.parametrize('value', [0, 1.5, '3'])
-def test_bad_n_classes_is_refused(value):
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["n_classes"\] must be a positive int, given: '):
-    _classifier(n_classes=value)
-
-
-def test_one_class_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["n_classes"\] must be an int >= 2, given: 1. a classifier '
-                           r'needs at least two classes'):
-    _classifier(n_classes=1)
-
-
-def test_vocabulary_size_must_match_n_classes():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"params\[\"label_vocabulary\"\] must be a list of n_classes=3 names, "
-                           r"given: \['x', 'y'\]"):
-    _classifier(label_vocabulary=['x', 'y'])
-
-
-def test_bad_vocabulary_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params\["label_vocabulary"\] must be a non-empty list of str'):
-    _classifier(label_vocabulary='abc')
-
-
-def test_bad_optimizer_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"params\[\"optimizer\"\] must be one of 'Adagrad', 'Adam', 'Ftrl', "
-                           r"'RMSProp', 'SGD' \(any case\).*given: 'adamax'"):
-    _classifier(optimizer='adamax')
-
-
-def test_bad_learning_rate_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["learning_rate"\] must be a positive finite number, '
-                           r'given: 0'):
-    _classifier(learning_rate=0)
-
-
-@pytest.mark.parametrize('value', [1.0, -0.1, '0.5', True])
-def test_bad_dropout_is_refused(value):
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["dropout"\] must be None or a drop probability in \[0, 1\)'):
-    _classifier(dropout=value)
-
-
-def test_unknown_activation_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"params\[\"activation\"\] must be a tf.keras.activations name or a "
-                           r"callable, given: 'rectifier'. e.g. 'relu'"):
-    _classifier(activation='rectifier')
-
-
-def test_non_callable_activation_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params\["activation"\] must be a tf.keras.activations name or a '
-                           r'callable, given: 3'):
-    _classifier(activation=3)
-
-
-def test_bad_batch_norm_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params\["batch_norm"\] must be a bool, given: 1'):
-    _classifier(batch_norm=1)
-
-
-def test_bad_weight_column_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params\["weight_column"\] must be None, a feature name or a '
-                           r'tf.feature_column.numeric_column'):
-    _classifier(weight_column=['w'])
-
-
-def test_bad_label_dimension_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["label_dimension"\] must be a positive int, given: 0'):
-    _params.regressor_params(dict(feature_keys=['a'], hidden_units=[2], label_dimension=0))
+@pytest.mark.parametrize('check,changes,error,message', PARAMS_REFUSALS)
+def test_bad_params_are_refused(check, changes, error, message):
+  with pytest.raises(error, match=message):
+    check(**changes)
 
 
 def test_estimator_refuses_bad_params_before_writing_anything(tmp_path):

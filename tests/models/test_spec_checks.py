@@ -1,4 +1,4 @@
-"""check_spec and mode_checked: one test per error path, matching its message."""
+"""check_spec and mode_checked: one table of cases per rule, matching each message."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ import tensorflow as tf
 from tensorflow.python.util import function_utils
 
 from tfest_adapters import exceptions
+from tfest_adapters.models import _spec_checks
 from tfest_adapters.models import check_spec
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import mode_checked
-from tfest_adapters.models import _spec_checks
 
 ModeKeys = tf.estimator.ModeKeys
 TRAIN, EVAL, PREDICT = ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT
@@ -95,207 +95,151 @@ def test_increments_global_step_is_unknown_without_a_global_step():
     assert _spec_checks.increments_global_step(tf.no_op()) is None
 
 
-# check_spec: one test per error.
+# check_spec: one case per refusal.
 
-def test_non_spec_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"model_fn returned \{'loss': 1\} \(dict\) in TRAIN; it must return a "
-                           r'tf.estimator.EstimatorSpec: return tf.estimator.EstimatorSpec\('
-                           r'mode, \.\.\.\)'):
-    check_spec({'loss': 1}, TRAIN)
-
-
-def test_spec_of_another_mode_is_refused(graph):
-  del graph
-  _, logits, _, _ = _model()
-  with pytest.raises(exceptions.SpecError,
-                     match=r"EVAL spec has mode 'infer': build it with the mode the model_fn was "
-                           r'called with'):
-    check_spec(tf.estimator.EstimatorSpec(PREDICT, predictions=logits), EVAL)
-
-
-def test_unknown_mode_is_refused(graph):
+def test_check_spec_refuses_an_unknown_mode(graph):
   del graph
   with pytest.raises(exceptions.ArgumentError, match=r"mode must be one of .*given: 'predict'"):
     check_spec(_raw_spec(PREDICT), 'predict')
 
 
-def test_predict_without_predictions_gets_the_issue_message(graph):
+def _spec_of_another_mode(mode):
+  del mode
+  return tf.estimator.EstimatorSpec(PREDICT, predictions=_model()[1])
+
+
+def _train_op_without_global_step(mode):
+  loss = _model()[3]
+  return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                    train_op=_minimize(loss, global_step=False))
+
+
+def _metric_named_loss(mode):
+  loss = _model()[3]
+  return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+      'loss': tf.compat.v1.metrics.mean(loss)})
+
+
+# (mode, make, message): make(mode) -> what a model_fn returned in mode, built in a graph with
+# a global step (_raw_spec skips EstimatorSpec's own checks, as _replace-built specs can).
+SPEC_REFUSALS = [
+    pytest.param(
+        TRAIN, lambda mode: {'loss': 1}, r"model_fn returned \{'loss': 1\} \(dict\) in TRAIN; it "
+        r'must return a tf.estimator.EstimatorSpec: return tf.estimator.EstimatorSpec\(mode, '
+        r'\.\.\.\)', id='not_a_spec'),
+    pytest.param(
+        EVAL, _spec_of_another_mode,
+        r"EVAL spec has mode 'infer': build it with the mode the model_fn was called with",
+        id='spec_of_another_mode'),
+    # Predictions.
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions={}), '^' + PREDICT_MESSAGE + '$',
+        id='predict_without_predictions'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions=[1, 2]),
+        r'PREDICT spec predictions must be a Tensor or a dict of str to Tensor, given: '
+        r'\[1, 2\] \(list\)', id='predictions_of_wrong_type'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions={'p': np.zeros(4)}),
+        r"PREDICT spec predictions\['p'\] must be a Tensor, given: ndarray of shape \(4,\).*"
+        r'Compute it with TensorFlow ops from the features', id='prediction_not_a_tensor'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions={0: tf.zeros([4])}),
+        r'PREDICT spec predictions keys must be str, given: 0', id='prediction_key_not_str'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions={'mean': tf.constant(1.0),
+                                                           'x': tf.zeros([4])}),
+        r"PREDICT spec predictions\['mean'\] has shape \(\), but Estimator.predict splits "
+        r'every prediction along its first \(batch\) dimension',
+        id='prediction_without_batch_dimension'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions={'a': tf.zeros([4, 3]),
+                                                           'b': tf.zeros([1])}),
+        r"PREDICT spec predictions have different batch sizes \('a': 4, 'b': 1\): every "
+        r'prediction needs one row per example', id='predictions_of_different_batch_sizes'),
+    # Loss.
+    pytest.param(
+        TRAIN, lambda mode: _raw_spec(mode, train_op=tf.no_op()),
+        r'TRAIN spec has no loss: return EstimatorSpec\(mode, loss=loss, '
+        r'train_op=optimizer.minimize\(loss, \.\.\.\)\) with a scalar loss computed from the '
+        r'labels', id='train_without_loss'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, train_op=tf.no_op()),
+        r'EVAL spec has no loss: return EstimatorSpec\(mode, loss=loss, '
+        r'eval_metric_ops=\{\.\.\.\}\) with a scalar loss computed from the labels',
+        id='eval_without_loss'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, loss=0.5),
+        r'EVAL spec loss must be a scalar Tensor, given: 0.5', id='loss_not_a_tensor'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, loss=tf.zeros([16])),
+        r'EVAL spec loss must be a scalar Tensor, given: \w*Tensor of shape \(16,\).*Reduce '
+        r'the per-example losses, e.g. loss = tf.reduce_mean\(per_example_loss\)',
+        id='per_example_loss'),
+    pytest.param(
+        TRAIN, lambda mode: _raw_spec(mode, loss=tf.constant(1), train_op=tf.no_op()),
+        r'TRAIN spec loss must be a float Tensor to have gradients', id='integer_loss_in_train'),
+    # Train op.
+    pytest.param(
+        TRAIN, lambda mode: _raw_spec(mode, loss=tf.constant(1.0)),
+        r'TRAIN spec has no train_op: return EstimatorSpec\(mode, loss=loss, '
+        r'train_op=optimizer.minimize\(loss, global_step=tf.compat.v1.train.'
+        r'get_or_create_global_step\(\)\)\)', id='no_train_op'),
+    pytest.param(
+        TRAIN, lambda mode: _raw_spec(mode, loss=tf.constant(1.0), train_op='step'),
+        r"TRAIN spec train_op must be an Operation or a Tensor, given: 'step'",
+        id='train_op_of_wrong_type'),
+    pytest.param(
+        TRAIN, _train_op_without_global_step,
+        r'TRAIN spec train_op does not increment the global step, so train\(steps=N\) would '
+        r'never stop: pass global_step=tf.compat.v1.train.get_or_create_global_step\(\) to '
+        r'optimizer.minimize', id='train_op_without_global_step'),
+    # Eval metrics.
+    pytest.param(
+        EVAL, _metric_named_loss,
+        r"EVAL spec eval_metric_ops has a metric named 'loss', a name the Estimator reserves "
+        r"for its own mean loss: rename it, e.g. 'my_loss'", id='metric_named_loss'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, loss=tf.constant(1.0),
+                                     eval_metric_ops={'acc': tf.constant(1.0)}),
+        r"EVAL spec eval_metric_ops\['acc'\] must be a \(value, update_op\) pair, as "
+        r'tf.compat.v1.metrics.accuracy\(labels, predictions\) returns, or an updated '
+        r'tf.keras.metrics.Metric, given: ', id='metric_not_a_pair'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, loss=tf.constant(1.0), eval_metric_ops=[1]),
+        r'EVAL spec eval_metric_ops must be a dict of name to metric', id='metrics_not_a_dict'),
+    pytest.param(
+        EVAL, lambda mode: _raw_spec(mode, loss=tf.constant(1.0), eval_metric_ops={
+            'auc': tf.keras.metrics.AUC()}),
+        r"EVAL spec eval_metric_ops\['auc'\] is a Keras metric that was never updated: call "
+        r'metric.update_state\(labels, predictions\)', id='keras_metric_never_updated'),
+    # Export outputs.
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions=tf.zeros([4, 3]), export_outputs={
+            'serving_default': tf.zeros([4, 3])}),
+        r"PREDICT spec export_outputs\['serving_default'\] must be a "
+        r'tf.estimator.export.ExportOutput \(ClassificationOutput, RegressionOutput or '
+        r'PredictOutput\), given: ', id='export_output_of_wrong_type'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(
+            mode, predictions=tf.zeros([4, 3]), export_outputs=dict.fromkeys(
+                'ab', tf.estimator.export.PredictOutput({'logits': tf.zeros([4, 3])}))),
+        r"PREDICT spec export_outputs has 2 signatures \(a, b\) and none named "
+        r"'serving_default': name the one served by default", id='export_without_default'),
+    pytest.param(
+        PREDICT, lambda mode: _raw_spec(mode, predictions=tf.zeros([4, 3]),
+                                        export_outputs=[tf.zeros([4, 3])]),
+        r'PREDICT spec export_outputs must be a dict of signature name to ExportOutput',
+        id='export_outputs_not_a_dict'),
+]
+
+
+@pytest.mark.parametrize('mode,make,message', SPEC_REFUSALS)
+def test_check_spec_refuses(graph, mode, make, message):
   del graph
-  with pytest.raises(exceptions.SpecError, match='^' + PREDICT_MESSAGE + '$'):
-    check_spec(_raw_spec(PREDICT, predictions={}), PREDICT)
-
-
-def test_predictions_of_wrong_type_are_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'PREDICT spec predictions must be a Tensor or a dict of str to '
-                           r'Tensor, given: \[1, 2\] \(list\)'):
-    check_spec(_raw_spec(PREDICT, predictions=[1, 2]), PREDICT)
-
-
-def test_prediction_that_is_not_a_tensor_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"PREDICT spec predictions\['p'\] must be a Tensor, given: ndarray of "
-                           r'shape \(4,\).*Compute it with TensorFlow ops from the features'):
-    check_spec(_raw_spec(PREDICT, predictions={'p': np.zeros(4)}), PREDICT)
-
-
-def test_prediction_key_must_be_str(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'PREDICT spec predictions keys must be str, given: 0'):
-    check_spec(_raw_spec(PREDICT, predictions={0: tf.zeros([4])}), PREDICT)
-
-
-def test_prediction_without_batch_dimension_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"PREDICT spec predictions\['mean'\] has shape \(\), but "
-                           r'Estimator.predict splits every prediction along its first \(batch\) '
-                           r'dimension'):
-    check_spec(_raw_spec(PREDICT, predictions={'mean': tf.constant(1.0),
-                                               'x': tf.zeros([4])}), PREDICT)
-
-
-def test_predictions_with_different_batch_sizes_are_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"PREDICT spec predictions have different batch sizes \('a': 4, "
-                           r"'b': 1\): every prediction needs one row per example"):
-    check_spec(_raw_spec(PREDICT, predictions={'a': tf.zeros([4, 3]), 'b': tf.zeros([1])}),
-               PREDICT)
-
-
-@pytest.mark.parametrize('mode,fix', [(TRAIN, r'train_op=optimizer.minimize\(loss, \.\.\.\)'),
-                                      (EVAL, r'eval_metric_ops=\{\.\.\.\}')])
-def test_missing_loss_is_refused(graph, mode, fix):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'%s spec has no loss: return EstimatorSpec\(mode, loss=loss, %s\) '
-                           r'with a scalar loss computed from the labels' % (
-                               mode.upper(), fix)):
-    check_spec(_raw_spec(mode, train_op=tf.no_op()), mode)
-
-
-def test_loss_that_is_not_a_tensor_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'EVAL spec loss must be a scalar Tensor, given: 0.5'):
-    check_spec(_raw_spec(EVAL, loss=0.5), EVAL)
-
-
-def test_per_example_loss_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'EVAL spec loss must be a scalar Tensor, given: \w*Tensor of shape '
-                           r'\(16,\).*Reduce the per-example losses, e.g. loss = '
-                           r'tf.reduce_mean\(per_example_loss\)'):
-    check_spec(_raw_spec(EVAL, loss=tf.zeros([16])), EVAL)
-
-
-def test_integer_loss_is_refused_in_train(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'TRAIN spec loss must be a float Tensor to have gradients'):
-    check_spec(_raw_spec(TRAIN, loss=tf.constant(1), train_op=tf.no_op()), TRAIN)
-
-
-def test_missing_train_op_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'TRAIN spec has no train_op: return EstimatorSpec\(mode, loss=loss, '
-                           r'train_op=optimizer.minimize\(loss, global_step=tf.compat.v1.train.'
-                           r'get_or_create_global_step\(\)\)\)'):
-    check_spec(_raw_spec(TRAIN, loss=tf.constant(1.0)), TRAIN)
-
-
-def test_train_op_of_wrong_type_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"TRAIN spec train_op must be an Operation or a Tensor, given: 'step'"):
-    check_spec(_raw_spec(TRAIN, loss=tf.constant(1.0), train_op='step'), TRAIN)
-
-
-def test_train_op_that_does_not_increment_the_global_step_is_refused(graph):
-  del graph
-  _, _, _, loss = _model()
-  with pytest.raises(exceptions.SpecError,
-                     match=r'TRAIN spec train_op does not increment the global step, so '
-                           r'train\(steps=N\) would never stop: pass global_step=tf.compat.v1.'
-                           r'train.get_or_create_global_step\(\) to optimizer.minimize'):
-    check_spec(tf.estimator.EstimatorSpec(TRAIN, loss=loss,
-                                          train_op=_minimize(loss, global_step=False)), TRAIN)
-
-
-def test_eval_metric_named_loss_is_refused(graph):
-  del graph
-  _, _, _, loss = _model()
-  with pytest.raises(exceptions.SpecError,
-                     match=r"EVAL spec eval_metric_ops has a metric named 'loss', a name the "
-                           r"Estimator reserves for its own mean loss: rename it, e.g. "
-                           r"'my_loss'"):
-    check_spec(tf.estimator.EstimatorSpec(EVAL, loss=loss, eval_metric_ops={
-        'loss': tf.compat.v1.metrics.mean(loss)}), EVAL)
-
-
-def test_eval_metric_that_is_not_a_pair_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"EVAL spec eval_metric_ops\['acc'\] must be a \(value, update_op\) "
-                           r'pair, as tf.compat.v1.metrics.accuracy\(labels, predictions\) '
-                           r'returns, or an updated tf.keras.metrics.Metric, given: '):
-    check_spec(_raw_spec(EVAL, loss=tf.constant(1.0), eval_metric_ops={
-        'acc': tf.constant(1.0)}), EVAL)
-
-
-def test_eval_metric_ops_must_be_a_dict(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r'EVAL spec eval_metric_ops must be a dict of name to metric'):
-    check_spec(_raw_spec(EVAL, loss=tf.constant(1.0), eval_metric_ops=[1]), EVAL)
-
-
-def test_keras_metric_never_updated_is_refused(graph):
-  del graph
-  with pytest.raises(exceptions.SpecError,
-                     match=r"EVAL spec eval_metric_ops\['auc'\] is a Keras metric that was never "
-                           r'updated: call metric.update_state\(labels, predictions\)'):
-    check_spec(_raw_spec(EVAL, loss=tf.constant(1.0), eval_metric_ops={
-        'auc': tf.keras.metrics.AUC()}), EVAL)
-
-
-def test_export_output_of_wrong_type_is_refused(graph):
-  del graph
-  logits = tf.zeros([4, 3])
-  with pytest.raises(exceptions.SpecError,
-                     match=r"PREDICT spec export_outputs\['serving_default'\] must be a "
-                           r'tf.estimator.export.ExportOutput \(ClassificationOutput, '
-                           r'RegressionOutput or PredictOutput\), given: '):
-    check_spec(_raw_spec(PREDICT, predictions=logits,
-                         export_outputs={'serving_default': logits}), PREDICT)
-
-
-def test_export_outputs_without_a_default_are_refused(graph):
-  del graph
-  logits = tf.zeros([4, 3])
-  output = tf.estimator.export.PredictOutput({'logits': logits})
-  with pytest.raises(exceptions.SpecError,
-                     match=r"PREDICT spec export_outputs has 2 signatures \(a, b\) and none "
-                           r"named 'serving_default': name the one served by default"):
-    check_spec(_raw_spec(PREDICT, predictions=logits,
-                         export_outputs={'a': output, 'b': output}), PREDICT)
-
-
-def test_export_outputs_must_be_a_dict(graph):
-  del graph
-  logits = tf.zeros([4, 3])
-  with pytest.raises(exceptions.SpecError,
-                     match=r'PREDICT spec export_outputs must be a dict of signature name to '
-                           r'ExportOutput'):
-    check_spec(_raw_spec(PREDICT, predictions=logits, export_outputs=[logits]), PREDICT)
+  spec = make(mode)
+  with pytest.raises(exceptions.SpecError, match=message):
+    check_spec(spec, mode)
 
 
 # mode_checked: deep errors re-raised clearly.
@@ -320,156 +264,151 @@ def _loss_first_model_fn(features, labels, mode, params):
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=_minimize(loss))
 
 
-def test_loss_from_none_labels_in_predict_gets_the_clear_message():
-  with pytest.raises(exceptions.SpecError,
-                     match=PREDICT_MESSAGE + r'. The model_fn failed on labels=None with '
-                           r'ValueError: Argument `labels` must not be None') as info:
-    _call(mode_checked(_loss_first_model_fn), PREDICT, labels=False)
-  assert isinstance(info.value.__cause__, ValueError)  # The original error is chained.
+def _keras_loss_first_model_fn(features, labels, mode):
+  logits = tf.keras.layers.Dense(3)(features['x'])
+  tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+  return tf.estimator.EstimatorSpec(mode, predictions=logits)
 
 
-def test_keras_loss_from_none_labels_in_predict_gets_the_clear_message():
-  def model_fn(features, labels, mode):
-    logits = tf.keras.layers.Dense(3)(features['x'])
-    tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
-    return tf.estimator.EstimatorSpec(mode, predictions=logits)
-  with pytest.raises(exceptions.SpecError,
-                     match=PREDICT_MESSAGE + r'.*None values not supported'):
-    _call(mode_checked(model_fn), PREDICT, labels=False)
+def _without_predictions(features, mode):
+  return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']))
 
 
-def test_none_labels_in_train_point_to_the_input_fn():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'TRAIN model_fn got labels=None and failed on it \(ValueError: '
-                           r'Argument `labels` must not be None.\): in TRAIN and EVAL the '
-                           r'input_fn must return \(features, labels\)'):
-    _call(mode_checked(_loss_first_model_fn), TRAIN, labels=False)
+def _without_loss(features, labels, mode):
+  del labels
+  return tf.estimator.EstimatorSpec(mode, predictions=features['x'])
 
 
-def test_missing_predictions_refused_by_estimator_spec_is_explained():
-  def model_fn(features, mode):
-    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']))
-  with pytest.raises(exceptions.SpecError, match='^' + PREDICT_MESSAGE + '$') as info:
-    _call(mode_checked(model_fn), PREDICT, labels=False)
-  assert str(info.value.__cause__) == 'Missing predictions.'
+def _without_train_op(features, labels, mode):
+  del labels
+  return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']))
 
 
-def test_missing_loss_refused_by_estimator_spec_is_explained():
-  def model_fn(features, labels, mode):
-    del labels
-    return tf.estimator.EstimatorSpec(mode, predictions=features['x'])
-  with pytest.raises(exceptions.SpecError, match=r'^EVAL spec has no loss: return EstimatorSpec'):
-    _call(mode_checked(model_fn), EVAL)
+def _non_scalar_loss(features, labels, mode):
+  del labels
+  return tf.estimator.EstimatorSpec(mode, loss=features['x'])
 
 
-def test_missing_train_op_refused_by_estimator_spec_is_explained():
-  def model_fn(features, labels, mode):
-    del labels
-    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']))
-  with pytest.raises(exceptions.SpecError, match=r'^TRAIN spec has no train_op: return'):
-    _call(mode_checked(model_fn), TRAIN)
+def _several_export_outputs(features, mode):
+  output = tf.estimator.export.PredictOutput({'x': features['x']})
+  return tf.estimator.EstimatorSpec(mode, predictions=features['x'],
+                                    export_outputs={'a': output, 'b': output})
 
 
-def test_non_scalar_loss_refused_by_estimator_spec_is_explained():
-  def model_fn(features, labels, mode):
-    del labels
-    return tf.estimator.EstimatorSpec(mode, loss=features['x'])
-  with pytest.raises(exceptions.SpecError,
-                     match=r'^EVAL spec loss must be a scalar Tensor \(Loss must be scalar, '
-                           r'given: .*\). Reduce the per-example losses'):
-    _call(mode_checked(model_fn), EVAL)
+def _eval_metric_of_wrong_kind(features, labels, mode):
+  del labels
+  loss = tf.reduce_sum(features['x'])
+  return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={'m': loss})
 
 
-def test_several_export_outputs_refused_by_estimator_spec_are_explained():
-  def model_fn(features, mode):
-    output = tf.estimator.export.PredictOutput({'x': features['x']})
-    return tf.estimator.EstimatorSpec(mode, predictions=features['x'],
-                                      export_outputs={'a': output, 'b': output})
-  with pytest.raises(exceptions.SpecError,
-                     match=r"^PREDICT spec export_outputs has several signatures and none named "
-                           r"'serving_default'"):
-    _call(mode_checked(model_fn), PREDICT, labels=False)
+def _keras_metric_not_updated(features, labels, mode):
+  del labels
+  return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']),
+                                    eval_metric_ops={'m': tf.keras.metrics.Mean()})
 
 
-def test_eval_metric_of_wrong_kind_refused_by_estimator_spec_is_explained():
-  def model_fn(features, labels, mode):
-    del labels
-    loss = tf.reduce_sum(features['x'])
-    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={'m': loss})
-  with pytest.raises(exceptions.SpecError,
-                     match=r'^EVAL spec eval_metric_ops values must be \(value, update_op\) '
-                           r'pairs'):
-    _call(mode_checked(model_fn), EVAL)
-
-
-def test_keras_metric_not_updated_refused_by_estimator_spec_is_explained():
-  def model_fn(features, labels, mode):
-    del labels
-    return tf.estimator.EstimatorSpec(mode, loss=tf.reduce_sum(features['x']),
-                                      eval_metric_ops={'m': tf.keras.metrics.Mean()})
-  with pytest.raises(exceptions.SpecError,
-                     match=r'^EVAL spec eval_metric_ops has a Keras metric that was never '
-                           r'updated'):
-    _call(mode_checked(model_fn), EVAL)
-
-
-def test_new_keras_optimizer_given_to_a_head_is_explained():
+def _head_model_fn(optimizer):
+  """A model_fn giving ``optimizer()`` to TF's MultiClassHead."""
   def model_fn(features, labels, mode):
     logits = tf.keras.layers.Dense(3)(features['x'])
     return tf.estimator.MultiClassHead(3).create_estimator_spec(
-        features=features, mode=mode, logits=logits, labels=labels,
-        optimizer=tf.keras.optimizers.Adam(), trainable_variables=(
-            tf.compat.v1.trainable_variables()))
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"TRAIN: a new-style Keras optimizer was given to a TF head, which "
-                           r"calls get_updates \('Adam' object has no attribute 'get_updates'\): "
-                           r'pass the legacy one') as info:
-    _call(mode_checked(model_fn), TRAIN)
-  assert isinstance(info.value.__cause__, AttributeError)
-
-
-def test_legacy_keras_optimizer_without_global_step_is_caught_before_it_hangs():
-  def model_fn(features, labels, mode):
-    logits = tf.keras.layers.Dense(3)(features['x'])
-    return tf.estimator.MultiClassHead(3).create_estimator_spec(
-        features=features, mode=mode, logits=logits, labels=labels,
-        optimizer=tf.keras.optimizers.legacy.Adam(),  # iterations not set to the global step
+        features=features, mode=mode, logits=logits, labels=labels, optimizer=optimizer(),
         trainable_variables=tf.compat.v1.trainable_variables())
-  with pytest.raises(exceptions.SpecError,
-                     match=r'TRAIN spec train_op does not increment the global step, so '
-                           r'train\(steps=N\) would never stop.*or set keras_optimizer.'
-                           r'iterations = tf.compat.v1.train.get_or_create_global_step\(\)'):
-    _call(mode_checked(model_fn), TRAIN)
+  return model_fn
 
 
-def test_other_errors_pass_through_unchanged():
-  def model_fn(features, labels, mode):
-    raise ValueError('my own problem with %s' % features['x'].shape)
-  with pytest.raises(ValueError, match=r'^my own problem with \(4, 2\)$'):
-    _call(mode_checked(model_fn), PREDICT, labels=False)
+def _own_error(features, labels, mode):
+  raise ValueError('my own problem with %s' % features['x'].shape)
 
 
-def test_checked_model_fn_checks_its_mode():
-  with pytest.raises(exceptions.ArgumentError, match=r"mode must be one of .*given: 'training'"):
-    _call(mode_checked(_loss_first_model_fn), 'training')
+# (model_fn, mode, labels, error, message, cause): what the checked model_fn raises when called
+# as the Estimator calls it; cause: the class of the chained original error, or its text.
+MODE_CHECKED_REFUSALS = [
+    # A loss computed from labels=None.
+    pytest.param(
+        _loss_first_model_fn, PREDICT, False, exceptions.SpecError,
+        PREDICT_MESSAGE + r'. The model_fn failed on labels=None with ValueError: Argument '
+        r'`labels` must not be None', ValueError, id='loss_from_none_labels_in_predict'),
+    pytest.param(
+        _keras_loss_first_model_fn, PREDICT, False, exceptions.SpecError,
+        PREDICT_MESSAGE + r'.*None values not supported', None,
+        id='keras_loss_from_none_labels_in_predict'),
+    pytest.param(
+        _loss_first_model_fn, TRAIN, False, exceptions.ArgumentError,
+        r'TRAIN model_fn got labels=None and failed on it \(ValueError: Argument `labels` must '
+        r'not be None.\): in TRAIN and EVAL the input_fn must return \(features, labels\)',
+        None, id='none_labels_in_train'),
+    # Specs EstimatorSpec refuses.
+    pytest.param(
+        _without_predictions, PREDICT, False, exceptions.SpecError,
+        '^' + PREDICT_MESSAGE + '$', 'Missing predictions.', id='missing_predictions'),
+    pytest.param(
+        _without_loss, EVAL, True, exceptions.SpecError,
+        r'^EVAL spec has no loss: return EstimatorSpec', None, id='missing_loss'),
+    pytest.param(
+        _without_train_op, TRAIN, True, exceptions.SpecError,
+        r'^TRAIN spec has no train_op: return', None, id='missing_train_op'),
+    pytest.param(
+        _non_scalar_loss, EVAL, True, exceptions.SpecError,
+        r'^EVAL spec loss must be a scalar Tensor \(Loss must be scalar, given: .*\). Reduce '
+        r'the per-example losses', None, id='non_scalar_loss'),
+    pytest.param(
+        _several_export_outputs, PREDICT, False, exceptions.SpecError,
+        r"^PREDICT spec export_outputs has several signatures and none named "
+        r"'serving_default'", None, id='several_export_outputs'),
+    pytest.param(
+        _eval_metric_of_wrong_kind, EVAL, True, exceptions.SpecError,
+        r'^EVAL spec eval_metric_ops values must be \(value, update_op\) pairs', None,
+        id='eval_metric_of_wrong_kind'),
+    pytest.param(
+        _keras_metric_not_updated, EVAL, True, exceptions.SpecError,
+        r'^EVAL spec eval_metric_ops has a Keras metric that was never updated', None,
+        id='keras_metric_not_updated'),
+    # Optimizers given to a head.
+    pytest.param(
+        _head_model_fn(tf.keras.optimizers.Adam), TRAIN, True, exceptions.ArgumentError,
+        r"TRAIN: a new-style Keras optimizer was given to a TF head, which calls get_updates "
+        r"\('Adam' object has no attribute 'get_updates'\): pass the legacy one",
+        AttributeError, id='new_keras_optimizer_given_to_a_head'),
+    pytest.param(  # Its iterations are not the global step: caught before train() hangs.
+        _head_model_fn(tf.keras.optimizers.legacy.Adam), TRAIN, True, exceptions.SpecError,
+        r'TRAIN spec train_op does not increment the global step, so train\(steps=N\) would '
+        r'never stop.*or set keras_optimizer.iterations = '
+        r'tf.compat.v1.train.get_or_create_global_step\(\)', None,
+        id='legacy_keras_optimizer_without_global_step'),
+    # Not translated.
+    pytest.param(
+        _own_error, PREDICT, False, ValueError, r'^my own problem with \(4, 2\)$', None,
+        id='other_errors_pass_through_unchanged'),
+    pytest.param(
+        _loss_first_model_fn, 'training', True, exceptions.ArgumentError,
+        r"mode must be one of .*given: 'training'", None, id='unknown_mode'),
+]
 
 
-def test_model_fn_without_features_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'model_fn must be a function taking a features argument'):
-    mode_checked(lambda x, labels: None)
+@pytest.mark.parametrize('model_fn,mode,labels,error,message,cause', MODE_CHECKED_REFUSALS)
+def test_mode_checked_explains_what_the_model_fn_got_wrong(model_fn, mode, labels, error,
+                                                          message, cause):
+  with pytest.raises(error, match=message) as info:
+    _call(mode_checked(model_fn), mode, labels=labels)
+  if isinstance(cause, str):
+    assert str(info.value.__cause__) == cause
+  elif cause is not None:  # The original error is chained.
+    assert isinstance(info.value.__cause__, cause)
 
 
-def test_model_fn_with_unknown_arguments_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'model_fn must be a function taking only features, labels, mode, '
-                           r'params, config.*it also takes hparams'):
-    mode_checked(lambda features, hparams: None)
-
-
-def test_model_fn_must_be_callable():
-  with pytest.raises(exceptions.ArgumentTypeError, match=r'model_fn must be callable, given: 1'):
-    mode_checked(1)
+@pytest.mark.parametrize('model_fn,error,message', [
+    pytest.param(lambda x, labels: None, exceptions.ArgumentTypeError,
+                 r'model_fn must be a function taking a features argument', id='no_features'),
+    pytest.param(lambda features, hparams: None, exceptions.ArgumentTypeError,
+                 r'model_fn must be a function taking only features, labels, mode, params, '
+                 r'config.*it also takes hparams', id='unknown_arguments'),
+    pytest.param(1, exceptions.ArgumentTypeError, r'model_fn must be callable, given: 1',
+                 id='not_callable'),
+])
+def test_mode_checked_refuses_a_bad_model_fn(model_fn, error, message):
+  with pytest.raises(error, match=message):
+    mode_checked(model_fn)
 
 
 def test_wrapper_shows_the_estimator_the_same_arguments_plus_mode():

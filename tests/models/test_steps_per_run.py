@@ -18,16 +18,16 @@ import tensorflow as tf
 from tensorflow.python.ops import while_v2
 
 from tfest_adapters import exceptions
+from tfest_adapters._core.groups import ROWS_KEY
+from tfest_adapters._core.groups import packed_key
+from tfest_adapters._core.stop_hook import StepsPerRunStopHook
 from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.input_fns import tensor_slices_input_fn
 from tfest_adapters.input_fns._grouping import group_batches
 from tfest_adapters.input_fns._grouping import make_group_dataset
-from tfest_adapters._core.groups import packed_key
-from tfest_adapters._core.groups import ROWS_KEY
+from tfest_adapters.models import _steps_per_run
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import make_model_fn
-from tfest_adapters.models import _steps_per_run
-from tfest_adapters._core.stop_hook import StepsPerRunStopHook
 
 pytestmark = pytest.mark.filterwarnings('ignore:`tf.layers.dense` is deprecated')
 ModeKeys = tf.estimator.ModeKeys

@@ -12,11 +12,11 @@ from tfest_adapters import exceptions
 from tfest_adapters.keys import MetricKeys
 from tfest_adapters.keys import PredictionKeys as K
 from tfest_adapters.keys import SignatureKeys
+from tfest_adapters.models import _spec_checks
 from tfest_adapters.models import check_spec
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import make_model_fn
 from tfest_adapters.models import regressor_model_fn
-from tfest_adapters.models import _spec_checks
 
 ModeKeys = tf.estimator.ModeKeys
 IRIS_KEYS = ['SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth']

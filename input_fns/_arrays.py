@@ -1,47 +1,24 @@
 """A tf.data pipeline over in-memory arrays that never puts them in the graph.
 
-``tf.data.Dataset.from_tensor_slices(arrays)`` embeds the arrays in the GraphDef as constants:
-every graph the Estimator builds (train, eval, predict, each checkpoint's .meta, graph.pbtxt)
-carries a copy, and past 2 GB the graph cannot be serialised at all. Here the arrays stay in
-Python: batch ``i``'s row indices come from a :class:`._batching.BatchPlan`, the batch is
-gathered with one NumPy fancy index per column inside a ``tf.numpy_function``, and tf.data
-asks for batches ``0, 1, 2...`` with ``Dataset.range``. The graph holds only shapes and dtypes.
-
-tf.data pays per tensor component, so columns of one dtype are packed into a single
-``[batch, width]`` matrix for the trip out of Python and split back with one
-cheap ``tf.unstack``/``tf.split`` per batch; the caller's structure (dict keys and their order,
-bare tensors) is rebuilt by a ``rebuild`` function the builders supply.
-
-Shuffled reading gathers random rows. From separate column arrays (a dict of 30 columns) each
-row costs a cache miss per column: profiled here on 200k rows x 30 float32 columns, ~120 us
-per batch of 256, against ~17 us from one row-major matrix. So when shuffling, the columns of
-one dtype are copied once (per builder, on first use; :class:`ColumnStore`) into a row-major
-matrix if they total at most :data:`ROW_MAJOR_MAX_BYTES`; bigger data is read in place, with
-no copy. Reading in order (no shuffle) slices each column contiguously and copies nothing.
+Batch ``i``'s rows (:class:`._batching.BatchPlan`) are gathered from the arrays in a
+``tf.numpy_function``; columns of one dtype travel packed in one ``[batch, width]`` matrix, and
+shuffled reading gathers from a row-major copy of small columns (:class:`ColumnStore`).
 """
-
-import numbers
 
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters._core import validation
-from tfest_adapters import exceptions
 from tfest_adapters.input_fns import _batching
 
 # NumPy kinds that can share a packed matrix: bool, signed, unsigned, float, complex.
 _PACKABLE_KINDS = 'biufc'
 # Columns of one dtype totalling at most this are copied into a row-major matrix for
-# shuffled reading (see the module doc); above it, they are read in place.
+# shuffled reading; above it, they are read in place.
 ROW_MAJOR_MAX_BYTES = 256 << 20
 
 
 def _take(array, indices):
-  """``array[indices]`` for int64 ``indices`` (or a slice): the rows, in that order.
-
-  ``np.take`` gathers rows several times faster than fancy indexing (measured here: 0.08 ms
-  against 0.24 ms for 8192 rows of 30 float32, a group of 32 batches of 256).
-  """
+  """``array[indices]`` for int64 ``indices`` (or a slice): the rows, in that order."""
   if isinstance(indices, slice):
     return array[indices]
   return np.take(array, indices, axis=0)
@@ -158,11 +135,12 @@ class ColumnStore:
 
   The builders make one store and pass it to :func:`make_dataset` (or
   ``_grouping.make_group_dataset``) at every input_fn call, so that the row-major copies
-  of shuffled reading (see the module doc) are made once, on first use.
+  of shuffled reading are made once, on first use: the columns of one dtype totalling at
+  most :data:`ROW_MAJOR_MAX_BYTES`. Reading in order copies nothing.
 
   Args:
-    arrays: list of numpy arrays with the same first dimension; referenced, and copied only
-      as the module doc says.
+    arrays: list of numpy arrays with the same first dimension; referenced, not copied
+      (but for the row-major copies above).
     dtypes: list of ``tf.DType``, one per array.
   """
 
@@ -198,7 +176,7 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
 
   Args:
     arrays: list of numpy arrays with the same first dimension (referenced; copied only
-      for shuffled reading of small columns, see the module doc), or a
+      for shuffled reading of small columns, see :class:`ColumnStore`), or a
       :class:`ColumnStore` of them (whose copies are then made once).
     dtypes: list of ``tf.DType``, one per array: the dtype of its tensors (ignored with a
       store, which has its own).
@@ -229,7 +207,7 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
     indices = plan.indices(int(batch_index))
     return [c.gather(indices) for c in components]
 
-  # Nothing to convert: skipping AutoGraph makes building the Dataset several times faster.
+  # Nothing for AutoGraph to convert: skipping it makes building the Dataset faster.
   @tf.autograph.experimental.do_not_convert
   def load_batch(batch_index):
     tensors = tf.numpy_function(gather, [batch_index], [s.dtype for s in specs],
@@ -242,54 +220,3 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
 
   return tf.data.Dataset.range(num_batches).map(load_batch).prefetch(prefetch)
 
-
-# Validation shared by the builders (new arguments, in the project's message style).
-
-
-def validate_batch_size(batch_size):
-  """A positive int; a non-int is a TypeError (as the legacy op conversion), None a ValueError."""
-  if batch_size is not None and (
-      not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)):
-    validation.fail('batch_size', 'a positive int', batch_size,
-                     error=exceptions.ArgumentTypeError)
-  return validation.check_positive_int('batch_size', batch_size)
-
-
-def validate_num_epochs(num_epochs):
-  """None (repeat forever) or an int >= 0."""
-  if num_epochs is None:
-    return None
-  if not isinstance(num_epochs, numbers.Integral) or isinstance(num_epochs, bool):
-    validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs,
-                     error=exceptions.ArgumentTypeError)
-  if num_epochs < 0:
-    validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs)
-  return int(num_epochs)
-
-
-def validate_seed(seed):
-  """None or an int >= 0."""
-  if seed is None:
-    return None
-  if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-    validation.fail('seed', 'None or a non-negative int', seed,
-                     error=exceptions.ArgumentTypeError)
-  if seed < 0:
-    validation.fail('seed', 'None or a non-negative int', seed)
-  return int(seed)
-
-
-def check_rows(name, num_rows, error=exceptions.ArgumentError):
-  """Refuses data without rows (nothing to read, and an endless loop when repeating)."""
-  if num_rows == 0:
-    raise error('%s must have at least one row, given: 0 rows' % name)
-
-
-def check_shard_not_empty(num_rows, shard):
-  """Refuses a shard with no rows: a worker with nothing to read would wait forever."""
-  num_shards, index = shard
-  if _batching.shard_size(num_rows, num_shards, index) == 0:
-    raise exceptions.ArgumentError(
-        'the data must have at least one row per input pipeline, given: %d rows for %d '
-        'pipelines (this is pipeline %d). Use fewer workers or more data' %
-        (num_rows, num_shards, index))

@@ -1,31 +1,16 @@
 """The order in which in-memory rows are read: batches of row indices, epoch after epoch.
 
-Every in-memory builder (``numpy_input_fn``, ``pandas_input_fn``, ``tensor_slices_input_fn``)
-reads its arrays through a :class:`BatchPlan`, one numpy fancy-index gather per batch, so the
-arrays themselves never enter the graph. Keeping the order in one place means a change of
-policy (for instance several batches per element) is made here once.
-
-The stream of rows is the one the legacy ``tf.compat.v1.estimator.inputs`` feeding functions
-produce: epochs follow one another without a break, batches are cut from that continuous
-stream (so a batch may straddle two epochs), and only the very last batch of a finite number
-of epochs may be short. Without shuffling the order is exactly the legacy one.
-
-With shuffling, every epoch is a full permutation of the rows (each row exactly once per
-epoch), drawn from a ``numpy.random.Generator`` seeded by ``seed`` and the epoch number;
-Python's ``random`` and NumPy's global generator are never touched. Up to
-:data:`EXACT_PERMUTATION_MAX_ROWS` rows the permutation is ``Generator.permutation``. Above
-that, building an O(rows) permutation would delay the first step by seconds and cost 8 bytes
-per row, so the permutation is computed on demand instead: a keyed Feistel network on the
-smallest power of two above the number of rows, with cycle walking back into range. It is a
-bijection on the rows (a true permutation), a fresh one per epoch, at a constant cost per row
-and in a fixed 512 KiB of memory.
+Without shuffling the stream is the legacy ``tf.compat.v1.estimator.inputs`` one (epochs run
+on without a break, only the very last batch may be short); with shuffling every epoch is a
+full permutation of the rows. See :class:`BatchPlan`.
 """
 
 import threading
 
 import numpy as np
 
-# Up to this many rows (per shard), epochs are shuffled with an explicit permutation.
+# Up to this many rows (per shard), epochs are shuffled with an explicit permutation; above
+# it, with a _FeistelPermutation computed on demand in constant memory.
 EXACT_PERMUTATION_MAX_ROWS = 1 << 20
 
 _FEISTEL_ROUNDS = 6
@@ -135,11 +120,12 @@ def shard_size(num_rows, num_shards=1, shard_index=0):
 class CallSeeds:
   """The seed of each call of an input_fn: ``(seed, 0)``, ``(seed, 1)``, ...; or None.
 
-  The Estimator calls the input_fn anew for every ``train()``. With the same seed every
-  time, a loop of short ``train()`` calls would replay the same first batches again and again
-  (the trap ``Dataset.shuffle(seed=...)`` sets). Seeding call ``k`` with ``(seed, k)`` keeps
-  runs reproducible (the same calls give the same data) while each call reads on with fresh
-  permutations.
+  The Estimator calls the input_fn anew for every ``train()``: seeding call ``k`` with
+  ``(seed, k)`` keeps runs reproducible while successive calls read on instead of replaying
+  the same first batches.
+
+  Args:
+    seed: int >= 0, or None (every call gets None).
   """
 
   def __init__(self, seed):
@@ -167,10 +153,10 @@ class CallSeeds:
 class BatchPlan:
   """The row indices of batch ``i``, for any ``i``: random access to the batch stream.
 
-  Random access (rather than a stateful generator) lets tf.data ask for batch ``i`` with a
-  plain ``Dataset.range(...).map(...)``, which is much cheaper to build than
-  ``Dataset.from_generator``, and restarts cleanly whenever the dataset is iterated again.
-  Batches are usually asked for in order; the orders of the last two epochs are cached.
+  Epochs follow one another without a break and batches are cut from that stream, so a batch
+  may straddle two epochs. With ``shuffle`` each epoch is a fresh permutation drawn from
+  ``seed`` and the epoch number (Python's and NumPy's global generators are never touched).
+  The orders of the last two epochs are cached; :meth:`indices` is thread-safe.
 
   Args:
     num_rows: int > 0, rows in the data.
@@ -230,8 +216,7 @@ class BatchPlan:
     Args:
       batch_index: int >= 0.
       num_batches: int > 0: the indices of batches ``batch_index`` to ``batch_index +
-        num_batches - 1``, concatenated (one slice of the epoch's order where it can, which
-        a group of batches is: see ``_grouping.make_group_dataset``).
+        num_batches - 1``, concatenated (as ``_grouping.make_group_dataset`` reads a group).
     """
     start = batch_index * self._batch_size
     stop = start + self._batch_size * num_batches

@@ -8,16 +8,16 @@ legacy checks instead.
 import numpy as np
 import tensorflow as tf
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _arrays
+from tfest_adapters._core import validation
+from tfest_adapters.input_fns import _checks
 
 
 def pandas_module(value):
   """pandas, if ``value`` comes from it (without importing pandas otherwise)."""
   if type(value).__module__.split('.')[0] != 'pandas':
     return None
-  import pandas as pd  # pylint: disable=g-import-not-at-top
+  import pandas as pd
   return pd
 
 
@@ -28,22 +28,22 @@ def _series_to_numpy(name, series, pd):
     return series.to_numpy()
   if isinstance(dtype, pd.CategoricalDtype):
     validation.fail(name, 'numeric, bool or string values', series,
-                     'Use series.cat.codes for the category ids, or series.astype(str)',
-                     error=exceptions.ArgumentTypeError)
-  if pd.api.types.is_string_dtype(dtype) or dtype == object:
+                    'Use series.cat.codes for the category ids, or series.astype(str)',
+                    error=exceptions.ArgumentTypeError)
+  if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 (a dtype, not a type)
     if series.isna().any():
       validation.fail(name, 'values without missing entries', series,
-                       'Fill them first, e.g. series.fillna("")')
+                      'Fill them first, e.g. series.fillna("")')
     return checked_objects(name, series.to_numpy(dtype=object))
   if pd.api.types.is_extension_array_dtype(dtype) and (
       pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
     if series.isna().any():
       validation.fail(name, 'values without missing entries', series,
-                       'Fill them first, e.g. series.fillna(0)')
+                      'Fill them first, e.g. series.fillna(0)')
     return series.to_numpy(dtype=dtype.numpy_dtype)
   validation.fail(name, 'numeric, bool or string values', series,
-                   'Convert it first, e.g. datetimes with series.astype("int64")',
-                   error=exceptions.ArgumentTypeError)
+                  'Convert it first, e.g. datetimes with series.astype("int64")',
+                  error=exceptions.ArgumentTypeError)
 
 
 def checked_objects(name, array):
@@ -52,8 +52,8 @@ def checked_objects(name, array):
   if not all(isinstance(v, (str, bytes)) for v in flat[:1000]):
     bad = next(v for v in flat[:1000] if not isinstance(v, (str, bytes)))
     validation.fail(name, 'numeric, bool or string values', array,
-                     'Found %r (%s); convert the column to one type' % (bad, type(bad).__name__),
-                     error=exceptions.ArgumentTypeError)
+                    'Found %r (%s); convert the column to one type' % (bad, type(bad).__name__),
+                    error=exceptions.ArgumentTypeError)
   return array
 
 
@@ -67,15 +67,15 @@ def to_column(name, value):
       array = np.asarray(value)
     except (ValueError, TypeError) as e:
       raise exceptions.ArgumentError(
-          validation.message(name, 'an array with one row per example', value, str(e)))
+          validation.message(name, 'an array with one row per example', value, str(e))) from e
     if array.ndim == 0:
       validation.fail(name, 'an array with a first (rows) dimension', value,
-                       'A single example is an array of shape [1, ...]')
+                      'A single example is an array of shape [1, ...]')
     if array.dtype.kind == 'O':
       checked_objects(name, array)
     elif array.dtype.kind not in 'biufcSU':
       validation.fail(name, 'numeric, bool or string values', value,
-                       error=exceptions.ArgumentTypeError)
+                      error=exceptions.ArgumentTypeError)
   dtype = tf.string if array.dtype.kind in 'OSU' else tf.dtypes.as_dtype(array.dtype)
   return array, dtype
 
@@ -89,12 +89,12 @@ def flatten(name, value, allow_none):
     if allow_none:
       return None, []
     validation.fail(name, 'a dict of arrays, a DataFrame or an array', value,
-                     error=exceptions.ArgumentTypeError)
+                    error=exceptions.ArgumentTypeError)
   pd = pandas_module(value)
   if pd is not None and isinstance(value, pd.DataFrame):
     if value.columns.has_duplicates:
       validation.fail(name, 'a DataFrame with unique column names', list(value.columns),
-                       'Rename the duplicated columns')
+                      'Rename the duplicated columns')
     items = [(c, value[c]) for c in value.columns]
     if not items:
       validation.fail(name, 'a DataFrame with at least one column', value)
@@ -103,7 +103,7 @@ def flatten(name, value, allow_none):
     items = list(value.items())
     if not items:
       validation.fail(name, 'a non-empty dict of arrays', value,
-                       'Pass None for no %s' % name if allow_none else None)
+                      'Pass None for no %s' % name if allow_none else None)
     fix = None
   else:
     array, dtype = to_column(name, value)
@@ -118,18 +118,20 @@ def flatten(name, value, allow_none):
 
 
 def validate_lengths(feature_columns, label_columns):
+  """The number of rows of the columns :func:`flatten` gave; refuses differing or none."""
   named = [('features' if k is None else 'features[%r]' % k, a) for k, a, _ in feature_columns]
   named += [('labels' if k is None else 'labels[%r]' % k, a) for k, a, _ in label_columns]
   num_rows = len(named[0][1])
-  for name, array in named[1:]:
+  for _, array in named[1:]:
     if len(array) != num_rows:
       lengths = ', '.join('%s: %d' % (n, len(a)) for n, a in named)
       raise exceptions.ArgumentError(
           'features and labels must have the same number of rows, given: %s' % lengths)
-  _arrays.check_rows('features', num_rows)
+  _checks.check_rows('features', num_rows)
   return num_rows
 
 
 def is_dataframe(value):
+  """Whether ``value`` is a pandas DataFrame (without importing pandas otherwise)."""
   pd = pandas_module(value)
   return pd is not None and isinstance(value, pd.DataFrame)

@@ -1,32 +1,20 @@
 """Groups of batches, so that one ``session.run`` can train several steps.
 
-An Estimator runs one ``session.run`` per element of the training Dataset, and each run has a
-fixed cost (hooks, feeds, fetches: ~0.7-1.5 ms on the CPUs measured here) that dwarfs the maths
-of a small model. :func:`group_batches` wraps any input_fn whose Dataset yields batches so that,
-in TRAIN mode, each element is a *group* of up to ``steps_per_run`` consecutive batches; the
-model_fn templates of ``tfest_adapters.models`` recognise a group and train on its batches one
-after the other in an in-graph loop: one run, several optimizer steps, the same maths (as
-TPUEstimator's ``iterations_per_loop`` and Keras' ``steps_per_execution``).
-
-A group is the batches stacked on a new leading dimension, ``[k, batch_size, ...]``, with
-``k <= steps_per_run`` (the last group of a finite input may be shorter), plus the number of
-rows of each batch under the reserved feature key :data:`ROWS_KEY` (an int32 ``[k]``
-vector). Batches of a statically known size are stacked as they are; otherwise (a finite
-input whose last batch may be short) the group is padded to its largest batch with zeros and
-the row counts say which rows are real. Features given as one tensor are carried in a dict
-under :data:`FEATURES_KEY`. The in-memory builders (:func:`make_group_dataset`) send the
-features of one dtype that they read from a row-major copy as that one matrix,
-``[k, batch_size, n]``, under the reserved key ``packed_key(keys)`` (the keys of its
-columns, in order): the templates take batch ``i`` of it as their input layer, where
-splitting it into columns and stacking them again would cost ~10% of a small model's step.
+:func:`group_batches` makes any input_fn's TRAIN Dataset yield groups of up to
+``steps_per_run`` batches, in the format of ``tfest_adapters._core.groups``, which the
+model_fn templates of ``tfest_adapters.models`` train in an in-graph loop;
+:func:`make_group_dataset` gathers such groups straight from in-memory arrays.
 """
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
+from tfest_adapters import exceptions
 from tfest_adapters._core import groups
 from tfest_adapters._core import validation
-from tfest_adapters import exceptions
+from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _batching
 
 _INPUT_FN_ARGS = ('mode', 'params', 'config', 'input_context')
 
@@ -47,7 +35,7 @@ def _check_component(path, kind, spec):
   shape = spec.shape
   if shape.rank is None or shape.rank == 0:
     validation.fail(name, 'a batch [batch_size, ...] to be grouped by steps_per_run', spec,
-                     'the input_fn must return batched tensors (Dataset.batch)')
+                    'the input_fn must return batched tensors (Dataset.batch)')
   if not shape[1:].is_fully_defined():
     validation.fail(
         name, 'a batch whose dimensions after the first are known, to be grouped by '
@@ -93,10 +81,10 @@ def group_dataset(dataset, steps_per_run):
   Returns:
     A Dataset of ``(group_features, group_labels)`` (or ``group_features``): every Tensor
     ``[k, batch_size, ...]`` with ``k <= steps_per_run``; ``group_features`` is a dict
-    holding the features (a bare features Tensor under :data:`FEATURES_KEY`) and the int32
-    row counts ``[k]`` under :data:`ROWS_KEY`. The batch dimension is static exactly when
-    every batch is full (then the model uses each batch as it is, static shape included);
-    otherwise a batch's rows past its row count are zero padding.
+    holding the features (a bare features Tensor under ``groups.FEATURES_KEY``) and the
+    int32 row counts ``[k]`` under ``groups.ROWS_KEY``. The batch dimension is static
+    exactly when every batch is full (then the model uses each batch as it is, static shape
+    included); otherwise a batch's rows past its row count are zero padding.
 
   Raises:
     ArgumentError, ArgumentTypeError: a component that cannot be grouped without changing
@@ -118,14 +106,14 @@ def group_dataset(dataset, steps_per_run):
             key)
   elif not isinstance(features_spec, tf.TensorSpec):
     validation.fail('features', 'a dict of Tensors or a Tensor, to be grouped by '
-                     'steps_per_run', features_spec, error=exceptions.ArgumentTypeError)
+                    'steps_per_run', features_spec, error=exceptions.ArgumentTypeError)
   dims = _batch_dims(features_spec, labels_spec)
   static = len(set(dims)) == 1 and dims[0] is not None
 
   def add_rows(*element):
     first = tf.nest.flatten(element[0])[0]
-    return _with_rows(element if with_labels else element[0],
-                      tf.shape(first, out_type=tf.int32)[0])
+    return groups.with_rows(element if with_labels else element[0],
+                            tf.shape(first, out_type=tf.int32)[0])
 
   dataset = dataset.map(add_rows)
   if static:  # Every batch full: stacked as they are, static shapes kept.
@@ -157,23 +145,6 @@ def _carried_packs(components, rebuild, num_columns):
   return carried
 
 
-def _with_rows(element, rows, packs=None):
-  """A batch or group element with its row counts (and packed matrices) among the features.
-
-  Features given as one tensor go under :data:`FEATURES_KEY`; features ``None`` in the dict
-  (the columns of ``packs``) are left out.
-  """
-  with_labels = isinstance(element, tuple)
-  features = element[0] if with_labels else element
-  if isinstance(features, dict):
-    features = {k: v for k, v in features.items() if v is not None}
-    features.update(packs or {})
-    features[groups.ROWS_KEY] = rows
-  else:
-    features = {groups.FEATURES_KEY: features, groups.ROWS_KEY: rows}
-  return (features,) + tuple(element[1:]) if with_labels else features
-
-
 def _fn_args(input_fn):
   args = function_utils.fn_args(input_fn)
   return tuple(a for a in _INPUT_FN_ARGS if a in args)
@@ -185,11 +156,11 @@ def group_batches(input_fn, steps_per_run=None):
   With the model_fn templates of ``tfest_adapters.models`` (``classifier_model_fn``,
   ``regressor_model_fn``, ``make_model_fn``), each ``session.run`` of ``Estimator.train``
   then trains one step per batch of the group in an in-graph loop: the global step advances
-  by up to ``steps_per_run`` per run, the weights after N steps are those of N runs of one
-  step, and the fixed cost of a run is paid once per group. In EVAL and PREDICT (when the
-  Estimator passes the mode) the batches pass through ungrouped, so the same input_fn serves
-  ``train``, ``evaluate`` and ``predict``. By default the number of batches per group is the
-  Estimator's ``params['steps_per_run']``, the key the templates take.
+  by up to ``steps_per_run`` per run, and the weights after N steps are those of N runs of
+  one step. In EVAL and PREDICT (when the Estimator passes the mode) the batches pass
+  through ungrouped, so the same input_fn serves ``train``, ``evaluate`` and ``predict``. By
+  default the number of batches per group is the Estimator's ``params['steps_per_run']``,
+  the key the templates take.
 
   Example:
 
@@ -197,7 +168,7 @@ def group_batches(input_fn, steps_per_run=None):
   import numpy as np
   import tensorflow as tf
   from tfest_adapters.input_fns import numpy_input_fn
-  from tfest_adapters.input_fns._grouping import group_batches
+  from tfest_adapters.input_fns import group_batches
 
   x = {'x': np.arange(10, dtype=np.float32)}
   y = np.arange(10) % 2
@@ -270,11 +241,10 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
   """``_arrays.make_dataset``, yielding groups of ``steps_per_run`` batches, gathered at once.
 
   The batches, their rows and their order are those of ``_arrays.make_dataset`` with the
-  same arguments (the same :class:`._batching.BatchPlan`); the Dataset yields them as groups
-  in the format of :func:`group_dataset`. Gathering a whole group in one
-  ``tf.numpy_function`` call, instead of wrapping a Dataset of batches, pays the Python and
-  tf.data costs of an element once per group: on 30 float32 columns and batches of 256,
-  the input pipeline then costs a fraction of the CPU it costs batch by batch.
+  same arguments (the same ``_batching.BatchPlan``); the Dataset yields them as groups in
+  the format of :func:`group_dataset`, each gathered in one ``tf.numpy_function`` call. The
+  columns of a row-major matrix that are top-level features go to the model as that matrix,
+  ``[k, batch_size, n]``, under ``groups.packed_key(keys)``.
 
   Args:
     arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed, shard, drop_remainder,
@@ -286,14 +256,11 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     A ``tf.data.Dataset`` of groups, as :func:`group_dataset` returns for the Dataset of
     ``_arrays.make_dataset``.
   """
-  from tfest_adapters.input_fns import _arrays  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import _batching  # pylint: disable=g-import-not-at-top
   steps_per_run = validation.check_positive_int('steps_per_run', steps_per_run)
   if steps_per_run == 1:
     return _arrays.make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
                                 seed=seed, shard=shard, drop_remainder=drop_remainder,
                                 prefetch=prefetch)
-  import numpy as np  # pylint: disable=g-import-not-at-top
   num_shards, shard_index = shard
   store = _arrays.as_store(arrays, dtypes)
   plan = _batching.BatchPlan(store.num_rows, batch_size, num_epochs, shuffle, seed=seed,
@@ -303,8 +270,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
   # shuffling small columns), unpacked into the caller's columns once per group.
   components = store.components(row_major=shuffle)
   # A row-major matrix of features goes to the model as it is, [k, batch, n] under
-  # groups.packed_key(keys): the templates take batch i of it as their input layer, no columns
-  # split and stacked again (see models/_steps_per_run.py).
+  # groups.packed_key(keys): the templates take batch i of it as their input layer.
   carried = _carried_packs(components, rebuild, len(store.arrays))
   full = plan.full_batches_only
   batch_dim = batch_size if full else None
@@ -363,7 +329,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
       else:
         component.unpack(tensor, columns)
     columns = [None if c is None else by_group(c) for c in columns]
-    return _with_rows(rebuild(columns), rows, packs)
+    return groups.with_rows(rebuild(columns), rows, packs)
 
   return tf.data.Dataset.range(num_groups).map(load_group).prefetch(
       _group_prefetch(prefetch, steps_per_run))

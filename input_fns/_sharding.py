@@ -1,20 +1,7 @@
 """Which part of the data this worker reads when training runs on several workers.
 
-Resolved when the Estimator calls the input_fn, from what it passes:
-
-1. an ``input_context`` (``tf.distribute.InputContext``, given by a distribution strategy):
-   shard ``input_pipeline_id`` of ``num_input_pipelines``, in every mode;
-2. else, in TRAIN mode, the ``RunConfig`` (the ``config`` the Estimator passes, or one built
-   from ``TF_CONFIG`` when the input_fn is called without it): shard
-   ``i`` of ``num_worker_replicas``, where the chief (or master) is 0 and worker ``k`` is
-   ``k + 1`` (not ``RunConfig.global_id_in_cluster``, which numbers every job sorted by name,
-   so that an evaluator listed in the cluster would push the workers out of range);
-3. else no sharding: evaluation and prediction always read everything, and so does a
-   single-process run (no ``TF_CONFIG``), which keeps the in-memory builders equal batch for
-   batch to the legacy ``tf.compat.v1.estimator.inputs`` functions.
-
-Shards are disjoint and together complete: shard ``i`` of ``n`` holds rows (or files, or
-records) ``i, i + n, i + 2n, ...``.
+Shard ``i`` of ``n`` holds rows (or files, or records) ``i, i + n, i + 2n, ...``: shards are
+disjoint and together complete.
 """
 
 import collections
@@ -47,7 +34,16 @@ def _config_from_environment():
 
 
 def resolve(mode=None, config=None, input_context=None):
-  """Returns the :class:`Shard` this input_fn call should read.
+  """Returns the :class:`Shard` this input_fn call should read, from what the Estimator passed.
+
+  1. An ``input_context`` (from a distribution strategy): shard ``input_pipeline_id`` of
+     ``num_input_pipelines``, in every mode.
+  2. Else, in TRAIN mode, the ``RunConfig`` (``config``, or one built from ``TF_CONFIG``
+     when not given): shard ``i`` of ``num_worker_replicas``, where the chief (or master) is
+     0 and worker ``k`` is ``k + 1`` (not ``RunConfig.global_id_in_cluster``, which would
+     count an evaluator listed in the cluster).
+  3. Else :data:`NO_SHARDING`: evaluation, prediction and a single-process run read
+     everything.
 
   Args:
     mode: a ``tf.estimator.ModeKeys`` value, or None when called outside an Estimator.

@@ -6,18 +6,18 @@ pandas is imported when the builder is called, not when this module is.
 import numpy as np
 import tensorflow as tf
 
+from tfest_adapters import exceptions
 from tfest_adapters._core import groups
 from tfest_adapters._core import validation
-from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import _checks
 from tfest_adapters.input_fns import _errors
-from tfest_adapters.input_fns import numpy_io
+from tfest_adapters.input_fns import _legacy
 
 
 def _import_pandas():
   try:
-    import pandas as pd  # pylint: disable=g-import-not-at-top
-  except (ImportError, IOError):
+    import pandas as pd
+  except (ImportError, OSError):
     raise exceptions.ArgumentTypeError(
         'pandas_input_fn should not be called without pandas installed') from None
   return pd
@@ -27,7 +27,7 @@ def _validate_x(x, pd):
   if isinstance(x, pd.DataFrame):
     if x.columns.has_duplicates:
       validation.fail('x', 'a DataFrame with unique column names', list(x.columns),
-                       'Rename the duplicated columns')
+                      'Rename the duplicated columns')
     return x
   message = validation.message('x', 'a pandas DataFrame', x)
   # The legacy function fails on x.copy() or x.columns (AttributeError) for these, and
@@ -59,14 +59,11 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
                     seed=None, steps_per_run=None):
   """Returns an input_fn that feeds a pandas DataFrame to an Estimator.
 
-  A drop-in replacement for ``tf.compat.v1.estimator.inputs.pandas_input_fn``, with the
-  same improvements as :func:`~tfest_adapters.input_fns.numpy_input_fn`: built on tf.data
-  with no queue runners and no copy of the data in the graph (columns are read as NumPy views
-  of the DataFrame, batch by batch), the same arguments, output structure, legacy batches for
-  ``shuffle=False`` and legacy errors, plus ``seed``, a full permutation per epoch, Python's
-  ``random`` left alone, ``num_threads`` that never multiplies epochs, and one shard per
-  worker in multi-worker training. The DataFrame is not copied (the legacy function copies
-  it); do not modify it while the input_fn is in use.
+  A drop-in replacement for ``tf.compat.v1.estimator.inputs.pandas_input_fn``, on tf.data,
+  as :func:`~tfest_adapters.input_fns.numpy_input_fn` is for its legacy function: the same
+  arguments, output structure, batches for ``shuffle=False`` and exception types, plus
+  ``seed``. The columns are read as NumPy views of the DataFrame, which is not copied (the
+  legacy function copies it): do not modify it while the input_fn is in use.
 
   Example:
 
@@ -96,8 +93,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
       Shuffled reading copies the columns of one dtype (up to 256 MiB) once into a
-      row-major matrix (see ``tfest_adapters.input_fns._arrays``); bigger data is read in
-      place.
+      row-major matrix.
     steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
       the Dataset yields groups of this many batches, gathered at once, which the model_fn
       templates train in one ``session.run`` (see ``tfest_adapters.models``); None takes
@@ -119,7 +115,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       not pandas, no rows); also ``tfest_adapters.TfestError`` with a clear message.
   """
   pd = _import_pandas()
-  numpy_io.validate_shuffle(shuffle)
+  _legacy.validate_shuffle(shuffle)
   if not isinstance(target_column, str):
     raise exceptions.ArgumentTypeError('target_column must be a string type')
   x = _validate_x(x, pd)
@@ -136,14 +132,14 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
   # The legacy queue's dtypes, index first: the same TypeError for an unsupported dtype.
   tf.dtypes.as_dtype(x.index.dtype)
   dtypes = [tf.dtypes.as_dtype(s.dtype) for s in series]
-  batch_size = _arrays.validate_batch_size(batch_size)
-  num_epochs = _arrays.validate_num_epochs(num_epochs)
-  queue_capacity = numpy_io.validate_queue_capacity(queue_capacity, allow_none=True)
-  numpy_io.validate_num_threads(num_threads)
-  seed = _arrays.validate_seed(seed)
+  batch_size = _checks.validate_batch_size(batch_size)
+  num_epochs = _checks.validate_num_epochs(num_epochs)
+  queue_capacity = _legacy.validate_queue_capacity(queue_capacity, allow_none=True)
+  _legacy.validate_num_threads(num_threads)
+  seed = _checks.validate_seed(seed)
   steps_per_run = groups.validate_steps_per_run(steps_per_run)
   num_rows = len(x)
-  _arrays.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
+  _checks.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
   if queue_capacity is None:
     queue_capacity = num_rows
   arrays = [s.to_numpy() for s in series]
@@ -157,7 +153,7 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
       return features, tensors[-1]
     return features, dict(zip(target_keys, tensors[num_features:]))
 
-  return numpy_io.legacy_input_fn(
+  return _legacy.make_input_fn(
       arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
-      numpy_io.prefetch_batches(queue_capacity, batch_size), steps_per_run)
+      _legacy.prefetch_batches(queue_capacity, batch_size), steps_per_run)
 

@@ -1,16 +1,7 @@
 """``tensor_slices_input_fn``: in-memory features and labels, mode-aware, without graph constants.
 
-The classic tutorial input_fn,
-
-  def train_input_fn(features, labels, batch_size):
-    dataset = tf.data.Dataset.from_tensor_slices((dict(features), labels))
-    return dataset.shuffle(1000).repeat().batch(batch_size)
-
-embeds every array in the graph (and so in graph.pbtxt and each checkpoint's .meta; past 2 GB
-it fails), shuffles within a 1000-row window only, and needs a second function for
-evaluation. This builder keeps its convenience and its name, and fixes those: the data stays
-in Python and is gathered batch by batch, every epoch is a full permutation, and one input_fn
-serves every mode.
+The tutorials' ``Dataset.from_tensor_slices((dict(features), labels))`` input_fn, with the data
+kept out of the graph, a full permutation every epoch, and one input_fn for every mode.
 """
 
 import tensorflow as tf
@@ -19,11 +10,20 @@ from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters.input_fns import _arrays
 from tfest_adapters.input_fns import _batching
+from tfest_adapters.input_fns import _checks
 from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 
 _ModeKeys = tf.estimator.ModeKeys
+
+
+def _structure(kind, keys, tensors):
+  return tensors[0] if kind == 'tensor' else dict(zip(keys, tensors))
+
+
+def _store(columns):
+  return _arrays.ColumnStore([a for _, a, _ in columns], [d for _, _, d in columns])
 
 
 def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
@@ -32,9 +32,9 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   """Returns a mode-aware input_fn over in-memory features and labels.
 
   The ``from_tensor_slices((dict(features), labels)).shuffle(1000).repeat().batch(n)`` input
-  function of the TensorFlow tutorials, made general and safe: the arrays are never embedded
-  in the graph (they are gathered batch by batch in Python, so 10 GB of features work and
-  model_dirs stay small), every epoch is a full permutation of the rows, and the same
+  function of the TensorFlow tutorials, made general: the arrays are never embedded in the
+  graph (they are gathered batch by batch in Python, so graphs and model_dirs stay small
+  whatever the size of the data), every epoch is a full permutation of the rows, and the same
   input_fn serves ``train``, ``evaluate`` and ``predict``.
 
   Example:
@@ -68,8 +68,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     seed: int >= 0 or None (keyword-only). Seeds the shuffling; call ``k`` of the input_fn
       uses ``(seed, k)``, so successive ``train()`` calls do not replay the same batches.
       Shuffled reading copies the columns of one dtype (up to 256 MiB) once into a
-      row-major matrix (see ``tfest_adapters.input_fns._arrays``); bigger data is read in
-      place.
+      row-major matrix.
     drop_remainder: bool (keyword-only); in TRAIN mode (and without a mode), drop the last
       short batch so every batch has a static ``batch_size`` dimension.
     steps_per_run: None (default) or int > 0 (keyword-only). In TRAIN (or without a mode),
@@ -101,25 +100,19 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
   feature_kind, feature_columns = _columns.flatten('features', features, allow_none=False)
   label_kind, label_columns = _columns.flatten('labels', labels, allow_none=True)
   num_rows = _columns.validate_lengths(feature_columns, label_columns)
-  batch_size = _arrays.validate_batch_size(batch_size)
+  batch_size = _checks.validate_batch_size(batch_size)
   validation.check_bool('shuffle', shuffle)
-  num_epochs = _arrays.validate_num_epochs(num_epochs)
-  seed = _arrays.validate_seed(seed)
+  num_epochs = _checks.validate_num_epochs(num_epochs)
+  seed = _checks.validate_seed(seed)
   validation.check_bool('drop_remainder', drop_remainder)
   steps_per_run = groups.validate_steps_per_run(steps_per_run)
   feature_keys = [k for k, _, _ in feature_columns]
   label_keys = [k for k, _, _ in label_columns]
   num_features = len(feature_columns)
 
-  def _structure(kind, keys, tensors):
-    return tensors[0] if kind == 'tensor' else dict(zip(keys, tensors))
-
   call_seeds = _batching.CallSeeds(seed)
-  def store(columns):
-    return _arrays.ColumnStore([a for _, a, _ in columns], [d for _, _, d in columns])
-
   # The columns read with labels, and without (PREDICT): each store copies at most once.
-  stores = {True: store(feature_columns + label_columns), False: store(feature_columns)}
+  stores = {True: _store(feature_columns + label_columns), False: _store(feature_columns)}
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     if mode in (_ModeKeys.EVAL, _ModeKeys.PREDICT):
@@ -135,7 +128,7 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
       return built, _structure(label_kind, label_keys, tensors[num_features:])
 
     shard = _sharding.resolve(mode, config, input_context)
-    _arrays.check_shard_not_empty(num_rows, shard)
+    _checks.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
         stores[with_labels], None, rebuild, batch_size,
         mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,

@@ -3,8 +3,8 @@
 import itertools
 import json
 import os
-import textwrap
 
+import input_fn_helpers
 import numpy as np
 import pandas as pd
 import pytest
@@ -268,21 +268,13 @@ def test_write_tfrecords_errors(tmp_path, args, kwargs, error, message):
     write_tfrecords(*args, path=str(tmp_path / 'x.tfrecord'), **kwargs)
 
 
-def run_docstring_example(function, monkeypatch, capsys):
-  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
-  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
-  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
-  return capsys.readouterr().out
-
-
 def test_docstring_examples_run(monkeypatch, capsys):
-  out = run_docstring_example(csv_input_fn, monkeypatch, capsys)
+  out = input_fn_helpers.run_docstring_example(csv_input_fn, monkeypatch, capsys)
   assert out.strip() == ("['SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth'] "
                          "<dtype: 'int32'>")
-  out = run_docstring_example(tfrecord_input_fn, monkeypatch, capsys)
+  out = input_fn_helpers.run_docstring_example(tfrecord_input_fn, monkeypatch, capsys)
   assert out.strip() == '(32, 3) (32,)'
-  out = run_docstring_example(write_tfrecords, monkeypatch, capsys)
+  out = input_fn_helpers.run_docstring_example(write_tfrecords, monkeypatch, capsys)
   assert out.startswith('FixedLenFeature(shape=[2], dtype=tf.int64')
 
 
@@ -293,3 +285,13 @@ def test_csv_successive_train_calls_read_on(csv_files):
   assert sorted(first) == sorted(second) and first != second
   again = csv_input_fn(csv_files, 'label', batch_size=40, num_epochs=1, seed=0)
   assert concat(batches(again(mode=ModeKeys.TRAIN)), 'k').tolist() == first
+
+
+def test_the_file_io_module_path_gives_the_same_builders():
+  from tfest_adapters import input_fns
+  from tfest_adapters.input_fns import file_io
+  assert sorted(file_io.__all__) == sorted(
+      ['csv_input_fn', 'tfrecord_input_fn', 'write_tfrecords', 'TFRecordFiles'])
+  for name in file_io.__all__:
+    assert getattr(file_io, name) is getattr(input_fns, name)
+  assert file_io.TFRecordFiles.__module__ == 'tfest_adapters.input_fns.file_io'

@@ -1,25 +1,26 @@
 """Groups of batches for steps_per_run: group_batches, group_dataset, make_group_dataset.
 
 Eager iteration of the Datasets (the model side, the in-graph loop, is tested in
-test_steps_per_run.py): shapes and row counts of full and padded groups, the pass-through in
-EVAL and PREDICT, the same batches as the batch-by-batch pipeline, and each refusal.
+tests/models/test_steps_per_run.py, the format itself in tests/core/test_groups.py): shapes
+and row counts of full and padded groups, the pass-through in EVAL and PREDICT, the same
+batches as the batch-by-batch pipeline, and each refusal.
 """
 
 import re
 
+import input_fn_helpers
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfest_adapters import exceptions
-from tfest_adapters.input_fns import _arrays
-from tfest_adapters._core import groups
-from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters._core.groups import FEATURES_KEY
-from tfest_adapters.input_fns._grouping import group_batches
+from tfest_adapters._core.groups import ROWS_KEY
+from tfest_adapters.input_fns import _arrays
+from tfest_adapters.input_fns import group_batches
+from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.input_fns._grouping import group_dataset
 from tfest_adapters.input_fns._grouping import make_group_dataset
-from tfest_adapters._core.groups import ROWS_KEY
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -60,14 +61,6 @@ def test_the_last_short_batch_is_zero_padded_and_counted():
   assert spec[0]['a'].shape.as_list() == [None, None]  # Not every batch is full.
 
 
-def test_packed_keys_name_the_columns_of_a_matrix():
-  key = groups.packed_key(['b', 'a', 'c'])
-  assert key.startswith(groups.PACKED_PREFIX)
-  assert groups.packed_keys(key) == ['b', 'a', 'c'] and groups.packed_keys('a') is None
-  features = {key: None, 'n': None, ROWS_KEY: None}
-  assert groups.feature_keys(features) == ['b', 'a', 'c', 'n']
-
-
 def test_a_bare_features_tensor_is_carried_in_a_dict():
   x = np.arange(12, dtype=np.float32).reshape(6, 2)
   features = next(iter(group_batches(numpy_input_fn(x, batch_size=2, shuffle=False), 2)()))
@@ -106,16 +99,6 @@ def test_by_default_the_estimators_params_say_how_many_batches_per_group():
   for params in (None, {}, {'steps_per_run': None}, {'steps_per_run': 1}):
     features, _ = next(iter(grouped(mode=ModeKeys.TRAIN, params=params)))
     assert features['a'].shape == (2,)
-  assert groups.steps_per_run_of(ModeKeys.EVAL, {'steps_per_run': 3}) == 1
-  assert groups.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 3}, 5) == 5
-
-
-def test_a_bad_steps_per_run_in_params_is_refused():
-  grouped = group_batches(_batches({'x': np.zeros(4)}))
-  with pytest.raises(exceptions.ArgumentError,
-                     match=re.escape('params["steps_per_run"] must be a positive int, given: '
-                                     '0')):
-    grouped(mode=ModeKeys.TRAIN, params={'steps_per_run': 0})
 
 
 def test_one_step_per_run_returns_the_input_fn_itself():
@@ -123,10 +106,9 @@ def test_one_step_per_run_returns_the_input_fn_itself():
   assert group_batches(input_fn, 1) is input_fn
 
 
-def test_docstring_example_runs(capsys):
-  example = group_batches.__doc__.split('```python')[1].split('```')[0]
-  exec(compile('\n'.join(line[2:] for line in example.splitlines()), 'example', 'exec'), {})
-  assert capsys.readouterr().out.splitlines() == ['(3, 4) [4 4 2]']
+def test_docstring_example_runs(monkeypatch, capsys):
+  out = input_fn_helpers.run_docstring_example(group_batches, monkeypatch, capsys)
+  assert out.splitlines() == ['(3, 4) [4 4 2]']
 
 
 @pytest.mark.parametrize('num_epochs, drop_remainder', [(None, False), (2, False), (1, True)])
@@ -163,73 +145,68 @@ def _batches(*components):
   return lambda: tf.data.Dataset.from_tensor_slices(element).batch(2)
 
 
-@pytest.mark.parametrize('steps_per_run, error', [(0, exceptions.ArgumentError),
-                                                  ('2', exceptions.ArgumentError),
-                                                  (True, exceptions.ArgumentError)])
-def test_steps_per_run_must_be_a_positive_int(steps_per_run, error):
-  with pytest.raises(error, match='steps_per_run must be a positive int, given: '):
-    group_batches(_batches({'x': np.zeros(4)}), steps_per_run)
-
-
-def test_input_fn_must_be_callable():
-  with pytest.raises(exceptions.ArgumentTypeError, match='input_fn must be callable'):
-    group_batches('train.csv', 2)
-
-
-def test_a_train_input_fn_returning_tensors_is_refused():
-  def input_fn():
-    return {'x': tf.zeros([2])}, tf.zeros([2])
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=re.escape('what input_fn returned in TRAIN must be a '
-                                     'tf.data.Dataset of batches')):
-    group_batches(input_fn, 2)(mode=ModeKeys.TRAIN)
-
-
-def test_sparse_features_are_refused():
-  def input_fn():
-    sparse = tf.sparse.SparseTensor([[0, 0]], [1.0], [4, 3])
-    return tf.data.Dataset.from_tensor_slices({'s': sparse}).batch(2)
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=re.escape("features['s'] must be a dense Tensor to be grouped")):
-    group_batches(input_fn, 2)()
-
-
-def test_features_of_unknown_shape_after_the_batch_are_refused():
-  def input_fn():
-    return tf.data.Dataset.from_tensor_slices({'x': np.zeros((4, 3))}).batch(2).map(
-        lambda f: {'x': tf.compat.v1.placeholder_with_default(f['x'], [None, None])})
-  with pytest.raises(exceptions.ArgumentError, match=re.escape(
-      "features['x'] must be a batch whose dimensions after the first are known")):
-    group_batches(input_fn, 2)()
-
-
-def test_unbatched_labels_are_refused():
-  def input_fn():
-    return tf.data.Dataset.from_tensor_slices(({'x': np.zeros((4, 3))}, np.zeros(4)))
-  with pytest.raises(exceptions.ArgumentError, match=re.escape(
-      'labels must be a batch [batch_size, ...] to be grouped')):
-    group_batches(input_fn, 2)()
-
-
-def test_grouping_a_dataset_twice_is_refused():
-  grouped = group_dataset(_batches({'x': np.zeros(4)})(), 2)
-  with pytest.raises(exceptions.ArgumentError, match='the input is already grouped'):
-    group_dataset(grouped, 2)
-
-
 def test_an_input_fn_that_groups_by_itself_is_passed_through():
   grouped = group_batches(_batches({'x': np.zeros(8)}), 2)
   features = next(iter(group_batches(grouped, 3)()))
   assert features['x'].shape == (2, 2)
 
 
-def test_features_that_are_not_a_dict_or_a_tensor_are_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match='features must be a dict of Tensors or a Tensor'):
-    group_batches(_batches((np.zeros(4), np.zeros(4)), np.zeros(4)), 2)()
+def _sparse_batches():
+  sparse = tf.sparse.SparseTensor([[0, 0]], [1.0], [4, 3])
+  return tf.data.Dataset.from_tensor_slices({'s': sparse}).batch(2)
 
 
-def test_is_group():
-  assert groups.is_group({ROWS_KEY: 1, 'x': 2})
-  assert not groups.is_group({'x': 2})
-  assert not groups.is_group(tf.zeros([2]))
+def _batches_of_unknown_width():
+  return tf.data.Dataset.from_tensor_slices({'x': np.zeros((4, 3))}).batch(2).map(
+      lambda f: {'x': tf.compat.v1.placeholder_with_default(f['x'], [None, None])})
+
+
+def _unbatched_labels():
+  return tf.data.Dataset.from_tensor_slices(({'x': np.zeros((4, 3))}, np.zeros(4)))
+
+
+def _tensors():
+  return {'x': tf.zeros([2])}, tf.zeros([2])
+
+
+def _train(input_fn, **kwargs):
+  return lambda: input_fn(mode=ModeKeys.TRAIN, **kwargs)
+
+
+def _x_batches():
+  return _batches({'x': np.zeros(4)})
+
+
+@pytest.mark.parametrize('call, error, message', [
+    # When group_batches is called.
+    *[pytest.param(lambda s=s: group_batches(_x_batches(), s), exceptions.ArgumentError,
+                   'steps_per_run must be a positive int, given: ',
+                   id='steps_per_run=%r' % (s,)) for s in (0, '2', True)],
+    pytest.param(lambda: group_batches('train.csv', 2), exceptions.ArgumentTypeError,
+                 'input_fn must be callable', id='input_fn not callable'),
+    # When the grouped input_fn is called in TRAIN.
+    pytest.param(_train(group_batches(_x_batches()), params={'steps_per_run': 0}),
+                 exceptions.ArgumentError,
+                 re.escape('params["steps_per_run"] must be a positive int, given: 0'),
+                 id='params steps_per_run=0'),
+    pytest.param(_train(group_batches(_tensors, 2)), exceptions.ArgumentTypeError,
+                 re.escape('what input_fn returned in TRAIN must be a tf.data.Dataset of '
+                           'batches'), id='tensors, not a Dataset'),
+    pytest.param(group_batches(_sparse_batches, 2), exceptions.ArgumentTypeError,
+                 re.escape("features['s'] must be a dense Tensor to be grouped"), id='sparse'),
+    pytest.param(group_batches(_batches_of_unknown_width, 2), exceptions.ArgumentError,
+                 re.escape("features['x'] must be a batch whose dimensions after the first "
+                           'are known'), id='unknown shape after the batch'),
+    pytest.param(group_batches(_unbatched_labels, 2), exceptions.ArgumentError,
+                 re.escape('labels must be a batch [batch_size, ...] to be grouped'),
+                 id='unbatched labels'),
+    pytest.param(group_batches(_batches((np.zeros(4), np.zeros(4)), np.zeros(4)), 2),
+                 exceptions.ArgumentTypeError, 'features must be a dict of Tensors or a Tensor',
+                 id='features a tuple'),
+    # group_dataset.
+    pytest.param(lambda: group_dataset(group_dataset(_x_batches()(), 2), 2),
+                 exceptions.ArgumentError, 'the input is already grouped', id='grouped twice'),
+])
+def test_refusals(call, error, message):
+  with pytest.raises(error, match=message):
+    call()

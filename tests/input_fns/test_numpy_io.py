@@ -1,10 +1,9 @@
 """numpy_input_fn against the real legacy tf.compat.v1.estimator.inputs.numpy_input_fn."""
 
 import itertools
-import os
 import random
-import textwrap
 
+import input_fn_helpers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -146,7 +145,7 @@ def legacy_error(**kwargs):
   with tf.Graph().as_default():
     try:
       LEGACY(**kwargs)()
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       return e
   raise AssertionError('the legacy function accepted %r' % (kwargs,))
 
@@ -294,7 +293,7 @@ def test_sharded_in_train_mode_only():
 
 def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path):
   features, labels = small_data
-  estimator = tf.estimator.Estimator(boring_model_fn, str(tmp_path), params={})
+  estimator = input_fn_helpers.seeded_estimator(boring_model_fn, tmp_path)
   estimator.train(numpy_input_fn(features, labels, batch_size=16, num_epochs=None,
                                  shuffle=True, seed=0), steps=20)
   metrics = estimator.evaluate(numpy_input_fn(features, labels, batch_size=16, shuffle=False))
@@ -306,16 +305,8 @@ def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path)
   assert predictions[0]['probabilities'].shape == (3,)
 
 
-def run_docstring_example(function, monkeypatch, capsys):
-  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
-  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
-  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
-  return capsys.readouterr().out
-
-
 def test_docstring_example_runs(monkeypatch, capsys):
-  out = run_docstring_example(numpy_input_fn, monkeypatch, capsys)
+  out = input_fn_helpers.run_docstring_example(numpy_input_fn, monkeypatch, capsys)
   assert out.split('\n')[:2] == ['[0. 1.] [-32 -31]', '[2. 3.] [-30 -29]']
 
 

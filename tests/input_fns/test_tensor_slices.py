@@ -1,8 +1,7 @@
 """tensor_slices_input_fn: structures, modes, validation, a real Estimator."""
 
-import os
-import textwrap
 
+import input_fn_helpers
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,7 +163,7 @@ def test_estimator_train_evaluate_predict_with_one_input_fn(small_data, boring_m
                                                            tmp_path):
   features, labels = small_data
   input_fn = tensor_slices_input_fn(features, labels, batch_size=16, seed=0)
-  estimator = tf.estimator.Estimator(boring_model_fn, str(tmp_path), params={})
+  estimator = input_fn_helpers.seeded_estimator(boring_model_fn, tmp_path)
   estimator.train(input_fn, steps=20)
   metrics = estimator.evaluate(input_fn)  # Ends by itself: one pass.
   assert metrics['global_step'] == 20
@@ -173,14 +172,6 @@ def test_estimator_train_evaluate_predict_with_one_input_fn(small_data, boring_m
   assert len(predictions) == 64
 
 
-def run_docstring_example(function, monkeypatch, capsys):
-  """Runs the ```python example of ``function``'s docstring from the repo root; its output."""
-  code = textwrap.dedent(function.__doc__.split('```python\n')[1].split('```')[0])
-  monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-  exec(compile(code, function.__name__ + ' example', 'exec'), {})  # pylint: disable=exec-used
-  return capsys.readouterr().out
-
-
 def test_docstring_example_runs(monkeypatch, capsys):
-  out = run_docstring_example(tensor_slices_input_fn, monkeypatch, capsys)
+  out = input_fn_helpers.run_docstring_example(tensor_slices_input_fn, monkeypatch, capsys)
   assert out.strip() == '[32, 32, 32, 4]'

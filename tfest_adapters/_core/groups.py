@@ -1,18 +1,16 @@
 """The group-of-batches format that input_fns produce and the templates consume.
 
 A group is up to ``steps_per_run`` batches stacked on a new leading dimension,
-``[k, batch_size, ...]``, with the rows of each batch under :data:`ROWS_KEY` (int32 ``[k]``).
-Features given as one tensor are carried under :data:`FEATURES_KEY`; features of one dtype
-sent as one ``[k, batch, n]`` matrix are carried under ``packed_key(keys)``. See
-``docs/architecture.md`` for who produces and who consumes a group.
+``[k, batch_size, ...]`` (a short last batch zero-padded), with the rows of each batch under
+:data:`ROWS_KEY` (int32 ``[k]``); see :func:`with_rows` for where features go.
 """
 
 import json
 
 import tensorflow as tf
 
-from tfest_adapters.keys import GroupKeys
 from tfest_adapters._core import validation
+from tfest_adapters.keys import GroupKeys
 
 ROWS_KEY = GroupKeys.ROWS
 FEATURES_KEY = GroupKeys.FEATURES
@@ -56,6 +54,30 @@ def feature_keys(features):
     elif key not in (ROWS_KEY, FEATURES_KEY):
       keys.append(key)
   return keys
+
+
+def with_rows(element, rows, packs=None):
+  """A batch or group element with its row counts (and packed matrices) among the features.
+
+  Args:
+    element: ``features`` or ``(features, labels, ...)``; features a dict, or one tensor,
+      which goes under :data:`FEATURES_KEY`. Dict entries that are None are left out.
+    rows: the row counts, put under :data:`ROWS_KEY`.
+    packs: None, or a dict of ``packed_key(keys)`` -> ``[k, batch, n]`` matrix, added to a
+      dict of features (the keys' own entries are then None).
+
+  Returns:
+    ``element`` with its features replaced by the group's features dict.
+  """
+  with_labels = isinstance(element, tuple)
+  features = element[0] if with_labels else element
+  if isinstance(features, dict):
+    features = {k: v for k, v in features.items() if v is not None}
+    features.update(packs or {})
+    features[ROWS_KEY] = rows
+  else:
+    features = {FEATURES_KEY: features, ROWS_KEY: rows}
+  return (features,) + tuple(element[1:]) if with_labels else features
 
 
 def validate_steps_per_run(steps_per_run):

@@ -1,12 +1,10 @@
-"""The ``tfest`` command line (tfest_adapters/__main__.py, _cli*.py).
+"""The ``tfest`` command line (tfest_adapters/__main__.py, tfest_adapters/cli/).
 
 Each subcommand runs in a subprocess on the shipped Iris data, as a user runs it; one
 module-scoped model_dir trained once is reused by evaluate, predict and export. Error paths run
-in-process (they end before TensorFlow is imported, so they cost milliseconds): each checks the
-one-line message on stderr, the exit status, and that the model_dir's files are byte for byte
-what they were.
+in-process (most end before TensorFlow is imported): each checks the one-line message on
+stderr, the exit status, and that the model_dir's files are byte for byte what they were.
 """
-
 import hashlib
 import io
 import json
@@ -214,6 +212,14 @@ def test_help_on_every_subcommand(capsys):
   assert all(c in text for c in ('train', 'evaluate', 'predict', 'export'))
 
 
+def test_version_is_the_package_version(capsys):
+  import tfest_adapters
+  with pytest.raises(SystemExit) as info:
+    _main(['--version'])
+  assert info.value.code == 0
+  assert capsys.readouterr().out == 'tfest %s\n' % tfest_adapters.__version__
+
+
 def test_console_script_and_module_both_run():
   script = pathlib.Path(sys.executable).with_name('tfest')
   assert script.is_file(), 'the tfest console script is not installed: pip install -e .'
@@ -249,97 +255,122 @@ def _write(path, text):
   return path
 
 
-def test_missing_train_file(capsys, tmp_path):
-  code, line = _error(capsys, ['train', '--train', tmp_path / 'nope.csv', '--label', 'y',
-                               '--model-dir', tmp_path / 'm'])
+def _text_file(name, text):
+  """A maker of the file ``name`` holding ``text``: ``make(tmp_path) -> path``."""
+  return lambda tmp_path: _write(tmp_path / name, text)
+
+
+def _edited_csv(source, row, edit):
+  """A maker of a copy of ``source`` whose line ``row`` (0: the header) goes through ``edit``."""
+  def make(tmp_path):
+    lines = pathlib.Path(source).read_text().splitlines()
+    lines[row] = edit(lines[row])
+    return _write(tmp_path / 'edited.csv', '\n'.join(lines) + '\n')
+  return make
+
+
+def _npz_file(**arrays):
+  def make(tmp_path):
+    np.savez(tmp_path / 'data.npz', **arrays)
+    return tmp_path / 'data.npz'
+  return make
+
+
+def _assert_refused(capsys, argv, how, expected, **names):
+  """Runs tfest on ``argv``, which it must refuse in one line with exit status 2.
+
+  ``{name}`` fields of ``argv`` and ``expected`` are filled from ``names``. ``how``: '==' the
+  whole line is ``expected``, 'end' the line ends with it, 'in' each fragment of ``expected``
+  is in the line.
+  """
+  code, line = _error(capsys, [a.format(**names) for a in argv])
   assert code == 2
-  assert line == "tfest: error: --train must be an existing file, given: '%s' (no such file)" % (
-      tmp_path / 'nope.csv')
+  if how == '==':
+    assert line == expected.format(**names)
+  elif how == 'end':
+    assert line.endswith(expected.format(**names)), line
+  else:
+    for fragment in expected:
+      assert fragment.format(**names) in line, line
 
 
-def test_empty_csv(capsys, tmp_path):
-  path = _write(tmp_path / 'empty.csv', '')
-  code, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                               tmp_path / 'm'])
-  assert code == 2
-  assert 'a CSV file with a header line of column names, given: %r, which is empty' % str(
-      path) in line
+def _train_argv(train, label, model_dir='{tmp}/m'):
+  return ['train', '--train', train, '--label', label, '--model-dir', model_dir]
 
 
-def test_csv_with_a_header_and_no_rows(capsys, tmp_path):
-  path = _write(tmp_path / 'header.csv', 'a,b,y\n')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                            tmp_path / 'm'])
-  assert line.endswith('--train must hold at least one example, given: %r, which has a header '
-                       'line but no rows' % str(path))
+# Input refused before anything runs (exit status 2), model_dir never created. Rows: maker of
+# the data file (None: no file), argv, how to match, expected; '{path}' is the file the maker
+# wrote (or would have), '{tmp}' the test's tmp_path. Each message names the argument, what was
+# expected and what was given.
+_REFUSED_INPUT = [
+    pytest.param(
+        lambda tmp_path: tmp_path / 'nope.csv', _train_argv('{path}', 'y'), '==',
+        "tfest: error: --train must be an existing file, given: {path!r} (no such file)",
+        id='missing_train_file'),
+    pytest.param(
+        _text_file('empty.csv', ''), _train_argv('{path}', 'y'), 'in',
+        ['a CSV file with a header line of column names, given: {path!r}, which is empty'],
+        id='empty_csv'),
+    pytest.param(
+        _text_file('header.csv', 'a,b,y\n'), _train_argv('{path}', 'y'), 'end',
+        '--train must hold at least one example, given: {path!r}, which has a header line but '
+        'no rows', id='csv_with_a_header_and_no_rows'),
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'Specie'), 'in',
+        ["--label must be a column of --train %s, given: 'Specie' (did you mean 'Species'?)" %
+         TRAIN_CSV], id='unknown_label_column_suggests_the_close_one'),
+    pytest.param(
+        _edited_csv(TRAIN_CSV, 3, lambda line: 'abc,' + line.split(',', 1)[1]),
+        _train_argv('{path}', 'Species'), 'end',
+        "--train {path} column 'SepalLength' looks numeric (119 of 120 values are numbers) but "
+        "holds 'abc' at line 4; fix the value, or pass --categorical SepalLength to treat the "
+        "column as categories", id='text_in_a_numeric_column_names_the_line'),
+    pytest.param(
+        _edited_csv(TRAIN_CSV, 5, lambda line: ',' + line.split(',', 1)[1]),
+        _train_argv('{path}', 'Species'), 'end',
+        "column 'SepalLength' must have a value on every row, given: an empty value at line 6; "
+        "fill it in or drop the row", id='missing_value_in_a_numeric_column'),
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'PetalWidth'), 'in',
+        ["label column 'PetalWidth' must hold class ids (ints 0 to n_classes - 1) or class "
+         "names for --model classifier, given: '1.1' at line 2; use --model regressor"],
+        id='continuous_label_for_a_classifier'),
+    pytest.param(
+        _text_file('ragged.csv', 'a,b,y\n1,2,0\n1,2,3,4\n'), _train_argv('{path}', 'y'), 'in',
+        ['--train must be a valid CSV file, given: {path!r}: Error tokenizing data'],
+        id='ragged_csv'),
+    pytest.param(
+        _text_file('data.json', '{}'), _train_argv('{path}', 'y'), 'end',
+        '--train must be a .csv, .npz or .tfrecord file, given: {path!r}; pass --format '
+        'csv|npz|tfrecord to read a file with another extension', id='unknown_file_extension'),
+    pytest.param(
+        _text_file('data.tfrecord', ''), _train_argv('{path}', 'y'), 'in',
+        ['is a TFRecord file: pass --feature-spec spec.json'], id='tfrecord_without_feature_spec'),
+    pytest.param(
+        _npz_file(x=np.zeros(4), y=np.zeros(3)), _train_argv('{path}', 'y'), 'end',
+        'every array must have the same number of examples (first axis), given: x 4, y 3',
+        id='npz_arrays_of_different_lengths'),
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'Species') + ['--eval-every', '5'], 'end',
+        '--eval-every needs --eval, given: --eval-every 5 without --eval',
+        id='eval_every_needs_eval'),
+    pytest.param(
+        None, ['evaluate', '--model-dir', '{tmp}/nope', '--eval', TEST_CSV], 'end',
+        '--model-dir must be a model_dir trained by tfest train, given: {nope!r} (no such '
+        'directory)', id='evaluate_without_a_model_dir'),
+    pytest.param(
+        None, ['train', '--label', 'Species'], '==',
+        'tfest: error: the following arguments are required: --train, --model-dir (see: tfest '
+        'train --help)', id='missing_required_argument'),
+]
 
 
-def test_unknown_label_column_suggests_the_close_one(capsys, tmp_path):
-  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Specie', '--model-dir',
-                            tmp_path / 'm'])
-  assert "--label must be a column of --train %s, given: 'Specie' (did you mean 'Species'?)" % (
-      TRAIN_CSV) in line
-
-
-def test_text_in_a_numeric_column_names_the_line(capsys, tmp_path):
-  text = pathlib.Path(TRAIN_CSV).read_text().splitlines()
-  text[3] = 'abc,' + text[3].split(',', 1)[1]
-  path = _write(tmp_path / 'typo.csv', '\n'.join(text) + '\n')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'Species', '--model-dir',
-                            tmp_path / 'm'])
-  assert line.endswith(
-      "--train %s column 'SepalLength' looks numeric (119 of 120 values are numbers) but holds "
-      "'abc' at line 4; fix the value, or pass --categorical SepalLength to treat the column as "
-      "categories" % path)
-
-
-def test_missing_value_in_a_numeric_column(capsys, tmp_path):
-  text = pathlib.Path(TRAIN_CSV).read_text().splitlines()
-  text[5] = ',' + text[5].split(',', 1)[1]
-  path = _write(tmp_path / 'hole.csv', '\n'.join(text) + '\n')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'Species', '--model-dir',
-                            tmp_path / 'm'])
-  assert line.endswith("column 'SepalLength' must have a value on every row, given: an empty "
-                       "value at line 6; fill it in or drop the row")
-
-
-def test_continuous_label_for_a_classifier(capsys, tmp_path):
-  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'PetalWidth',
-                            '--model-dir', tmp_path / 'm'])
-  assert ("label column 'PetalWidth' must hold class ids (ints 0 to n_classes - 1) or class "
-          "names for --model classifier, given: '1.1' at line 2; use --model regressor") in line
-
-
-def test_ragged_csv(capsys, tmp_path):
-  path = _write(tmp_path / 'ragged.csv', 'a,b,y\n1,2,0\n1,2,3,4\n')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                            tmp_path / 'm'])
-  assert '--train must be a valid CSV file, given: %r: Error tokenizing data' % str(path) in line
-
-
-def test_unknown_file_extension(capsys, tmp_path):
-  path = _write(tmp_path / 'data.json', '{}')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                            tmp_path / 'm'])
-  assert line.endswith('--train must be a .csv, .npz or .tfrecord file, given: %r; pass '
-                       '--format csv|npz|tfrecord to read a file with another extension' % str(
-                           path))
-
-
-def test_tfrecord_without_feature_spec(capsys, tmp_path):
-  path = _write(tmp_path / 'data.tfrecord', '')
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                            tmp_path / 'm'])
-  assert 'is a TFRecord file: pass --feature-spec spec.json' in line
-
-
-def test_npz_arrays_of_different_lengths(capsys, tmp_path):
-  path = tmp_path / 'data.npz'
-  np.savez(path, x=np.zeros(4), y=np.zeros(3))
-  _, line = _error(capsys, ['train', '--train', path, '--label', 'y', '--model-dir',
-                            tmp_path / 'm'])
-  assert line.endswith('every array must have the same number of examples (first axis), '
-                       'given: x 4, y 3')
+@pytest.mark.parametrize('make, argv, how, expected', _REFUSED_INPUT)
+def test_input_is_refused_in_one_line(capsys, tmp_path, make, argv, how, expected):
+  path = make(tmp_path) if make else None
+  _assert_refused(capsys, argv, how, expected, path=str(path), tmp=str(tmp_path),
+                  nope=str(tmp_path / 'nope'))
+  assert not (tmp_path / 'm').exists()
 
 
 @pytest.mark.parametrize('flag, value, message', [
@@ -349,6 +380,7 @@ def test_npz_arrays_of_different_lengths(capsys, tmp_path):
      "--hidden-units must be comma-separated positive ints such as 10,10, given: '10,x'"),
     ('--seed', '-1', "--seed must be a non-negative int, given: '-1'"),
     ('--dropout', '1.5', "--dropout must be a number in [0, 1), given: '1.5'"),
+    ('--steps-per-run', '0', "--steps-per-run must be a positive int, given: '0'"),
     ('--model', 'tree', "argument --model: invalid choice: 'tree'"),
 ])
 def test_bad_flag_values(capsys, tmp_path, flag, value, message):
@@ -357,19 +389,6 @@ def test_bad_flag_values(capsys, tmp_path, flag, value, message):
   assert code == 2
   assert line.startswith('tfest: error: ' + message), line
   assert line.endswith('(see: tfest train --help)')
-
-
-def test_missing_required_argument(capsys):
-  code, line = _error(capsys, ['train', '--label', 'Species'])
-  assert code == 2
-  assert line == ('tfest: error: the following arguments are required: --train, --model-dir '
-                  '(see: tfest train --help)')
-
-
-def test_eval_every_needs_eval(capsys, tmp_path):
-  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
-                            '--model-dir', tmp_path / 'm', '--eval-every', '5'])
-  assert line.endswith('--eval-every needs --eval, given: --eval-every 5 without --eval')
 
 
 # Error paths against the trained model_dir: refused, and its files left exactly as they were.
@@ -384,19 +403,62 @@ def untouched(trained):
   assert _snapshot(model_dir) == before
 
 
+def _csv_without(column):
+  def make(tmp_path):
+    pd.read_csv(TEST_CSV).drop(columns=[column]).to_csv(tmp_path / 'rows.csv', index=False)
+    return tmp_path / 'rows.csv'
+  return make
+
+
+# Input refused against the trained model_dir (exit status 2, its files untouched). As
+# _REFUSED_INPUT, with '{model_dir}' the trained model_dir.
+_REFUSED_FOR_THE_TRAINED_MODEL = [
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'Species', '{model_dir}') + ['--hidden-units', '20'],
+        '==',
+        'tfest: error: --model-dir {model_dir} already holds a classifier with hidden units '
+        '10,10 on features SepalLength, SepalWidth, PetalLength, PetalWidth and 3 classes, '
+        'trained with --hidden-units 10,10, given: --hidden-units 20; pass a new --model-dir, '
+        'or leave --hidden-units out to continue training that model',
+        id='retraining_with_other_hidden_units'),
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'PetalWidth', '{model_dir}') + ['--model', 'regressor'],
+        'in', ['trained with --model classifier, given: --model regressor'],
+        id='retraining_as_a_regressor'),
+    pytest.param(
+        _edited_csv(TEST_CSV, 2, lambda line: line.rsplit(',', 2)[0] + ',wide,' +
+                    line.rsplit(',', 1)[1]),
+        ['evaluate', '--model-dir', '{model_dir}', '--eval', '{path}'], 'end',
+        "--eval {path} column 'PetalWidth' must be numeric (the model was trained on numbers), "
+        "given: 'wide' at line 3", id='evaluate_text_in_a_numeric_column'),
+    pytest.param(
+        _edited_csv(TEST_CSV, 1, lambda line: line.rsplit(',', 1)[0] + ',7'),
+        ['evaluate', '--model-dir', '{model_dir}', '--eval', '{path}'], 'end',
+        "label column 'Species' must hold class ids 0 to 2 as in training, given: '7' at line 2",
+        id='evaluate_class_the_model_never_saw'),
+    pytest.param(
+        _csv_without('PetalLength'), ['predict', '--model-dir', '{model_dir}', '--input', '{path}'],
+        'in', ["--input {path} has no column 'PetalLength' (the model was trained on "
+               "SepalLength, SepalWidth, PetalLength, PetalWidth)"],
+        id='predict_input_without_a_training_column'),
+    pytest.param(
+        None, ['predict', '--saved-model', '{model_dir}', '--input', TEST_CSV], 'end',
+        '--saved-model must be a SavedModel directory (with saved_model.pb), given: '
+        '{model_dir!r}; it is a model_dir: use --model-dir {model_dir}',
+        id='predict_saved_model_given_a_model_dir'),
+    pytest.param(
+        None, _train_argv(TRAIN_CSV, 'Species', '{model_dir}') + [
+            '--learning-rate', '0.2', '--optimizer', 'Adamm'],
+        'in', ['--optimizer', 'Adamm'], id='unknown_optimizer_names_the_flag'),
+]
+
+
 @pytest.mark.slow
-def test_retraining_as_another_model_is_refused(capsys, untouched):
-  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
-                               '--model-dir', untouched, '--hidden-units', '20'])
-  assert code == 2
-  assert line == (
-      'tfest: error: --model-dir %s already holds a classifier with hidden units 10,10 on '
-      'features SepalLength, SepalWidth, PetalLength, PetalWidth and 3 classes, trained with '
-      '--hidden-units 10,10, given: --hidden-units 20; pass a new --model-dir, or leave '
-      '--hidden-units out to continue training that model' % untouched)
-  _, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'PetalWidth',
-                            '--model-dir', untouched, '--model', 'regressor'])
-  assert 'trained with --model classifier, given: --model regressor' in line
+@pytest.mark.parametrize('make, argv, how, expected', _REFUSED_FOR_THE_TRAINED_MODEL)
+def test_input_is_refused_for_the_trained_model(capsys, untouched, tmp_path, make, argv, how,
+                                                expected):
+  path = make(tmp_path) if make else None
+  _assert_refused(capsys, argv, how, expected, path=str(path), model_dir=str(untouched))
 
 
 @pytest.mark.slow
@@ -416,80 +478,34 @@ def test_model_dir_of_another_program_is_refused(capsys, trained, tmp_path):
   assert _snapshot(foreign) == before
 
 
-def test_evaluate_without_a_model_dir(capsys, tmp_path):
-  _, line = _error(capsys, ['evaluate', '--model-dir', tmp_path / 'nope', '--eval', TEST_CSV])
-  assert line.endswith('--model-dir must be a model_dir trained by tfest train, given: %r (no '
-                       'such directory)' % str(tmp_path / 'nope'))
+def test_steps_per_run_trains_that_many_steps_per_session_run(capsys, tmp_path):
+  # The training rows of history.csv are one per session.run: with --steps-per-run 2, 5 steps
+  # are 3 runs (2, 2, then 1 to stop exactly at --steps), not 5 runs of one step.
+  model_dir = tmp_path / 'm'
+  assert _main(['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', model_dir,
+                '--steps', '5', '--steps-per-run', '2', '--seed', '0', '--no-progress']) == 0
+  assert _metrics(capsys.readouterr().out)['global_step'] == 5
+  assert pd.read_csv(model_dir / 'history.csv')['step'].tolist() == [2, 4, 5]
 
 
-@pytest.mark.slow
-def test_evaluate_text_in_a_numeric_column(capsys, untouched, tmp_path):
-  text = pathlib.Path(TEST_CSV).read_text().splitlines()
-  text[2] = text[2].rsplit(',', 2)[0] + ',wide,' + text[2].rsplit(',', 1)[1]
-  path = _write(tmp_path / 'typo.csv', '\n'.join(text) + '\n')
-  _, line = _error(capsys, ['evaluate', '--model-dir', untouched, '--eval', path])
-  assert line.endswith("--eval %s column 'PetalWidth' must be numeric (the model was trained "
-                       "on numbers), given: 'wide' at line 3" % path)
+def test_steps_per_run_is_refused_for_a_template_without_it(capsys, tmp_path, monkeypatch):
+  # The shipped templates take steps_per_run; one that does not (its check_params refuses the
+  # key) gets the flag refused before anything runs.
+  from tfest_adapters import models
+  check = models.classifier_model_fn.check_params
 
+  def check_without_steps_per_run(params):
+    if 'steps_per_run' in params:
+      raise exceptions.ArgumentKeyError('params has no key steps_per_run')
+    return check(params)
 
-@pytest.mark.slow
-def test_evaluate_class_the_model_never_saw(capsys, untouched, tmp_path):
-  text = pathlib.Path(TEST_CSV).read_text().splitlines()
-  text[1] = text[1].rsplit(',', 1)[0] + ',7'
-  path = _write(tmp_path / 'class7.csv', '\n'.join(text) + '\n')
-  _, line = _error(capsys, ['evaluate', '--model-dir', untouched, '--eval', path])
-  assert line.endswith("label column 'Species' must hold class ids 0 to 2 as in training, "
-                       "given: '7' at line 2")
-
-
-@pytest.mark.slow
-def test_predict_input_without_a_training_column(capsys, untouched, tmp_path):
-  frame = pd.read_csv(TEST_CSV).drop(columns=['PetalLength'])
-  path = tmp_path / 'rows.csv'
-  frame.to_csv(path, index=False)
-  _, line = _error(capsys, ['predict', '--model-dir', untouched, '--input', path])
-  assert ("--input %s has no column 'PetalLength' (the model was trained on SepalLength, "
-          "SepalWidth, PetalLength, PetalWidth)" % path) in line
-
-
-@pytest.mark.slow
-def test_predict_saved_model_given_a_model_dir(capsys, untouched, tmp_path):
-  _, line = _error(capsys, ['predict', '--saved-model', untouched, '--input', TEST_CSV])
-  assert line.endswith('--saved-model must be a SavedModel directory (with saved_model.pb), '
-                       'given: %r; it is a model_dir: use --model-dir %s' % (
-                           str(untouched), untouched))
-
-
-@pytest.mark.slow
-def test_unknown_optimizer_names_the_flag(capsys, untouched):
-  code, line = _error(capsys, ['train', '--train', TRAIN_CSV, '--label', 'Species',
-                               '--model-dir', untouched, '--learning-rate', '0.2',
-                               '--optimizer', 'Adamm'])
-  assert code == 2
-  assert '--optimizer' in line and 'Adamm' in line
-
-
-def test_steps_per_run_needs_a_template_that_takes_it(capsys, tmp_path):
-  from tfest_adapters import models  # pylint: disable=g-import-not-at-top
-  try:
-    models.classifier_model_fn.check_params(dict(
-        feature_keys=['x'], hidden_units=[2], n_classes=2, steps_per_run=2))
-    supported = True
-  except exceptions.ArgumentKeyError:
-    supported = False
-  argv = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', tmp_path / 'm',
-          '--steps', '4', '--steps-per-run', '2', '--no-progress']
-  if supported:
-    assert _main(argv) == 0
-    assert _metrics(capsys.readouterr().out)['global_step'] == 4
-  else:
-    code, line = _error(capsys, argv)
-    assert code == 2
-    assert line == (
-        'tfest: error: --steps-per-run needs a model template that runs several steps per '
-        'session.run call, given: --steps-per-run 2, but classifier_model_fn of this '
-        'tfest_adapters takes no steps_per_run param; leave --steps-per-run out')
-    assert not (tmp_path / 'm').exists()
+  monkeypatch.setattr(models.classifier_model_fn, 'check_params', check_without_steps_per_run)
+  _assert_refused(
+      capsys, _train_argv(TRAIN_CSV, 'Species') + ['--steps', '4', '--steps-per-run', '2'],
+      '==', 'tfest: error: --steps-per-run needs a model template that runs several steps per '
+      'session.run call, given: --steps-per-run 2, but classifier_model_fn of this '
+      'tfest_adapters takes no steps_per_run param; leave --steps-per-run out', tmp=tmp_path)
+  assert not (tmp_path / 'm').exists()
 
 
 # More of train: class names, categorical columns and resuming; a regressor on .npz; TFRecord.
@@ -572,7 +588,7 @@ def test_regressor_on_npz_with_a_vector_feature(tmp_path, capsys):
 @pytest.mark.slow
 def test_evaluate_tfrecord_shards_with_a_feature_spec(trained, tmp_path, capsys):
   # The Iris test rows as 2 TFRecord shards by write_tfrecords; its feature spec as JSON.
-  from tfest_adapters import input_fns  # pylint: disable=g-import-not-at-top
+  from tfest_adapters import input_fns
   model_dir, train_proc = trained
   frame = pd.read_csv(TEST_CSV)
   written = input_fns.write_tfrecords(frame[list(IRIS_FEATURES)], frame['Species'],

@@ -160,38 +160,38 @@ def test_validate_tf_config_keeps_a_launchers_evaluator_entry():
   assert tf_config['cluster']['evaluator'] == ['host9:2222']
 
 
-def test_environment_errors_are_cluster_errors_naming_tf_config(monkeypatch):
-  monkeypatch.setenv('TF_CONFIG', '{"cluster": ')
-  with pytest.raises(exceptions.ClusterError,
-                     match=r"^TF_CONFIG must be a JSON object, given: '\{\"cluster\": '\. "
-                     r"The JSON parser says: Expecting value"):
-    cluster.current_role()
-  monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': CLUSTER,
-                                              'task': {'type': 'worker', 'index': 5}}))
-  with pytest.raises(exceptions.ClusterError,
-                     match=r"^TF_CONFIG\['task'\]\['index'\] must be an index below 2, the "
-                     r"number of 'worker' tasks in the cluster, given: 5$"):
-    cluster.current_role()
-  monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': CLUSTER, 'task': {'index': 0}}))
-  with pytest.raises(exceptions.ClusterError,
-                     match=r"^TF_CONFIG\['task'\] must be a dict with a 'type', given: "
-                     r"\{'index': 0\}"):
-    cluster.current_role()
-  monkeypatch.setenv('TF_CONFIG', json.dumps({'task': {'type': 'chief', 'index': 0}}))
-  with pytest.raises(exceptions.ClusterError,
-                     match=r"^TF_CONFIG\['cluster'\] must be a non-empty dict of job -> "
-                     r"addresses when 'task' is set, given: \{\} \(dict\)\. Give both"):
+@pytest.mark.parametrize('tf_config, message', [
+    ('{"cluster": ',
+     r"^TF_CONFIG must be a JSON object, given: '\{\"cluster\": '\. "
+     r"The JSON parser says: Expecting value"),
+    (json.dumps({'cluster': CLUSTER, 'task': {'type': 'worker', 'index': 5}}),
+     r"^TF_CONFIG\['task'\]\['index'\] must be an index below 2, the "
+     r"number of 'worker' tasks in the cluster, given: 5$"),
+    (json.dumps({'cluster': CLUSTER, 'task': {'index': 0}}),
+     r"^TF_CONFIG\['task'\] must be a dict with a 'type', given: "
+     r"\{'index': 0\}"),
+    (json.dumps({'task': {'type': 'chief', 'index': 0}}),
+     r"^TF_CONFIG\['cluster'\] must be a non-empty dict of job -> "
+     r"addresses when 'task' is set, given: \{\} \(dict\)\. Give both"),
+], ids=['not_json', 'index_out_of_range', 'task_without_type', 'task_without_cluster'])
+def test_environment_errors_are_cluster_errors_naming_tf_config(monkeypatch, tf_config,
+                                                                 message):
+  monkeypatch.setenv('TF_CONFIG', tf_config)
+  with pytest.raises(exceptions.ClusterError, match=message):
     cluster.current_role()
 
 
-def test_validate_tf_config_argument_errors():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r"^tf_config must be a JSON object with 'cluster' and 'task', "
-                     r"given: \[1\] \(list\)$"):
-    cluster.validate_tf_config([1])
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r"^tf_config\['task'\] must be a dict"):
-    cluster.validate_tf_config({'cluster': CLUSTER, 'task': 'chief'})
+@pytest.mark.parametrize('function, argument, message', [
+    (cluster.validate_tf_config, [1],
+     r"^tf_config must be a JSON object with 'cluster' and 'task', given: \[1\] \(list\)$"),
+    (cluster.validate_tf_config, {'cluster': CLUSTER, 'task': 'chief'},
+     r"^tf_config\['task'\] must be a dict"),
+    (cluster.current_role, 'chief',
+     r"^config must be a tf\.estimator\.RunConfig or None, given: 'chief'$"),
+], ids=['tf_config_not_a_dict', 'task_not_a_dict', 'config_not_a_run_config'])
+def test_argument_type_errors(function, argument, message):
+  with pytest.raises(exceptions.ArgumentTypeError, match=message):
+    function(argument)
 
 
 def test_roles_shards_and_flags():
@@ -206,13 +206,6 @@ def test_roles_shards_and_flags():
   assert roles['e'].is_evaluator and not roles['e'].is_trainer
   assert roles['w1'].name == 'worker:1'
   assert roles['e'].num_worker_replicas == 3  # Counted from TF_CONFIG, unlike RunConfig's 0.
-
-
-def test_current_role_refuses_non_run_config():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r"^config must be a tf\.estimator\.RunConfig or None, given: "
-                     r"'chief'$"):
-    cluster.current_role('chief')
 
 
 def test_current_role_of_a_local_run_config(monkeypatch):
@@ -359,7 +352,7 @@ def test_env_reaches_every_role_and_callable_targets_run():
   assert sum('env TFEST_TEST_VAR=on' in line for line in lines) == 2
   sys.path.insert(0, str(HERE / 'cluster_jobs'))
   try:
-    import fake_roles  # pylint: disable=import-outside-toplevel
+    import fake_roles
   finally:
     sys.path.remove(str(HERE / 'cluster_jobs'))
   result = cluster.run_local_cluster(fake_roles.role_main, workers=1, ps=0, evaluator=True,

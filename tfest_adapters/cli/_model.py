@@ -1,10 +1,7 @@
-"""The TensorFlow half of the ``tfest`` command line (see :mod:`tfest_adapters.cli._app`).
+"""The TensorFlow half of the ``tfest`` command line: the model of a run record, and its runs.
 
-Everything here runs after the input has been checked by :mod:`tfest_adapters.cli._data`, and
-goes through the project's public API only: ``tensor_slices_input_fn`` feeds the checked
-arrays, ``classifier_model_fn``/``regressor_model_fn`` is the model, ``make_estimator`` builds a
-real ``tf.estimator.Estimator``, ``fit`` trains it with a progress bar and returns the
-``History``, ``export_saved_model`` and ``Predictor`` export and serve it.
+It runs on input already checked against the run record's schema, through the public API of
+the other parts: ``input_fns``, ``models``, ``estimator``, ``training`` and ``serving``.
 """
 
 import os
@@ -14,12 +11,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfest_adapters import estimator as estimator_lib
+from tfest_adapters import exceptions
 from tfest_adapters import input_fns
 from tfest_adapters import models
 from tfest_adapters import serving
 from tfest_adapters import training
-from tfest_adapters.cli import _data as data
-from tfest_adapters import exceptions
+from tfest_adapters.cli import _schema as schema_lib
 from tfest_adapters.keys import MetricKeys
 from tfest_adapters.keys import PredictionKeys
 
@@ -40,11 +37,11 @@ def _standardizer(mean, std):
 
 
 def feature_columns(schema):
-  """The ``tf.feature_column`` list of a schema (see :func:`_cli_data.infer_schema`)."""
+  """The ``tf.feature_column`` list of a schema (see :func:`._schema.infer_schema`)."""
   columns = []
   for feature in schema['features']:
     name = feature['key']
-    if feature['kind'] == data.NUMERIC:
+    if feature['kind'] == schema_lib.NUMERIC:
       normalizer = None
       if 'mean' in feature:
         normalizer = _standardizer(feature['mean'], feature['std'])
@@ -64,7 +61,7 @@ def feature_columns(schema):
 
 
 def model_fn_of(model):
-  return models.classifier_model_fn if model == data.CLASSIFIER else models.regressor_model_fn
+  return models.classifier_model_fn if model == schema_lib.CLASSIFIER else models.regressor_model_fn
 
 
 # params key -> the tfest train flag that sets it, to name flags in the template's messages.
@@ -118,9 +115,9 @@ def params_of(record, steps_per_run=None):
   params = {'feature_columns': feature_columns(record['schema']),
             'hidden_units': list(record['hidden_units'])}
   params.update({k: v for k, v in record.get('options', {}).items() if v is not None})
-  if record['model'] == data.CLASSIFIER:
+  if record['model'] == schema_lib.CLASSIFIER:
     params['n_classes'] = label['n_classes']
-    if label['kind'] == data.CLASS_NAMES:
+    if label['kind'] == schema_lib.CLASS_NAMES:
       params['label_vocabulary'] = list(label['vocabulary'])
   if steps_per_run is not None:
     params['steps_per_run'] = steps_per_run
@@ -129,8 +126,8 @@ def params_of(record, steps_per_run=None):
 
 def build_estimator(record, model_dir, seed=None, steps_per_run=None):
   return estimator_lib.make_estimator(model_fn_of(record['model']),
-                            params=params_of(record, steps_per_run), model_dir=model_dir,
-                            seed=seed)
+                                      params=params_of(record, steps_per_run),
+                                      model_dir=model_dir, seed=seed)
 
 
 def _plain(metrics):
@@ -155,8 +152,8 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   """
   estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
   # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
-  train_fn = input_fns.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size, shuffle=True,
-                                        seed=seed)
+  train_fn = input_fns.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size,
+                                              shuffle=True, seed=seed)
   if eval_x is None:
     eval_x, eval_y = train_x, train_y
   eval_fn = input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
@@ -165,8 +162,8 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   # fit evaluates every eval_every steps and, in any case, once at the end. Its History
   # continues the rows of the model_dir's event files when training resumes.
   history = training.fit(estimator, train_fn, steps=steps, eval_input_fn=eval_fn,
-                    eval_every_steps=eval_every, progress=progress,
-                    keep_best=eval_every is not None)
+                         eval_every_steps=eval_every, progress=progress,
+                         keep_best=eval_every is not None)
   history_csv = os.path.join(model_dir, 'history.csv')
   history_png = os.path.join(model_dir, 'history.png')
   save_history(history, history_csv, history_png)
@@ -232,11 +229,11 @@ def _signature_features(table, predictor):
     if dtype == 'string':
       features[key] = values.astype(str)
     elif values.dtype.kind in 'US':
-      _, missing, bad = data._parse_numbers(values)  # pylint: disable=protected-access
+      _, missing, bad = schema_lib.parse_numbers(values)
       if dtype is None and (bad.any() or missing.any()):
         features[key] = values  # A string feature of a tf.Example parsing signature.
       else:
-        features[key] = data.numeric_column(table, key)
+        features[key] = schema_lib.numeric_column(table, key)
     else:
       features[key] = values
   return features
@@ -244,13 +241,13 @@ def _signature_features(table, predictor):
 
 def predictions_frame(record, predictions):
   """One row per example: class and per-class probabilities, or the regression value."""
-  import pandas as pd  # pylint: disable=g-import-not-at-top
+  import pandas as pd
   predictions = {key: np.asarray(value) for key, value in predictions.items()}
-  if record is not None and record['model'] == data.CLASSIFIER:
+  if record is not None and record['model'] == schema_lib.CLASSIFIER:
     label = record['schema']['label']
     class_ids = predictions[PredictionKeys.CLASS_IDS].reshape(-1).astype(np.int64)
     probabilities = predictions[PredictionKeys.PROBABILITIES]
-    if label['kind'] == data.CLASS_NAMES:
+    if label['kind'] == schema_lib.CLASS_NAMES:
       names = list(label['vocabulary'])
       columns = {'class': [names[i] for i in class_ids]}
     else:
@@ -288,7 +285,7 @@ def export(record, model_dir, export_dir_base, parse_examples=False):
   ``export_saved_model`` against ``Estimator.predict`` on those rows.
   """
   estimator = build_estimator(record, model_dir)
-  sample = data.sample_features(record['schema'], record['sample'])
+  sample = schema_lib.sample_features(record['schema'], record['sample'])
   path = serving.export_saved_model(estimator, export_dir_base, sample_features=sample,
-                                parse_examples=parse_examples)
+                                    parse_examples=parse_examples)
   return path.decode('utf-8') if isinstance(path, bytes) else str(path)

@@ -1,13 +1,8 @@
-"""The entry point of each role process started by :func:`tfest_adapters.cluster.run_local_cluster`.
+"""The entry point of each role process that :class:`~tfest_adapters.cluster.LocalCluster` starts.
 
-Run as ``python -m tfest_adapters.cluster._child PARENT_PID script PATH [ARG ...]`` or
-``python -m tfest_adapters.cluster._child PARENT_PID callable MODULE QUALNAME FILE JSON_ARGS``.
-
-It runs the script as ``__main__`` (as ``python PATH ARG ...`` would) or calls the function, and
-watches its parent: when the process that started it is gone (killed before it could end its
-roles), the role ends itself, so that no parameter server outlives its cluster blocked in
-``server.join()``. The watcher is a daemon thread; TensorFlow releases the GIL while it blocks
-(``server.join()``, ``session.run``), so the thread keeps running.
+``python -m tfest_adapters.cluster._child PARENT_PID script PATH [ARG ...]`` runs a script as
+``__main__``; ``... PARENT_PID callable MODULE QUALNAME FILE JSON_ARGS`` calls a function. The
+role ends itself when the process that started it is gone, so that no ps outlives its cluster.
 """
 
 import importlib
@@ -30,7 +25,7 @@ def _watch_parent(parent_pid):
         sys.stderr.write('tfest cluster: the process that started this role (pid %d) is '
                          'gone; ending this role (pid %d).\n' % (parent_pid, os.getpid()))
         sys.stderr.flush()
-      except Exception:  # pylint: disable=broad-except
+      except Exception:
         pass
       os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(_PARENT_POLL_SECS)

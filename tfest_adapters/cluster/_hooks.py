@@ -1,22 +1,8 @@
 """The TensorFlow side of a cluster role: waiting for the chief, and counting each task's steps.
 
-Two traps of between-graph training with parameter servers (measured with TF 2.15):
-
-* A non-chief worker that reaches session creation before the chief has initialized the
-  variables on the ps is told "model not ready" by ``SessionManager.wait_for_session`` and
-  sleeps ``recovery_wait_secs`` (30 s, not configurable through the Estimator) before checking
-  again. On top of that, ``train_and_evaluate`` delays worker ``i`` by ``5 * (i + 1)`` s
-  (``RunConfig(experimental_max_worker_delay_secs=...)`` caps it). A short job can end before
-  a worker trains a single step. :class:`WaitForChiefHook` makes a worker build its graph
-  first, then wait for the chief's first checkpoint (the chief saves one right after
-  initializing the model), polling every 0.2 s, and only then create its session: it starts
-  training a fraction of a second after the chief instead of seconds or 30 s later.
-* Even so, a worker whose graph takes longer to build than the chief's (the processes share
-  the CPUs of one machine, or the worker starts late) joins seconds after the chief started
-  training, and a short job can end before it joins. :class:`WaitForWorkersHook` makes the
-  chief wait, bounded, until the workers have stepped before it trains itself.
-* Nothing in TF's logs says how many steps each task ran: the global step is shared.
-  :class:`TaskStepsHook` counts the steps of one task and records them in the model_dir.
+:class:`WaitForChiefHook` lets a worker create its session as soon as the chief initialized the
+model, :class:`WaitForWorkersHook` lets the chief wait (bounded) until the workers step, and
+:class:`TaskStepsHook` records how many steps each task ran (:func:`read_task_steps`).
 """
 
 import json
@@ -25,9 +11,9 @@ import time
 
 import tensorflow as tf
 
-from tfest_adapters.cluster import _tf_config
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
+from tfest_adapters.cluster import _tf_config
 
 TASK_STEPS_DIR = 'task_steps'
 
@@ -37,9 +23,10 @@ def wait_for_chief(model_dir, config=None, timeout_secs=600, poll_secs=0.5):
 
   The chief's ``CheckpointSaverHook`` writes a checkpoint right after the chief's session
   initialized the variables on the ps, so a checkpoint in ``model_dir`` means the model is
-  ready and the worker's session will not sleep 30 s waiting for it. Every other role (chief,
-  ps, evaluator, a local run), and a worker whose RunConfig has a ``train_distribute``
-  strategy (it synchronizes with the chief itself), returns at once. Call it just before
+  ready and the worker's session will not sleep ``recovery_wait_secs`` (TensorFlow's 30 s)
+  waiting for it. Every other role (chief, ps, evaluator, a local run), and a worker whose
+  RunConfig has a ``train_distribute`` strategy (it synchronizes with the chief itself),
+  returns at once. Call it just before
   ``train_and_evaluate``, and give the RunConfig ``experimental_max_worker_delay_secs=0``
   (the worker has already waited).
 

@@ -1,20 +1,8 @@
 """TF_CONFIG: building it, checking it, and telling which role this process plays.
 
-TensorFlow's distributed runtime is configured per process by the ``TF_CONFIG`` environment
-variable, a JSON object such as::
-
-  {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"], "ps": ["host2:2222"]},
-   "task": {"type": "worker", "index": 0}}
-
-``tf.estimator.RunConfig`` reads it when it is built. It accepts many broken values and fails
-later, or hangs (a wrong port is only found out when a session waits for a task that is not
-there). The checks here refuse them up front, with the field, what was expected and what was
-given. Nothing here imports TensorFlow.
-
-The evaluator is not part of the training cluster: it is left out of ``cluster`` and only named
-in ``task`` (as in RunConfig's docstring, and as Kubernetes' TFJob operator writes it). When it
-is listed in ``cluster``, ``RunConfig.global_id_in_cluster`` counts it before the workers
-('evaluator' < 'worker'), which shifts every worker's shard index.
+``TF_CONFIG`` is the JSON object (``{"cluster": {...}, "task": {"type": ..., "index": ...}}``)
+that configures each process of a cluster. The checks here refuse what ``RunConfig`` would
+accept and then fail on or hang, naming the field. Nothing here imports TensorFlow.
 """
 
 import collections
@@ -23,8 +11,8 @@ import json
 import os
 import re
 
-from tfest_adapters._core import validation
 from tfest_adapters import exceptions
+from tfest_adapters._core import validation
 
 TF_CONFIG_ENV = 'TF_CONFIG'
 
@@ -92,7 +80,7 @@ class Role(collections.namedtuple(
     """This trainer's shard: 0 for the chief (or a local run), 1 + i for worker i; else None.
 
     Equal to ``RunConfig.global_id_in_cluster`` when the evaluator is not listed in the
-    cluster (see the module docstring).
+    cluster (RunConfig counts a listed evaluator before the workers).
     """
     if not self.is_trainer:
       return None

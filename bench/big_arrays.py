@@ -87,7 +87,7 @@ def make_arrays(rows, seed=0):
 
 def _dense(x, units, name, activation=None):
   """A dense layer as tf.compat.v1.layers.dense computes it, without its deprecation warning."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   kernel = tf.compat.v1.get_variable(name + '/kernel', [x.shape[-1], units],
                                      initializer=tf.compat.v1.glorot_uniform_initializer())
   bias = tf.compat.v1.get_variable(name + '/bias', [units],
@@ -98,7 +98,7 @@ def _dense(x, units, name, activation=None):
 
 def model_fn(features, labels, mode):
   """The benchmark MLP, 30-128-64-10, on the columns in sorted key order."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   x = tf.stack([features[k] for k in sorted(features)], axis=1)
   hidden = _dense(x, 128, 'hidden1', tf.nn.relu)
   hidden = _dense(hidden, 64, 'hidden2', tf.nn.relu)
@@ -114,7 +114,7 @@ def model_fn(features, labels, mode):
 
 
 def _step_times():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
 
   class StepTimes(tf.estimator.SessionRunHook):
     def __init__(self):
@@ -140,8 +140,8 @@ def _dir_sizes(path):
 
 
 def _input_fn(builder, features, labels):
-  from tfest_adapters.input_fns import numpy_input_fn  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import tensor_slices_input_fn  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.input_fns import numpy_input_fn
+  from tfest_adapters.input_fns import tensor_slices_input_fn
   if builder == 'numpy':
     return numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
                           shuffle=True, seed=0)
@@ -153,7 +153,7 @@ _WARMUP_STEPS = 10
 
 def _train(builder, features, labels, steps, model_dir, evaluate=True):
   """Trains ``steps`` steps; returns (seconds to the end of step 1, seconds per later step)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   estimator = tf.estimator.Estimator(model_fn, model_dir)
   input_fn = _input_fn(builder, features, labels)
   hook = _step_times()
@@ -180,7 +180,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   if args.quick:
     args.gb, args.steps, args.repeats = 0.02, 15, 1
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   rows = int(args.gb * 1e9 / (NUM_COLUMNS * 4))
   workdir = tempfile.mkdtemp(prefix='big_arrays_')

@@ -57,9 +57,10 @@ def make_data(rows, seed=0):
 
 def input_fns(features, labels):
   """name -> input_fn, for every pipeline compared."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import numpy_input_fn  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import tensor_slices_input_fn  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from tfest_adapters.input_fns import numpy_input_fn
+  from tfest_adapters.input_fns import tensor_slices_input_fn
 
   def naive():
     dataset = tf.data.Dataset.from_tensor_slices((dict(features), labels))
@@ -83,7 +84,7 @@ def input_fns(features, labels):
 
 def steady_rate(model_fn, input_fn, warmup, steps):
   """Examples/s of estimator.train over the last ``steps`` of ``warmup + steps`` steps."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
 
   class StepTimes(tf.estimator.SessionRunHook):
     def __init__(self):
@@ -129,7 +130,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   if args.quick:
     args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 5, 30
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   model_fn = _big_arrays().model_fn
   features, labels = make_data(args.rows)

@@ -13,7 +13,7 @@
 * ``k1``: ``make_estimator(classifier_model_fn)`` fed by our ``numpy_input_fn``, one step
   per ``session.run``;
 * ``k8``, ``k32``: the same with ``steps_per_run`` 8 and 32: our ``numpy_input_fn`` gathers
-  groups of batches at once (``_grouping.make_group_dataset``: from a row-major copy of the
+  groups of batches at once (``input_fns/_grouping.py``: from a row-major copy of the
   columns, sent to the model as one matrix) and the template trains a group per
   ``session.run`` in an in-graph loop, stopped exactly at the last step;
 * ``k32_wrap``: as ``k32``, but the groups made by ``group_batches`` around the Dataset of
@@ -85,7 +85,7 @@ def make_data(rows, seed=0):
 
 
 def _keras_model():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   return tf.keras.Sequential(
       [tf.keras.layers.Dense(units, activation='relu') for units in HIDDEN_UNITS] +
       [tf.keras.layers.Dense(NUM_CLASSES)])
@@ -99,7 +99,7 @@ class _Limit:
   """
 
   def __init__(self, x, y, epochs=8, seed=0):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     self._model = _keras_model()
     self._model.build((None, NUM_COLUMNS))
     optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
@@ -129,7 +129,7 @@ class _Limit:
     self._train(tf.constant(2))  # Traced once here.
 
   def rate(self, warmup, steps):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     self._train(tf.constant(warmup)).numpy()
     start = _clock()
     self._train(tf.constant(steps)).numpy()
@@ -138,7 +138,7 @@ class _Limit:
 
 def keras_fit_rate(x, y, warmup, steps):
   """Steady examples/s of Model.fit, timed batch by batch."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   model = _keras_model()
   model.compile(tf.keras.optimizers.Adam(LEARNING_RATE),
                 tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -161,7 +161,7 @@ def feature_dict(x):
 
 
 def _fused_adam():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   return tf.keras.optimizers.legacy.Adam(LEARNING_RATE)
 
 
@@ -176,14 +176,15 @@ def _params(name=None):
 
 def estimator_input_fn(name, features, labels):
   """The training input_fn of an Estimator configuration."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import numpy_input_fn  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.input_fns import _grouping  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  from tfest_adapters.input_fns import group_batches
+  from tfest_adapters.input_fns import numpy_input_fn
   if name == 'legacy':
     return tf.compat.v1.estimator.inputs.numpy_input_fn(
         features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True)
   if name.endswith('_wrap'):  # The generic wrapper, around a Dataset of batches.
-    return _grouping.group_batches(
+    return group_batches(
         numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True,
                        seed=0), STEPS_PER_RUN[name])
   return numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
@@ -192,9 +193,10 @@ def estimator_input_fn(name, features, labels):
 
 def make_estimator(name, model_dir):
   """``legacy``: TF's own Estimator; the others: ``tfest_adapters.make_estimator``'s."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import tfest_adapters  # pylint: disable=g-import-not-at-top
-  from tfest_adapters.models import classifier_model_fn  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+
+  import tfest_adapters
+  from tfest_adapters.models import classifier_model_fn
   if name == 'legacy':
     return tf.estimator.Estimator(classifier_model_fn, model_dir, params=_params(),
                                   config=tf.estimator.RunConfig(tf_random_seed=0))
@@ -219,7 +221,7 @@ def _train(name, input_fn, steps, hooks=()):
 
 def estimator_rate(name, input_fn, warmup, steps):
   """Steady examples/s of estimator.train over the last ``steps`` of ``warmup + steps``."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   per_run = STEPS_PER_RUN[name]
 
   class RunTimes(tf.compat.v1.train.SessionRunHook):
@@ -287,7 +289,7 @@ def main(argv=None):
     args.only = args.only or 'limit,keras_fit,legacy,k1,k8,k32_wrap,k32_fused'  # k32: k8's path
   configs = [c for c in CONFIGS if not args.only or c in args.only.split(',')]
   short, long = (int(s) for s in args.fixed_steps.split(','))
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   x, y = make_data(args.rows)
   features = feature_dict(x)

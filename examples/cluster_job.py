@@ -74,6 +74,7 @@ def load_csv(path):
 def train(args):
   """Runs this process's role; returns the local (metrics, exports), None in a cluster."""
   import tensorflow as tf
+
   import tfest_adapters as tfa
   from tfest_adapters import cluster
 

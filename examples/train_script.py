@@ -21,10 +21,10 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import pandas as pd  # pylint: disable=g-import-not-at-top,wrong-import-position
-import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pandas as pd  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-import tfest_adapters as tfa  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tfest_adapters as tfa  # noqa: E402
 
 DATA_DIR = pathlib.Path(__file__).resolve().parents[1] / 'data'
 

@@ -10,7 +10,6 @@ import-linter checks the layers themselves (``make lint``).
 """
 
 import ast
-import pathlib
 
 import pytest
 

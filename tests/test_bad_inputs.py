@@ -51,12 +51,12 @@ def case(id_, api, bad, error, says, when, xfail=None):
 
 
 def _tfa():
-  import tfest_adapters as tfa  # pylint: disable=g-import-not-at-top
+  import tfest_adapters as tfa
   return tfa
 
 
 def _exceptions():
-  from tfest_adapters import exceptions  # pylint: disable=g-import-not-at-top
+  from tfest_adapters import exceptions
   return exceptions
 
 
@@ -329,7 +329,7 @@ def _(env):
        'Train this model in a new model_dir'], 'graph')
 def _(env):
   sys.path.insert(0, str(REPO_ROOT / 'tests'))
-  from conftest import boring_model_fn  # pylint: disable=g-import-not-at-top
+  from conftest import boring_model_fn
   estimator = _tfa().make_estimator(boring_model_fn, params={}, model_dir=env.model_dir)
   env.fit(estimator)
 
@@ -572,7 +572,7 @@ def _pattern(says):
 
 @pytest.mark.parametrize('bad', _params())
 def test_bad_input_is_refused_clearly_and_touches_no_checkpoint(env, bad):
-  from tfest_adapters.training import _lock  # pylint: disable=g-import-not-at-top
+  from tfest_adapters.training import _lock
   exceptions = _exceptions()
   before = {d: _files(d) for d in env.directories}
   with pytest.raises(getattr(exceptions, bad.error)) as info:

@@ -27,8 +27,8 @@ def _read():
 
 def _kernel_for_this_interpreter(tmp_path):
   """(kernel name, extra environment) of a kernel that runs ``sys.executable``."""
-  from jupyter_client.kernelspec import KernelSpecManager  # pylint: disable=g-import-not-at-top
-  from jupyter_client.kernelspec import NoSuchKernel  # pylint: disable=g-import-not-at-top
+  from jupyter_client.kernelspec import KernelSpecManager
+  from jupyter_client.kernelspec import NoSuchKernel
   swapped = {'python', 'python%d' % sys.version_info[0], 'python%d.%d' % sys.version_info[:2]}
   try:
     argv0 = KernelSpecManager().get_kernel_spec('python3').argv[0]
@@ -36,7 +36,7 @@ def _kernel_for_this_interpreter(tmp_path):
       return 'python3', {}
   except NoSuchKernel:
     pass
-  from ipykernel import kernelspec  # pylint: disable=g-import-not-at-top
+  from ipykernel import kernelspec
   prefix = tmp_path / 'jupyter'
   kernelspec.install(kernel_name='tfest-test', prefix=str(prefix))
   return 'tfest-test', {'JUPYTER_PATH': str(prefix / 'share' / 'jupyter')}

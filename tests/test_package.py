@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-
 import tfest_adapters
 
 
@@ -51,8 +50,9 @@ def test_setup_cfg_pins_the_last_estimator_releases():
 
 
 def test_installed_versions_match_the_pins():
-  import tensorflow as tf
   from importlib import metadata
+
+  import tensorflow as tf
   assert tf.__version__ == '2.15.1'
   assert metadata.version('tensorflow-estimator') == '2.15.0'
 

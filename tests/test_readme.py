@@ -24,7 +24,7 @@ def test_readme_examples_run(tmp_path, monkeypatch):
   assert len(blocks) == 2
   namespace = {}
   for block in blocks:
-    exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+    exec(compile(block, 'README.md', 'exec'), namespace)
   # 27 of 30 is 0.9 in float32 (0.89999998): compare with the float32 rounding allowed.
   assert namespace['metrics']['accuracy'] >= 0.9 - 1e-6
   assert namespace['predictor'](namespace['test'][:3])['class_ids'].shape == (3, 1)
@@ -37,9 +37,9 @@ def test_throughput_guide_example_runs(tmp_path, monkeypatch):
   blocks = _python_blocks('docs/throughput.md')
   assert len(blocks) == 2  # The second continues the first.
   namespace = {}
-  exec(compile(blocks[0], 'docs/throughput.md', 'exec'), namespace)  # pylint: disable=exec-used
+  exec(compile(blocks[0], 'docs/throughput.md', 'exec'), namespace)
   assert namespace['estimator'].get_variable_value('global_step') == 100
-  exec(compile(blocks[1], 'docs/throughput.md', 'exec'), namespace)  # pylint: disable=exec-used
+  exec(compile(blocks[1], 'docs/throughput.md', 'exec'), namespace)
   assert namespace['estimator'].get_variable_value('global_step') == 192
   assert namespace['estimator']._keeper.kept_calls == 2
   assert not namespace['estimator']._keeper.has_session

@@ -6,7 +6,7 @@ from tfest_adapters import cli
 
 
 def main(argv=None):
-  """Runs the ``tfest`` command line on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+  """Runs ``tfest`` on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
   return cli.main(argv)
 
 

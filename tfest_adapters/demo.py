@@ -60,6 +60,7 @@ def run(steps=2000, model_dir=None, seed=0, data_dir=DEFAULT_DATA_DIR, batch_siz
     examples), ``probabilities``, ``export_dir`` and ``export_max_abs_diff``.
   """
   import numpy as np
+
   import tfest_adapters as tfa
 
   def say(*args):

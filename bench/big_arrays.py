@@ -88,10 +88,13 @@ def make_arrays(rows, seed=0):
 def _dense(x, units, name, activation=None):
   """A dense layer as tf.compat.v1.layers.dense computes it, without its deprecation warning."""
   import tensorflow as tf
-  kernel = tf.compat.v1.get_variable(name + '/kernel', [x.shape[-1], units],
-                                     initializer=tf.compat.v1.glorot_uniform_initializer())
-  bias = tf.compat.v1.get_variable(name + '/bias', [units],
-                                   initializer=tf.compat.v1.zeros_initializer())
+
+  kernel = tf.compat.v1.get_variable(
+    name + '/kernel', [x.shape[-1], units], initializer=tf.compat.v1.glorot_uniform_initializer()
+  )
+  bias = tf.compat.v1.get_variable(
+    name + '/bias', [units], initializer=tf.compat.v1.zeros_initializer()
+  )
   y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
   return activation(y) if activation else y
 
@@ -99,6 +102,7 @@ def _dense(x, units, name, activation=None):
 def model_fn(features, labels, mode):
   """The benchmark MLP, 30-128-64-10, on the columns in sorted key order."""
   import tensorflow as tf
+
   x = tf.stack([features[k] for k in sorted(features)], axis=1)
   hidden = _dense(x, 128, 'hidden1', tf.nn.relu)
   hidden = _dense(hidden, 64, 'hidden2', tf.nn.relu)
@@ -109,7 +113,8 @@ def model_fn(features, labels, mode):
   if mode == tf.estimator.ModeKeys.EVAL:
     return tf.estimator.EstimatorSpec(mode, loss=loss)
   train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(
-      loss, global_step=tf.compat.v1.train.get_global_step())
+    loss, global_step=tf.compat.v1.train.get_global_step()
+  )
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
@@ -142,9 +147,11 @@ def _dir_sizes(path):
 def _input_fn(builder, features, labels):
   from tfest_adapters.input_fns import numpy_input_fn
   from tfest_adapters.input_fns import tensor_slices_input_fn
+
   if builder == 'numpy':
-    return numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
-                          shuffle=True, seed=0)
+    return numpy_input_fn(
+      features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True, seed=0
+    )
   return tensor_slices_input_fn(features, labels, batch_size=BATCH_SIZE, seed=0)
 
 
@@ -154,13 +161,14 @@ _WARMUP_STEPS = 10
 def _train(builder, features, labels, steps, model_dir, evaluate=True):
   """Trains ``steps`` steps; returns (seconds to the end of step 1, seconds per later step)."""
   import tensorflow as tf
+
   estimator = tf.estimator.Estimator(model_fn, model_dir)
   input_fn = _input_fn(builder, features, labels)
   hook = _step_times()
   start = time.perf_counter()
   estimator.train(input_fn, steps=steps, hooks=[hook])
   first = hook.times[0] - start
-  times = hook.times[min(_WARMUP_STEPS, len(hook.times) - 2):]
+  times = hook.times[min(_WARMUP_STEPS, len(hook.times) - 2) :]
   later = (times[-1] - times[0]) / (len(times) - 1)
   if evaluate:
     estimator.evaluate(input_fn, steps=5)
@@ -170,17 +178,21 @@ def _train(builder, features, labels, steps, model_dir, evaluate=True):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--gb', type=float, default=2.5, help='GB (1e9 bytes) of features')
-  parser.add_argument('--builder', choices=['tensor_slices', 'numpy'],
-                      default='tensor_slices')
+  parser.add_argument('--builder', choices=['tensor_slices', 'numpy'], default='tensor_slices')
   parser.add_argument('--steps', type=int, default=100)
-  parser.add_argument('--repeats', type=int, default=2,
-                      help='first-step measurements on big and tiny data, alternating')
+  parser.add_argument(
+    '--repeats',
+    type=int,
+    default=2,
+    help='first-step measurements on big and tiny data, alternating',
+  )
   parser.add_argument('--quick', action='store_true', help='20 MB, 15 steps, 1 repeat')
   parser.add_argument('--json', help='also write the figures to this file')
   args = parser.parse_args(argv)
   if args.quick:
     args.gb, args.steps, args.repeats = 0.02, 15, 1
   import tensorflow as tf
+
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   rows = int(args.gb * 1e9 / (NUM_COLUMNS * 4))
   workdir = tempfile.mkdtemp(prefix='big_arrays_')
@@ -190,8 +202,14 @@ def main(argv=None):
     tiny_firsts = []
 
     def tiny_run(i):
-      first, _ = _train(args.builder, tiny_features, tiny_labels, 3,
-                        os.path.join(workdir, 'tiny%d' % i), evaluate=False)
+      first, _ = _train(
+        args.builder,
+        tiny_features,
+        tiny_labels,
+        3,
+        os.path.join(workdir, 'tiny%d' % i),
+        evaluate=False,
+      )
       tiny_firsts.append(first)
 
     tiny_run(0)
@@ -208,42 +226,56 @@ def main(argv=None):
       firsts.append(first)
       for i in range(1, args.repeats):
         tiny_run(i)
-        first, _ = _train(args.builder, features, labels, 3,
-                          os.path.join(workdir, 'model%d' % i), evaluate=False)
+        first, _ = _train(
+          args.builder, features, labels, 3, os.path.join(workdir, 'model%d' % i), evaluate=False
+        )
         firsts.append(first)
     total, graph, metas = _dir_sizes(model_dir)
-    first, first_tiny = float(np.median(firsts)), float(np.median(tiny_firsts[1:] or
-                                                                  tiny_firsts))
+    first, first_tiny = float(np.median(firsts)), float(np.median(tiny_firsts[1:] or tiny_firsts))
     figures = {
-        'builder': args.builder,
-        'rows': rows,
-        'feature_gb': rows * NUM_COLUMNS * 4 / 1e9,
-        'array_gb': array_bytes / 1e9,
-        'make_arrays_s': make_s,
-        'first_step_s': first,
-        'first_step_tiny_s': first_tiny,
-        'first_step_all_s': firsts,
-        'first_step_tiny_all_s': tiny_firsts,
-        'step_ms': per_step * 1e3,
-        'rss_before_arrays_gb': rss_before / 1e9,
-        'rss_with_arrays_gb': rss_arrays / 1e9,
-        'peak_rss_gb': peak.peak / 1e9,
-        'max_rss_process_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,
-        'extra_peak_rss_gb': (peak.peak - rss_arrays) / 1e9,
-        'extra_peak_rss_ratio': (peak.peak - rss_arrays) / array_bytes,
-        'model_dir_mb': total / 1e6,
-        'graph_pbtxt_kb': graph / 1e3,
-        'max_meta_kb': max(metas) / 1e3 if metas else 0.0,
+      'builder': args.builder,
+      'rows': rows,
+      'feature_gb': rows * NUM_COLUMNS * 4 / 1e9,
+      'array_gb': array_bytes / 1e9,
+      'make_arrays_s': make_s,
+      'first_step_s': first,
+      'first_step_tiny_s': first_tiny,
+      'first_step_all_s': firsts,
+      'first_step_tiny_all_s': tiny_firsts,
+      'step_ms': per_step * 1e3,
+      'rss_before_arrays_gb': rss_before / 1e9,
+      'rss_with_arrays_gb': rss_arrays / 1e9,
+      'peak_rss_gb': peak.peak / 1e9,
+      'max_rss_process_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,
+      'extra_peak_rss_gb': (peak.peak - rss_arrays) / 1e9,
+      'extra_peak_rss_ratio': (peak.peak - rss_arrays) / array_bytes,
+      'model_dir_mb': total / 1e6,
+      'graph_pbtxt_kb': graph / 1e3,
+      'max_meta_kb': max(metas) / 1e3 if metas else 0.0,
     }
   finally:
     shutil.rmtree(workdir, ignore_errors=True)
-  print('%.2f GB of features (%d rows x %d float32 columns, %s): first step %.2f s '
-        '(%.2f s on 1000 rows), %.1f ms/step; RSS with arrays %.2f GB, peak %.2f GB, extra '
-        'peak %.3f GB = %.3fx the arrays; model_dir %.2f MB (graph.pbtxt %.0f KB, .meta %.0f KB)'
-        % (figures['feature_gb'], rows, NUM_COLUMNS, args.builder, first, first_tiny,
-           figures['step_ms'], figures['rss_with_arrays_gb'], figures['peak_rss_gb'],
-           figures['extra_peak_rss_gb'], figures['extra_peak_rss_ratio'],
-           figures['model_dir_mb'], figures['graph_pbtxt_kb'], figures['max_meta_kb']))
+  print(
+    '%.2f GB of features (%d rows x %d float32 columns, %s): first step %.2f s '
+    '(%.2f s on 1000 rows), %.1f ms/step; RSS with arrays %.2f GB, peak %.2f GB, extra '
+    'peak %.3f GB = %.3fx the arrays; model_dir %.2f MB (graph.pbtxt %.0f KB, .meta %.0f KB)'
+    % (
+      figures['feature_gb'],
+      rows,
+      NUM_COLUMNS,
+      args.builder,
+      first,
+      first_tiny,
+      figures['step_ms'],
+      figures['rss_with_arrays_gb'],
+      figures['peak_rss_gb'],
+      figures['extra_peak_rss_gb'],
+      figures['extra_peak_rss_ratio'],
+      figures['model_dir_mb'],
+      figures['graph_pbtxt_kb'],
+      figures['max_meta_kb'],
+    )
+  )
   if args.json:
     with open(args.json, 'w') as f:
       json.dump(figures, f, indent=2)

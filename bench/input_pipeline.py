@@ -71,14 +71,15 @@ def input_fns(features, labels):
     return tf.data.Dataset.from_tensors(batch).repeat()
 
   return {
-      'legacy': tf.compat.v1.estimator.inputs.numpy_input_fn(
-          features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True),
-      'naive': naive,
-      'numpy': numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
-                              shuffle=True, seed=0),
-      'tensor_slices': tensor_slices_input_fn(features, labels, batch_size=BATCH_SIZE,
-                                              seed=0),
-      'ceiling': ceiling,
+    'legacy': tf.compat.v1.estimator.inputs.numpy_input_fn(
+      features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True
+    ),
+    'naive': naive,
+    'numpy': numpy_input_fn(
+      features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True, seed=0
+    ),
+    'tensor_slices': tensor_slices_input_fn(features, labels, batch_size=BATCH_SIZE, seed=0),
+    'ceiling': ceiling,
   }
 
 
@@ -96,8 +97,7 @@ def steady_rate(model_fn, input_fn, warmup, steps):
   model_dir = tempfile.mkdtemp(prefix='input_pipeline_')
   try:
     hook = StepTimes()
-    tf.estimator.Estimator(model_fn, model_dir).train(input_fn, steps=warmup + steps,
-                                                      hooks=[hook])
+    tf.estimator.Estimator(model_fn, model_dir).train(input_fn, steps=warmup + steps, hooks=[hook])
   finally:
     shutil.rmtree(model_dir, ignore_errors=True)
   times = hook.times[warmup:]
@@ -111,8 +111,9 @@ def run_big(quick):
   with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as f:
     path = f.name
   try:
-    subprocess.run([sys.executable, str(HERE / 'big_arrays.py'), '--gb', '2.5', '--json',
-                    path], check=True)
+    subprocess.run(
+      [sys.executable, str(HERE / 'big_arrays.py'), '--gb', '2.5', '--json', path], check=True
+    )
     with open(path) as f:
       return json.load(f)
   finally:
@@ -131,46 +132,60 @@ def main(argv=None):
   if args.quick:
     args.rows, args.repeats, args.warmup, args.steps = 20_000, 1, 5, 30
   import tensorflow as tf
+
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   model_fn = _big_arrays().model_fn
   features, labels = make_data(args.rows)
   fns = input_fns(features, labels)
   rates = {name: [] for name in PIPELINES}
   for repeat in range(args.repeats):
-    order = PIPELINES[repeat % len(PIPELINES):] + PIPELINES[:repeat % len(PIPELINES)]
+    order = PIPELINES[repeat % len(PIPELINES) :] + PIPELINES[: repeat % len(PIPELINES)]
     for name in order:
       rates[name].append(steady_rate(model_fn, fns[name], args.warmup, args.steps))
       print('repeat %d  %-14s %9.0f examples/s' % (repeat, name, rates[name][-1]), flush=True)
   median = {name: float(np.median(values)) for name, values in rates.items()}
   figures = {
-      'rows': args.rows,
-      'repeats': args.repeats,
-      'examples_per_s': median,
-      'all_examples_per_s': rates,
-      'ratio_to_legacy': {name: median[name] / median['legacy'] for name in PIPELINES},
-      'numpy_over_naive': median['numpy'] / median['naive'],
-      'tensor_slices_over_naive': median['tensor_slices'] / median['naive'],
-      'numpy_over_ceiling': median['numpy'] / median['ceiling'],
-      'tensor_slices_over_ceiling': median['tensor_slices'] / median['ceiling'],
+    'rows': args.rows,
+    'repeats': args.repeats,
+    'examples_per_s': median,
+    'all_examples_per_s': rates,
+    'ratio_to_legacy': {name: median[name] / median['legacy'] for name in PIPELINES},
+    'numpy_over_naive': median['numpy'] / median['naive'],
+    'tensor_slices_over_naive': median['tensor_slices'] / median['naive'],
+    'numpy_over_ceiling': median['numpy'] / median['ceiling'],
+    'tensor_slices_over_ceiling': median['tensor_slices'] / median['ceiling'],
   }
-  print('\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32 '
-        'columns as a dict, MLP 30-128-64-10, batch %d):' % (
-            args.repeats, args.rows, NUM_COLUMNS, BATCH_SIZE))
+  print(
+    '\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32 '
+    'columns as a dict, MLP 30-128-64-10, batch %d):'
+    % (args.repeats, args.rows, NUM_COLUMNS, BATCH_SIZE)
+  )
   for name in PIPELINES:
-    print('  %-14s %9.0f   %5.2fx legacy' % (name, median[name],
-                                             figures['ratio_to_legacy'][name]))
-  print('  ours over naive: numpy %.2fx, tensor_slices %.2fx (target >= 3.5x)' % (
-      figures['numpy_over_naive'], figures['tensor_slices_over_naive']))
-  print('  ours over the ceiling: numpy %.2f, tensor_slices %.2f' % (
-      figures['numpy_over_ceiling'], figures['tensor_slices_over_ceiling']))
+    print('  %-14s %9.0f   %5.2fx legacy' % (name, median[name], figures['ratio_to_legacy'][name]))
+  print(
+    '  ours over naive: numpy %.2fx, tensor_slices %.2fx (target >= 3.5x)'
+    % (figures['numpy_over_naive'], figures['tensor_slices_over_naive'])
+  )
+  print(
+    '  ours over the ceiling: numpy %.2f, tensor_slices %.2f'
+    % (figures['numpy_over_ceiling'], figures['tensor_slices_over_ceiling'])
+  )
   if not args.no_big:
     big = run_big(args.quick)
     figures['big'] = big
-    print('\n%.2f GB run: first step %.2f s (1000 rows: %.2f s), peak RSS %.2f GB with '
-          '%.2f GB of arrays (extra %.3fx), model_dir %.2f MB' % (
-              big['feature_gb'], big['first_step_s'], big['first_step_tiny_s'],
-              big['peak_rss_gb'], big['array_gb'], big['extra_peak_rss_ratio'],
-              big['model_dir_mb']))
+    print(
+      '\n%.2f GB run: first step %.2f s (1000 rows: %.2f s), peak RSS %.2f GB with '
+      '%.2f GB of arrays (extra %.3fx), model_dir %.2f MB'
+      % (
+        big['feature_gb'],
+        big['first_step_s'],
+        big['first_step_tiny_s'],
+        big['peak_rss_gb'],
+        big['array_gb'],
+        big['extra_peak_rss_ratio'],
+        big['model_dir_mb'],
+      )
+    )
   return figures
 
 

@@ -34,13 +34,17 @@ FEATURES = ('SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth')
 def _model_fn(features, labels, mode, params):
   """The guide's custom Estimator (two hidden layers, softmax), in plain tf.compat.v1."""
   import tensorflow as tf
+
   x = tf.stack([tf.cast(features[k], tf.float32) for k in FEATURES], axis=1)
   for units in params['hidden_units']:
     x = tf.compat.v1.layers.dense(x, units, activation=tf.nn.relu)
   logits = tf.compat.v1.layers.dense(x, 3)
   class_ids = tf.argmax(logits, axis=1)
-  predictions = {'class_ids': class_ids[:, tf.newaxis],
-                 'probabilities': tf.nn.softmax(logits), 'logits': logits}
+  predictions = {
+    'class_ids': class_ids[:, tf.newaxis],
+    'probabilities': tf.nn.softmax(logits),
+    'logits': logits,
+  }
   # Predict.
   if mode == tf.estimator.ModeKeys.PREDICT:
     return tf.estimator.EstimatorSpec(mode, predictions=predictions)
@@ -57,13 +61,14 @@ def _model_fn(features, labels, mode, params):
 def _load_iris():
   import numpy as np
   import pandas as pd
+
   frame = pd.read_csv(REPO / 'data' / 'iris_training.csv')
-  return ({k: frame[k].to_numpy(np.float32) for k in FEATURES},
-          frame['Species'].to_numpy(np.int64))
+  return ({k: frame[k].to_numpy(np.float32) for k in FEATURES}, frame['Species'].to_numpy(np.int64))
 
 
 def _batch(features, rows):
   import numpy as np
+
   n = len(next(iter(features.values())))
   index = np.arange(rows) % n
   return {k: v[index] for k, v in features.items()}
@@ -88,31 +93,37 @@ def main(argv=None):
 
   import numpy as np
   import tensorflow as tf
+
   sys.path.insert(0, str(REPO))
   import tfest_adapters as tfa
 
   features, labels = _load_iris()
   workdir = tempfile.mkdtemp(prefix='bench-predict-')
-  estimator = tfa.make_estimator(_model_fn, params=dict(hidden_units=[10, 10]),
-                                 model_dir=os.path.join(workdir, 'model'), seed=0)
+  estimator = tfa.make_estimator(
+    _model_fn, params=dict(hidden_units=[10, 10]), model_dir=os.path.join(workdir, 'model'), seed=0
+  )
 
   def train_input_fn():
-    return tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(
-        120, seed=0).repeat().batch(32)
+    return (
+      tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(120, seed=0).repeat().batch(32)
+    )
 
   tfa.fit(estimator, train_input_fn, max_steps=20 if args.quick else 200, progress=False)
   one = _batch(features, 1)
   big = _batch(features, 1024)
-  export_dir = tfa.export_saved_model(estimator, os.path.join(workdir, 'export'),
-                                      sample_features=_batch(features, 3))
+  export_dir = tfa.export_saved_model(
+    estimator, os.path.join(workdir, 'export'), sample_features=_batch(features, 3)
+  )
   predictor = tfa.Predictor.from_saved_model(export_dir)
   loaded = tf.saved_model.load(export_dir)
   signature = loaded.signatures[predictor.signature_key]
 
   def estimator_predict():
-    return next(estimator.predict(
-        lambda: tf.data.Dataset.from_tensor_slices(one).batch(1),
-        yield_single_examples=False))
+    return next(
+      estimator.predict(
+        lambda: tf.data.Dataset.from_tensor_slices(one).batch(1), yield_single_examples=False
+      )
+    )
 
   # Same answers before timing anything.
   want = estimator_predict()['probabilities']
@@ -124,11 +135,11 @@ def main(argv=None):
   max_diff = float(max(np.max(np.abs(got - want)), np.max(np.abs(raw - want))))
 
   contenders = {
-      'estimator_1row': (estimator_predict, 1),
-      'raw_1row': (lambda: signature(**one_tensors), fast_calls // 3 or 1),
-      'predictor_1row': (lambda: predictor(one), fast_calls),
-      'raw_1024': (lambda: signature(**big_tensors), big_calls),
-      'predictor_1024': (lambda: predictor(big), big_calls),
+    'estimator_1row': (estimator_predict, 1),
+    'raw_1row': (lambda: signature(**one_tensors), fast_calls // 3 or 1),
+    'predictor_1row': (lambda: predictor(one), fast_calls),
+    'raw_1024': (lambda: signature(**big_tensors), big_calls),
+    'predictor_1024': (lambda: predictor(big), big_calls),
   }
   for fn, _ in contenders.values():  # Warm up: first calls build and optimize graphs.
     for _ in range(3):
@@ -139,17 +150,17 @@ def main(argv=None):
       times[name].append(_time_block(fn, calls))
   ms = {name: statistics.median(values) for name, values in times.items()}
   figures = {
-      'estimator_predict_1row_ms': ms['estimator_1row'],
-      'raw_savedmodel_1row_ms': ms['raw_1row'],
-      'predictor_1row_ms': ms['predictor_1row'],
-      'raw_savedmodel_1024_ms': ms['raw_1024'],
-      'predictor_1024_ms': ms['predictor_1024'],
-      'estimator_over_predictor_1row': ms['estimator_1row'] / ms['predictor_1row'],
-      'raw_over_predictor_1row': ms['raw_1row'] / ms['predictor_1row'],
-      'predictor_over_raw_throughput_1024': ms['raw_1024'] / ms['predictor_1024'],
-      'max_abs_diff_to_estimator': max_diff,
-      'rounds': rounds,
-      'quick': bool(args.quick),
+    'estimator_predict_1row_ms': ms['estimator_1row'],
+    'raw_savedmodel_1row_ms': ms['raw_1row'],
+    'predictor_1row_ms': ms['predictor_1row'],
+    'raw_savedmodel_1024_ms': ms['raw_1024'],
+    'predictor_1024_ms': ms['predictor_1024'],
+    'estimator_over_predictor_1row': ms['estimator_1row'] / ms['predictor_1row'],
+    'raw_over_predictor_1row': ms['raw_1row'] / ms['predictor_1row'],
+    'predictor_over_raw_throughput_1024': ms['raw_1024'] / ms['predictor_1024'],
+    'max_abs_diff_to_estimator': max_diff,
+    'rounds': rounds,
+    'quick': bool(args.quick),
   }
   figures['meets_1row_target'] = figures['estimator_over_predictor_1row'] >= 300
   figures['meets_1024_target'] = figures['predictor_over_raw_throughput_1024'] >= 0.8
@@ -160,17 +171,30 @@ def main(argv=None):
   print('| contender | 1 row (ms) | 1024 rows (ms) |')
   print('| --- | ---: | ---: |')
   print('| Estimator.predict | %.2f | - |' % figures['estimator_predict_1row_ms'])
-  print('| raw SavedModel signature call (TF2) | %.3f | %.3f |' % (
-      figures['raw_savedmodel_1row_ms'], figures['raw_savedmodel_1024_ms']))
-  print('| tfest_adapters.Predictor | %.3f | %.3f |' % (
-      figures['predictor_1row_ms'], figures['predictor_1024_ms']))
+  print(
+    '| raw SavedModel signature call (TF2) | %.3f | %.3f |'
+    % (figures['raw_savedmodel_1row_ms'], figures['raw_savedmodel_1024_ms'])
+  )
+  print(
+    '| tfest_adapters.Predictor | %.3f | %.3f |'
+    % (figures['predictor_1row_ms'], figures['predictor_1024_ms'])
+  )
   print()
-  print('- Estimator.predict / Predictor, one row: %.0fx (target >= 300x): %s' % (
+  print(
+    '- Estimator.predict / Predictor, one row: %.0fx (target >= 300x): %s'
+    % (
       figures['estimator_over_predictor_1row'],
-      'met' if figures['meets_1row_target'] else 'NOT met'))
-  print('- Predictor throughput / raw SavedModel throughput, 1024 rows: %.2fx (target >= '
-        '0.8x): %s' % (figures['predictor_over_raw_throughput_1024'],
-                       'met' if figures['meets_1024_target'] else 'NOT met'))
+      'met' if figures['meets_1row_target'] else 'NOT met',
+    )
+  )
+  print(
+    '- Predictor throughput / raw SavedModel throughput, 1024 rows: %.2fx (target >= '
+    '0.8x): %s'
+    % (
+      figures['predictor_over_raw_throughput_1024'],
+      'met' if figures['meets_1024_target'] else 'NOT met',
+    )
+  )
   print('- raw SavedModel / Predictor, one row: %.1fx' % figures['raw_over_predictor_1row'])
   print('- max |probability difference| to Estimator.predict: %.2g' % max_diff)
   return figures

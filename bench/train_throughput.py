@@ -86,9 +86,11 @@ def make_data(rows, seed=0):
 
 def _keras_model():
   import tensorflow as tf
+
   return tf.keras.Sequential(
-      [tf.keras.layers.Dense(units, activation='relu') for units in HIDDEN_UNITS] +
-      [tf.keras.layers.Dense(NUM_CLASSES)])
+    [tf.keras.layers.Dense(units, activation='relu') for units in HIDDEN_UNITS]
+    + [tf.keras.layers.Dense(NUM_CLASSES)]
+  )
 
 
 class _Limit:
@@ -100,6 +102,7 @@ class _Limit:
 
   def __init__(self, x, y, epochs=8, seed=0):
     import tensorflow as tf
+
     self._model = _keras_model()
     self._model.build((None, NUM_COLUMNS))
     optimizer = tf.keras.optimizers.Adam(LEARNING_RATE)
@@ -107,7 +110,7 @@ class _Limit:
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(x)) for _ in range(epochs)]).astype(np.int32)
     num_batches = len(order) // BATCH_SIZE
-    order = tf.constant(order[:num_batches * BATCH_SIZE].reshape(num_batches, BATCH_SIZE))
+    order = tf.constant(order[: num_batches * BATCH_SIZE].reshape(num_batches, BATCH_SIZE))
     features, labels = tf.constant(x), tf.constant(y)
     model = self._model
     self._position = tf.Variable(0, dtype=tf.int32)
@@ -130,6 +133,7 @@ class _Limit:
 
   def rate(self, warmup, steps):
     import tensorflow as tf
+
     self._train(tf.constant(warmup)).numpy()
     start = _clock()
     self._train(tf.constant(steps)).numpy()
@@ -139,9 +143,12 @@ class _Limit:
 def keras_fit_rate(x, y, warmup, steps):
   """Steady examples/s of Model.fit, timed batch by batch."""
   import tensorflow as tf
+
   model = _keras_model()
-  model.compile(tf.keras.optimizers.Adam(LEARNING_RATE),
-                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  model.compile(
+    tf.keras.optimizers.Adam(LEARNING_RATE),
+    tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+  )
   times = []
 
   class Times(tf.keras.callbacks.Callback):
@@ -150,9 +157,10 @@ def keras_fit_rate(x, y, warmup, steps):
 
   batches_per_epoch = -(-len(x) // BATCH_SIZE)
   epochs = -(-(warmup + steps + 1) // batches_per_epoch)
-  model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[Times()],
-            shuffle=True)
-  times = times[warmup:warmup + steps + 1]
+  model.fit(
+    x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[Times()], shuffle=True
+  )
+  times = times[warmup : warmup + steps + 1]
   return _rates((len(times) - 1) * BATCH_SIZE, times[0], times[-1])
 
 
@@ -162,13 +170,18 @@ def feature_dict(x):
 
 def _fused_adam():
   import tensorflow as tf
+
   return tf.keras.optimizers.legacy.Adam(LEARNING_RATE)
 
 
 def _params(name=None):
-  params = dict(feature_keys=['c%02d' % i for i in range(NUM_COLUMNS)],
-                hidden_units=list(HIDDEN_UNITS), n_classes=NUM_CLASSES, optimizer='Adam',
-                learning_rate=LEARNING_RATE)
+  params = dict(
+    feature_keys=['c%02d' % i for i in range(NUM_COLUMNS)],
+    hidden_units=list(HIDDEN_UNITS),
+    n_classes=NUM_CLASSES,
+    optimizer='Adam',
+    learning_rate=LEARNING_RATE,
+  )
   if name == 'k32_fused':  # A callable's Keras optimizer is used as it is.
     params.update(optimizer=_fused_adam, learning_rate=None)
   return params
@@ -180,15 +193,27 @@ def estimator_input_fn(name, features, labels):
 
   from tfest_adapters.input_fns import group_batches
   from tfest_adapters.input_fns import numpy_input_fn
+
   if name == 'legacy':
     return tf.compat.v1.estimator.inputs.numpy_input_fn(
-        features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True)
+      features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True
+    )
   if name.endswith('_wrap'):  # The generic wrapper, around a Dataset of batches.
     return group_batches(
-        numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True,
-                       seed=0), STEPS_PER_RUN[name])
-  return numpy_input_fn(features, labels, batch_size=BATCH_SIZE, num_epochs=None,
-                        shuffle=True, seed=0, steps_per_run=STEPS_PER_RUN[name])
+      numpy_input_fn(
+        features, labels, batch_size=BATCH_SIZE, num_epochs=None, shuffle=True, seed=0
+      ),
+      STEPS_PER_RUN[name],
+    )
+  return numpy_input_fn(
+    features,
+    labels,
+    batch_size=BATCH_SIZE,
+    num_epochs=None,
+    shuffle=True,
+    seed=0,
+    steps_per_run=STEPS_PER_RUN[name],
+  )
 
 
 def make_estimator(name, model_dir):
@@ -197,9 +222,14 @@ def make_estimator(name, model_dir):
 
   import tfest_adapters
   from tfest_adapters.models import classifier_model_fn
+
   if name == 'legacy':
-    return tf.estimator.Estimator(classifier_model_fn, model_dir, params=_params(),
-                                  config=tf.estimator.RunConfig(tf_random_seed=0))
+    return tf.estimator.Estimator(
+      classifier_model_fn,
+      model_dir,
+      params=_params(),
+      config=tf.estimator.RunConfig(tf_random_seed=0),
+    )
   # It stops train(steps=N) exactly with groups (StepsPerRunStopHook), as fit does.
   return tfest_adapters.make_estimator(classifier_model_fn, _params(name), model_dir, seed=0)
 
@@ -222,6 +252,7 @@ def _train(name, input_fn, steps, hooks=()):
 def estimator_rate(name, input_fn, warmup, steps):
   """Steady examples/s of estimator.train over the last ``steps`` of ``warmup + steps``."""
   import tensorflow as tf
+
   per_run = STEPS_PER_RUN[name]
 
   class RunTimes(tf.compat.v1.train.SessionRunHook):
@@ -235,7 +266,7 @@ def estimator_rate(name, input_fn, warmup, steps):
   warmup_runs = -(-warmup // per_run)
   runs = -(-steps // per_run)
   _train(name, input_fn, (warmup_runs + runs + 1) * per_run, [hook])
-  times = hook.times[warmup_runs:warmup_runs + runs + 1]
+  times = hook.times[warmup_runs : warmup_runs + runs + 1]
   return _rates((len(times) - 1) * per_run * BATCH_SIZE, times[0], times[-1])
 
 
@@ -272,15 +303,23 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--quick', action='store_true', help='seconds in all, 20k rows')
   parser.add_argument('--rows', type=int, default=200_000)
-  parser.add_argument('--repeats', type=int, default=5,
-                      help='interleaved repeats; the machine here is noisy, so 5 by default')
+  parser.add_argument(
+    '--repeats',
+    type=int,
+    default=5,
+    help='interleaved repeats; the machine here is noisy, so 5 by default',
+  )
   parser.add_argument('--warmup', type=int, default=256)
   parser.add_argument('--steps', type=int, default=3072)
-  parser.add_argument('--fixed-steps', default='64,1024',
-                      help='the two step counts of the fixed-cost measurement')
+  parser.add_argument(
+    '--fixed-steps', default='64,1024', help='the two step counts of the fixed-cost measurement'
+  )
   parser.add_argument('--only', default=None, help='comma-separated configurations')
-  parser.add_argument('--fixed-configs', default=','.join(ESTIMATOR_CONFIGS),
-                      help='configurations whose fixed cost per train() is measured')
+  parser.add_argument(
+    '--fixed-configs',
+    default=','.join(ESTIMATOR_CONFIGS),
+    help='configurations whose fixed cost per train() is measured',
+  )
   parser.add_argument('--no-fixed', action='store_true', help='skip the fixed-cost runs')
   args = parser.parse_args(argv)
   if args.quick:
@@ -290,6 +329,7 @@ def main(argv=None):
   configs = [c for c in CONFIGS if not args.only or c in args.only.split(',')]
   short, long = (int(s) for s in args.fixed_steps.split(','))
   import tensorflow as tf
+
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
   x, y = make_data(args.rows)
   features = feature_dict(x)
@@ -299,7 +339,7 @@ def main(argv=None):
   fixed = {name: [] for name in configs if name in ESTIMATOR_CONFIGS}
   loads = [_load()]
   for repeat in range(args.repeats):
-    order = configs[repeat % len(configs):] + configs[:repeat % len(configs)]
+    order = configs[repeat % len(configs) :] + configs[: repeat % len(configs)]
     for name in order:
       if name == 'limit':
         rate, cpu_rate = limit.rate(args.warmup, args.steps)
@@ -312,48 +352,82 @@ def main(argv=None):
           fixed[name].append(fixed_cost(name, input_fn, short, long))
       rates[name].append(rate)
       cpu_rates[name].append(cpu_rate)
-      print('repeat %d  %-9s %9.0f examples/s %9.0f per CPU-s%s  (load %.1f)' % (
-          repeat, name, rate, cpu_rate, '  fixed cost %.2f s (first call %.2f s)' % (
-              fixed[name][-1][1], fixed[name][-1][0]) if fixed.get(name) else '', _load()),
-            flush=True)
+      print(
+        'repeat %d  %-9s %9.0f examples/s %9.0f per CPU-s%s  (load %.1f)'
+        % (
+          repeat,
+          name,
+          rate,
+          cpu_rate,
+          '  fixed cost %.2f s (first call %.2f s)' % (fixed[name][-1][1], fixed[name][-1][0])
+          if fixed.get(name)
+          else '',
+          _load(),
+        ),
+        flush=True,
+      )
       loads.append(_load())
   median = {name: float(np.median(values)) for name, values in rates.items()}
   cpu_median = {name: float(np.median(values)) for name, values in cpu_rates.items()}
-  fixed_median = {name: float(np.median([v[1] for v in values]))
-                  for name, values in fixed.items() if values}
-  first_median = {name: float(np.median([v[0] for v in values]))
-                  for name, values in fixed.items() if values}
+  fixed_median = {
+    name: float(np.median([v[1] for v in values])) for name, values in fixed.items() if values
+  }
+  first_median = {
+    name: float(np.median([v[0] for v in values])) for name, values in fixed.items() if values
+  }
   figures = {
-      'rows': args.rows, 'repeats': args.repeats, 'steps': args.steps,
-      'examples_per_s': median, 'all_examples_per_s': rates,
-      'examples_per_cpu_s': cpu_median, 'all_examples_per_cpu_s': cpu_rates,
-      'fixed_cost_s': fixed_median, 'first_call_fixed_cost_s': first_median,
-      'all_fixed_cost_s': fixed,
-      'load_average': [min(loads), max(loads)],
+    'rows': args.rows,
+    'repeats': args.repeats,
+    'steps': args.steps,
+    'examples_per_s': median,
+    'all_examples_per_s': rates,
+    'examples_per_cpu_s': cpu_median,
+    'all_examples_per_cpu_s': cpu_rates,
+    'fixed_cost_s': fixed_median,
+    'first_call_fixed_cost_s': first_median,
+    'all_fixed_cost_s': fixed,
+    'load_average': [min(loads), max(loads)],
   }
   for base in ('limit', 'keras_fit'):
     if base in median:
       figures['ratio_to_' + base] = {name: median[name] / median[base] for name in median}
-      figures['cpu_ratio_to_' + base] = {name: cpu_median[name] / cpu_median[base]
-                                         for name in cpu_median}
-  print('\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32, MLP '
-        '30-128-64-10, Adam, batch %d; load average %.1f-%.1f on %d cores). In brackets: '
-        'the same per CPU-second of this process, less sensitive to other load:' % (
-            args.repeats, args.rows, NUM_COLUMNS, BATCH_SIZE, min(loads), max(loads),
-            os.cpu_count() or 0))
+      figures['cpu_ratio_to_' + base] = {
+        name: cpu_median[name] / cpu_median[base] for name in cpu_median
+      }
+  print(
+    '\nSteady examples/s, median of %d interleaved repeats (%d rows x %d float32, MLP '
+    '30-128-64-10, Adam, batch %d; load average %.1f-%.1f on %d cores). In brackets: '
+    'the same per CPU-second of this process, less sensitive to other load:'
+    % (
+      args.repeats,
+      args.rows,
+      NUM_COLUMNS,
+      BATCH_SIZE,
+      min(loads),
+      max(loads),
+      os.cpu_count() or 0,
+    )
+  )
   for name in configs:
     line = '  %-9s %9.0f (%7.0f)' % (name, median[name], cpu_median[name])
     for base in ('limit', 'keras_fit'):
       if 'ratio_to_' + base in figures:
-        line += '   %5.2fx (%4.2fx) %s' % (figures['ratio_to_' + base][name],
-                                         figures['cpu_ratio_to_' + base][name], base)
+        line += '   %5.2fx (%4.2fx) %s' % (
+          figures['ratio_to_' + base][name],
+          figures['cpu_ratio_to_' + base][name],
+          base,
+        )
     if name in fixed_median:
-      line += '   fixed cost per train() %.2f s (first call %.2f s)' % (fixed_median[name],
-                                                                      first_median[name])
+      line += '   fixed cost per train() %.2f s (first call %.2f s)' % (
+        fixed_median[name],
+        first_median[name],
+      )
     print(line)
-  print('  targets: best of k8/k32 >= 0.8x limit and >= 2.5x keras_fit; fixed cost per '
-        'train() <= 0.45 s (a further call on a model_dir; the first call, on a fresh '
-        'model_dir, also writes the graph and has no checkpoint to restore)')
+  print(
+    '  targets: best of k8/k32 >= 0.8x limit and >= 2.5x keras_fit; fixed cost per '
+    'train() <= 0.45 s (a further call on a model_dir; the first call, on a fresh '
+    'model_dir, also writes the graph and has no checkpoint to restore)'
+  )
   return figures
 
 

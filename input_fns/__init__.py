@@ -19,12 +19,12 @@ from tfest_adapters.input_fns.pandas_io import pandas_input_fn
 from tfest_adapters.input_fns.tensor_slices import tensor_slices_input_fn
 
 __all__ = [
-    'numpy_input_fn',
-    'pandas_input_fn',
-    'tensor_slices_input_fn',
-    'csv_input_fn',
-    'tfrecord_input_fn',
-    'write_tfrecords',
-    'TFRecordFiles',
-    'group_batches',
+  'numpy_input_fn',
+  'pandas_input_fn',
+  'tensor_slices_input_fn',
+  'csv_input_fn',
+  'tfrecord_input_fn',
+  'write_tfrecords',
+  'TFRecordFiles',
+  'group_batches',
 ]

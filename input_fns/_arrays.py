@@ -93,7 +93,7 @@ class _Packed:
       if array.ndim == 1:
         out[:, offset] = _take(array, indices)
       else:
-        out[:, offset:offset + width] = _take(array, indices).reshape(num_rows, width)
+        out[:, offset : offset + width] = _take(array, indices).reshape(num_rows, width)
       offset += width
     return out
 
@@ -113,8 +113,12 @@ def _components(arrays, dtypes, row_major=False):
   groups = {}
   order = []
   for column_id, (array, dtype) in enumerate(zip(arrays, dtypes)):
-    packable = (array.dtype.kind in _PACKABLE_KINDS and array.dtype == dtype.as_numpy_dtype
-                and array.ndim >= 1 and all(d > 0 for d in array.shape[1:]))
+    packable = (
+      array.dtype.kind in _PACKABLE_KINDS
+      and array.dtype == dtype.as_numpy_dtype
+      and array.ndim >= 1
+      and all(d > 0 for d in array.shape[1:])
+    )
     key = array.dtype.str if packable else ('single', column_id)
     if key not in groups:
       groups[key] = []
@@ -166,8 +170,18 @@ def as_store(arrays, dtypes):
   return arrays if isinstance(arrays, ColumnStore) else ColumnStore(arrays, dtypes)
 
 
-def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=None,
-                 shard=(1, 0), drop_remainder=False, prefetch=tf.data.AUTOTUNE):
+def make_dataset(
+  arrays,
+  dtypes,
+  rebuild,
+  batch_size,
+  num_epochs,
+  shuffle,
+  seed=None,
+  shard=(1, 0),
+  drop_remainder=False,
+  prefetch=tf.data.AUTOTUNE,
+):
   """Returns a Dataset of batches of rows of ``arrays``, structured by ``rebuild``.
 
   The Dataset is ``Dataset.range(num_batches).map(load_batch).prefetch(prefetch)``, where
@@ -193,9 +207,16 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
   """
   num_shards, shard_index = shard
   store = as_store(arrays, dtypes)
-  plan = _batching.BatchPlan(store.num_rows, batch_size, num_epochs, shuffle, seed=seed,
-                             num_shards=num_shards, shard_index=shard_index,
-                             drop_remainder=drop_remainder)
+  plan = _batching.BatchPlan(
+    store.num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed=seed,
+    num_shards=num_shards,
+    shard_index=shard_index,
+    drop_remainder=drop_remainder,
+  )
   components = store.components(row_major=shuffle)
   batch_dim = batch_size if plan.full_batches_only else None
   specs = [c.spec(batch_dim) for c in components]
@@ -210,8 +231,9 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
   # Nothing for AutoGraph to convert: skipping it makes building the Dataset faster.
   @tf.autograph.experimental.do_not_convert
   def load_batch(batch_index):
-    tensors = tf.numpy_function(gather, [batch_index], [s.dtype for s in specs],
-                                stateful=False, name='gather_batch')
+    tensors = tf.numpy_function(
+      gather, [batch_index], [s.dtype for s in specs], stateful=False, name='gather_batch'
+    )
     columns = [None] * len(store.arrays)
     for component, spec, tensor in zip(components, specs, tensors):
       tensor.set_shape(spec.shape)
@@ -219,4 +241,3 @@ def make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=
     return rebuild(columns)
 
   return tf.data.Dataset.range(num_batches).map(load_batch).prefetch(prefetch)
-

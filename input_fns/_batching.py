@@ -55,8 +55,9 @@ class _FeistelPermutation:
     bits = max(2, int(num_rows - 1).bit_length())
     self._widths = ((bits + 1) // 2, bits // 2)
     self._num_rows = num_rows
-    self._keys = rng.integers(0, np.iinfo(np.uint64).max, size=_FEISTEL_ROUNDS,
-                              dtype=np.uint64, endpoint=True)
+    self._keys = rng.integers(
+      0, np.iinfo(np.uint64).max, size=_FEISTEL_ROUNDS, dtype=np.uint64, endpoint=True
+    )
     # (start, values) of the last chunk computed, replaced as a whole: safe across threads.
     self._cache = (None, None)
 
@@ -99,7 +100,7 @@ class _FeistelPermutation:
         chunk = self._compute(chunk_start)
         self._cache = (chunk_start, chunk)
       end = min(stop, chunk_start + self._CHUNK)
-      pieces.append(chunk[start - chunk_start:end - chunk_start])
+      pieces.append(chunk[start - chunk_start : end - chunk_start])
       start = end
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
@@ -175,8 +176,17 @@ class BatchPlan:
     full_batches_only: bool, every batch has ``batch_size`` rows.
   """
 
-  def __init__(self, num_rows, batch_size, num_epochs, shuffle, seed=None, num_shards=1,
-               shard_index=0, drop_remainder=False):
+  def __init__(
+    self,
+    num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed=None,
+    num_shards=1,
+    shard_index=0,
+    drop_remainder=False,
+  ):
     self._rows = shard_size(num_rows, num_shards, shard_index)
     if self._rows == 0:
       raise ValueError('shard %d of %d has no rows' % (shard_index, num_shards))
@@ -196,8 +206,9 @@ class BatchPlan:
       self.num_batches = None
     else:
       self._total = self._rows * num_epochs
-      self.num_batches = (self._total // batch_size if drop_remainder
-                          else -(-self._total // batch_size))
+      self.num_batches = (
+        self._total // batch_size if drop_remainder else -(-self._total // batch_size)
+      )
     self.full_batches_only = num_epochs is None or drop_remainder
 
   def _order(self, epoch):
@@ -234,8 +245,16 @@ class BatchPlan:
     return positions * self._num_shards + self._shard_index
 
 
-def index_batches(num_rows, batch_size, num_epochs, shuffle, seed=None, num_shards=1,
-                  shard_index=0, drop_remainder=False):
+def index_batches(
+  num_rows,
+  batch_size,
+  num_epochs,
+  shuffle,
+  seed=None,
+  num_shards=1,
+  shard_index=0,
+  drop_remainder=False,
+):
   """Yields the row indices of each batch of a :class:`BatchPlan`, in order.
 
   Args: as :class:`BatchPlan`; a shard without rows, or ``num_epochs=0``, yields nothing.
@@ -246,9 +265,16 @@ def index_batches(num_rows, batch_size, num_epochs, shuffle, seed=None, num_shar
   """
   if shard_size(num_rows, num_shards, shard_index) == 0:
     return
-  plan = BatchPlan(num_rows, batch_size, num_epochs, shuffle, seed=seed,
-                   num_shards=num_shards, shard_index=shard_index,
-                   drop_remainder=drop_remainder)
+  plan = BatchPlan(
+    num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed=seed,
+    num_shards=num_shards,
+    shard_index=shard_index,
+    drop_remainder=drop_remainder,
+  )
   batch_index = 0
   while plan.num_batches is None or batch_index < plan.num_batches:
     yield plan.indices(batch_index)

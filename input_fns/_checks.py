@@ -22,8 +22,7 @@ def positive_int(name, value):
 def validate_batch_size(batch_size):
   """A positive int; a non-int is a TypeError (as the legacy op conversion), None a ValueError."""
   if batch_size is not None and not is_int(batch_size):
-    validation.fail('batch_size', 'a positive int', batch_size,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail('batch_size', 'a positive int', batch_size, error=exceptions.ArgumentTypeError)
   return validation.check_positive_int('batch_size', batch_size)
 
 
@@ -32,8 +31,12 @@ def validate_num_epochs(num_epochs):
   if num_epochs is None:
     return None
   if not is_int(num_epochs):
-    validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'num_epochs',
+      'None (repeat forever) or a non-negative int',
+      num_epochs,
+      error=exceptions.ArgumentTypeError,
+    )
   if num_epochs < 0:
     validation.fail('num_epochs', 'None (repeat forever) or a non-negative int', num_epochs)
   return int(num_epochs)
@@ -44,8 +47,7 @@ def validate_seed(seed):
   if seed is None:
     return None
   if not is_int(seed):
-    validation.fail('seed', 'None or a non-negative int', seed,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail('seed', 'None or a non-negative int', seed, error=exceptions.ArgumentTypeError)
   if seed < 0:
     validation.fail('seed', 'None or a non-negative int', seed)
   return int(seed)
@@ -62,6 +64,7 @@ def check_shard_not_empty(num_rows, shard):
   num_shards, index = shard
   if _batching.shard_size(num_rows, num_shards, index) == 0:
     raise exceptions.ArgumentError(
-        'the data must have at least one row per input pipeline, given: %d rows for %d '
-        'pipelines (this is pipeline %d). Use fewer workers or more data' %
-        (num_rows, num_shards, index))
+      'the data must have at least one row per input pipeline, given: %d rows for %d '
+      'pipelines (this is pipeline %d). Use fewer workers or more data'
+      % (num_rows, num_shards, index)
+    )

@@ -18,6 +18,7 @@ def pandas_module(value):
   if type(value).__module__.split('.')[0] != 'pandas':
     return None
   import pandas as pd
+
   return pd
 
 
@@ -27,23 +28,34 @@ def _series_to_numpy(name, series, pd):
   if isinstance(dtype, np.dtype) and dtype.kind in 'biufc':
     return series.to_numpy()
   if isinstance(dtype, pd.CategoricalDtype):
-    validation.fail(name, 'numeric, bool or string values', series,
-                    'Use series.cat.codes for the category ids, or series.astype(str)',
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'numeric, bool or string values',
+      series,
+      'Use series.cat.codes for the category ids, or series.astype(str)',
+      error=exceptions.ArgumentTypeError,
+    )
   if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 (a dtype, not a type)
     if series.isna().any():
-      validation.fail(name, 'values without missing entries', series,
-                      'Fill them first, e.g. series.fillna("")')
+      validation.fail(
+        name, 'values without missing entries', series, 'Fill them first, e.g. series.fillna("")'
+      )
     return checked_objects(name, series.to_numpy(dtype=object))
   if pd.api.types.is_extension_array_dtype(dtype) and (
-      pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+    pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+  ):
     if series.isna().any():
-      validation.fail(name, 'values without missing entries', series,
-                      'Fill them first, e.g. series.fillna(0)')
+      validation.fail(
+        name, 'values without missing entries', series, 'Fill them first, e.g. series.fillna(0)'
+      )
     return series.to_numpy(dtype=dtype.numpy_dtype)
-  validation.fail(name, 'numeric, bool or string values', series,
-                  'Convert it first, e.g. datetimes with series.astype("int64")',
-                  error=exceptions.ArgumentTypeError)
+  validation.fail(
+    name,
+    'numeric, bool or string values',
+    series,
+    'Convert it first, e.g. datetimes with series.astype("int64")',
+    error=exceptions.ArgumentTypeError,
+  )
 
 
 def checked_objects(name, array):
@@ -51,9 +63,13 @@ def checked_objects(name, array):
   flat = array.reshape(-1)
   if not all(isinstance(v, (str, bytes)) for v in flat[:1000]):
     bad = next(v for v in flat[:1000] if not isinstance(v, (str, bytes)))
-    validation.fail(name, 'numeric, bool or string values', array,
-                    'Found %r (%s); convert the column to one type' % (bad, type(bad).__name__),
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'numeric, bool or string values',
+      array,
+      'Found %r (%s); convert the column to one type' % (bad, type(bad).__name__),
+      error=exceptions.ArgumentTypeError,
+    )
   return array
 
 
@@ -67,15 +83,21 @@ def to_column(name, value):
       array = np.asarray(value)
     except (ValueError, TypeError) as e:
       raise exceptions.ArgumentError(
-          validation.message(name, 'an array with one row per example', value, str(e))) from e
+        validation.message(name, 'an array with one row per example', value, str(e))
+      ) from e
     if array.ndim == 0:
-      validation.fail(name, 'an array with a first (rows) dimension', value,
-                      'A single example is an array of shape [1, ...]')
+      validation.fail(
+        name,
+        'an array with a first (rows) dimension',
+        value,
+        'A single example is an array of shape [1, ...]',
+      )
     if array.dtype.kind == 'O':
       checked_objects(name, array)
     elif array.dtype.kind not in 'biufcSU':
-      validation.fail(name, 'numeric, bool or string values', value,
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        name, 'numeric, bool or string values', value, error=exceptions.ArgumentTypeError
+      )
   dtype = tf.string if array.dtype.kind in 'OSU' else tf.dtypes.as_dtype(array.dtype)
   return array, dtype
 
@@ -88,13 +110,18 @@ def flatten(name, value, allow_none):
   if value is None:
     if allow_none:
       return None, []
-    validation.fail(name, 'a dict of arrays, a DataFrame or an array', value,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name, 'a dict of arrays, a DataFrame or an array', value, error=exceptions.ArgumentTypeError
+    )
   pd = pandas_module(value)
   if pd is not None and isinstance(value, pd.DataFrame):
     if value.columns.has_duplicates:
-      validation.fail(name, 'a DataFrame with unique column names', list(value.columns),
-                      'Rename the duplicated columns')
+      validation.fail(
+        name,
+        'a DataFrame with unique column names',
+        list(value.columns),
+        'Rename the duplicated columns',
+      )
     items = [(c, value[c]) for c in value.columns]
     if not items:
       validation.fail(name, 'a DataFrame with at least one column', value)
@@ -102,8 +129,12 @@ def flatten(name, value, allow_none):
   elif isinstance(value, dict):
     items = list(value.items())
     if not items:
-      validation.fail(name, 'a non-empty dict of arrays', value,
-                      'Pass None for no %s' % name if allow_none else None)
+      validation.fail(
+        name,
+        'a non-empty dict of arrays',
+        value,
+        'Pass None for no %s' % name if allow_none else None,
+      )
     fix = None
   else:
     array, dtype = to_column(name, value)
@@ -126,7 +157,8 @@ def validate_lengths(feature_columns, label_columns):
     if len(array) != num_rows:
       lengths = ', '.join('%s: %d' % (n, len(a)) for n, a in named)
       raise exceptions.ArgumentError(
-          'features and labels must have the same number of rows, given: %s' % lengths)
+        'features and labels must have the same number of rows, given: %s' % lengths
+      )
   _checks.check_rows('features', num_rows)
   return num_rows
 

@@ -38,7 +38,7 @@ def _infer_dtype(values, na_value):
     return tf.string
   try:
     ints = [int(v) for v in values]
-    if all(-2**31 <= i < 2**31 for i in ints):
+    if all(-(2**31) <= i < 2**31 for i in ints):
       return tf.int32
     return tf.int64
   except ValueError:
@@ -71,9 +71,12 @@ def _record_default(name, default):
     except TypeError:
       dtype = None
   if dtype not in _CSV_DTYPES:
-    validation.fail(name, 'a default value (int, float, str) or a type among float32, '
-                    'float64, int32, int64, string', default,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'a default value (int, float, str) or a type among float32, float64, int32, int64, string',
+      default,
+      error=exceptions.ArgumentTypeError,
+    )
   return dtype, []
 
 
@@ -81,26 +84,39 @@ def _column_names(column_names, header, path, field_delim):
   """``(column names, data rows)`` of the first file: the names checked against its fields."""
   head = _read_head(path, field_delim, _INFERENCE_ROWS)
   if header and not head:
-    validation.fail('file_pattern', 'CSV files with a header line', path,
-                    'The file is empty; pass header=False for files without a header')
+    validation.fail(
+      'file_pattern',
+      'CSV files with a header line',
+      path,
+      'The file is empty; pass header=False for files without a header',
+    )
   if column_names is None:
     if not header:
-      validation.fail('column_names', 'the list of column names when header=False',
-                      column_names)
+      validation.fail('column_names', 'the list of column names when header=False', column_names)
     column_names = [name.strip() for name in head[0]]
-  elif (not isinstance(column_names, (list, tuple)) or not column_names or
-        not all(isinstance(n, str) for n in column_names)):
-    validation.fail('column_names', 'None or a non-empty list of str', column_names,
-                    error=exceptions.ArgumentTypeError)
+  elif (
+    not isinstance(column_names, (list, tuple))
+    or not column_names
+    or not all(isinstance(n, str) for n in column_names)
+  ):
+    validation.fail(
+      'column_names',
+      'None or a non-empty list of str',
+      column_names,
+      error=exceptions.ArgumentTypeError,
+    )
   column_names = list(column_names)
   if len(set(column_names)) != len(column_names):
     validation.fail('column_names', 'unique names', column_names)
   data_rows = head[1:] if header else head
   widths = set(len(r) for r in (head[:1] if header else []) + data_rows if r)
   if widths and widths != {len(column_names)}:
-    validation.fail('column_names', 'one name per field of %s (%s fields)' % (
-        path, ' or '.join(str(w) for w in sorted(widths))), column_names,
-                    'Check field_delim and the header')
+    validation.fail(
+      'column_names',
+      'one name per field of %s (%s fields)' % (path, ' or '.join(str(w) for w in sorted(widths))),
+      column_names,
+      'Check field_delim and the header',
+    )
   return column_names, data_rows
 
 
@@ -109,12 +125,17 @@ def _selected(select_columns, column_names):
   if select_columns is None:
     return list(column_names)
   if not isinstance(select_columns, (list, tuple)) or not select_columns:
-    validation.fail('select_columns', 'None or a non-empty list of column names',
-                    select_columns, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'select_columns',
+      'None or a non-empty list of column names',
+      select_columns,
+      error=exceptions.ArgumentTypeError,
+    )
   for name in select_columns:
     if name not in column_names:
-      raise exceptions.ArgumentKeyError(validation.message(
-          'select_columns', 'names among the columns %s' % column_names, name))
+      raise exceptions.ArgumentKeyError(
+        validation.message('select_columns', 'names among the columns %s' % column_names, name)
+      )
   return [n for n in column_names if n in select_columns]
 
 
@@ -125,17 +146,25 @@ def _record_defaults(column_defaults, column_names, select_ids, data_rows, na_va
   if isinstance(column_defaults, dict):
     for name in column_defaults:
       if name not in column_names:
-        raise exceptions.ArgumentKeyError(validation.message(
-            'column_defaults keys', 'names among the columns %s' % column_names, name))
+        raise exceptions.ArgumentKeyError(
+          validation.message(
+            'column_defaults keys', 'names among the columns %s' % column_names, name
+          )
+        )
     entries = [column_defaults.get(n) for n in column_names]
   elif isinstance(column_defaults, (list, tuple)):
     if len(column_defaults) != len(column_names):
-      validation.fail('column_defaults', 'one entry per column (%d)' % len(column_names),
-                      column_defaults)
+      validation.fail(
+        'column_defaults', 'one entry per column (%d)' % len(column_names), column_defaults
+      )
     entries = list(column_defaults)
   else:
-    validation.fail('column_defaults', 'None, a list or a dict', column_defaults,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'column_defaults',
+      'None, a list or a dict',
+      column_defaults,
+      error=exceptions.ArgumentTypeError,
+    )
   defaults = []
   for i in select_ids:
     name, entry = column_names[i], entries[i]
@@ -146,10 +175,25 @@ def _record_defaults(column_defaults, column_names, select_ids, data_rows, na_va
   return defaults
 
 
-def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=None,
-                 batch_size=128, shuffle=True, num_epochs=None, *, seed=None, header=True,
-                 field_delim=',', na_value='', select_columns=None, shuffle_buffer_size=10000,
-                 num_parallel_reads=4, drop_remainder=False, steps_per_run=None):
+def csv_input_fn(
+  file_pattern,
+  label_key,
+  column_names=None,
+  column_defaults=None,
+  batch_size=128,
+  shuffle=True,
+  num_epochs=None,
+  *,
+  seed=None,
+  header=True,
+  field_delim=',',
+  na_value='',
+  select_columns=None,
+  shuffle_buffer_size=10000,
+  num_parallel_reads=4,
+  drop_remainder=False,
+  steps_per_run=None,
+):
   """Returns a mode-aware input_fn over CSV files.
 
   Column names come from the first file's header unless given; column types come from
@@ -220,8 +264,8 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
     validation.fail('na_value', 'a str', na_value, error=exceptions.ArgumentTypeError)
   steps_per_run = groups.validate_steps_per_run(steps_per_run)
   batch_size, num_epochs, seed = _files.validate_reading(
-      batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
-      num_parallel_reads)
+    batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size, num_parallel_reads
+  )
   column_names, data_rows = _column_names(column_names, header, files[0], field_delim)
   selected = _selected(select_columns, column_names)
   label_key = _files.validate_label_key(label_key, selected, 'selected columns')
@@ -232,7 +276,8 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _files.mode_settings(
-        mode, shuffle, num_epochs, drop_remainder)
+      mode, shuffle, num_epochs, drop_remainder
+    )
     call_seed = call_seeds.next_int() if mode_shuffle else None
     with_labels = label_key is not None and mode != _ModeKeys.PREDICT
 
@@ -242,18 +287,33 @@ def csv_input_fn(file_pattern, label_key, column_names=None, column_defaults=Non
 
     def parse(lines):
       fields = tf.io.decode_csv(
-          lines, [tf.constant(v, dtype=t) for t, v in defaults], field_delim=field_delim,
-          na_value=na_value, select_cols=None if all_selected else select_ids)
+        lines,
+        [tf.constant(v, dtype=t) for t, v in defaults],
+        field_delim=field_delim,
+        na_value=na_value,
+        select_cols=None if all_selected else select_ids,
+      )
       features = dict(zip(selected, fields))
       if label_key is None:
         return features
       labels = features.pop(label_key)
       return (features, labels) if with_labels else features
 
-    records = _files.records(files, reader, mode, config, input_context, mode_shuffle,
-                             mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
+    records = _files.records(
+      files,
+      reader,
+      mode,
+      config,
+      input_context,
+      mode_shuffle,
+      mode_epochs,
+      call_seed,
+      shuffle_buffer_size,
+      num_parallel_reads,
+    )
     return _grouping.group_dataset(
-        _files.batches(records, parse, batch_size, mode_epochs, mode_drop),
-        groups.steps_per_run_of(mode, params, steps_per_run))
+      _files.batches(records, parse, batch_size, mode_epochs, mode_drop),
+      groups.steps_per_run_of(mode, params, steps_per_run),
+    )
 
   return input_fn

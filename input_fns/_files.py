@@ -23,21 +23,33 @@ def expand_files(file_pattern):
   """Expands a pattern (or a list of them) into the sorted list of matching files."""
   if isinstance(file_pattern, str):
     patterns = [file_pattern]
-  elif isinstance(file_pattern, (list, tuple)) and file_pattern and all(
-      isinstance(p, str) for p in file_pattern):
+  elif (
+    isinstance(file_pattern, (list, tuple))
+    and file_pattern
+    and all(isinstance(p, str) for p in file_pattern)
+  ):
     patterns = list(file_pattern)
   else:
-    validation.fail('file_pattern', 'a glob pattern or a non-empty list of them',
-                    file_pattern, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'file_pattern',
+      'a glob pattern or a non-empty list of them',
+      file_pattern,
+      error=exceptions.ArgumentTypeError,
+    )
   files = sorted(set(f for p in patterns for f in tf.io.gfile.glob(p)))
   if not files:
-    validation.fail('file_pattern', 'a pattern matching at least one file', file_pattern,
-                    'Check the path (relative paths start from %s)' % os.getcwd())
+    validation.fail(
+      'file_pattern',
+      'a pattern matching at least one file',
+      file_pattern,
+      'Check the path (relative paths start from %s)' % os.getcwd(),
+    )
   return files
 
 
-def validate_reading(batch_size, shuffle, num_epochs, seed, drop_remainder,
-                     shuffle_buffer_size, num_parallel_reads):
+def validate_reading(
+  batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size, num_parallel_reads
+):
   """Checks the reading arguments of both readers; returns ``(batch_size, num_epochs, seed)``."""
   batch_size = _checks.validate_batch_size(batch_size)
   validation.check_bool('shuffle', shuffle)
@@ -54,12 +66,16 @@ def validate_label_key(label_key, names, where):
   if label_key is None:
     return None
   if not isinstance(label_key, str):
-    validation.fail('label_key', 'a str or None', label_key,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail('label_key', 'a str or None', label_key, error=exceptions.ArgumentTypeError)
   if label_key not in names:
-    raise exceptions.ArgumentKeyError(validation.message(
-        'label_key', 'one of the %s %s' % (where, list(names)), label_key,
-        'Pass label_key=None for data without labels'))
+    raise exceptions.ArgumentKeyError(
+      validation.message(
+        'label_key',
+        'one of the %s %s' % (where, list(names)),
+        label_key,
+        'Pass label_key=None for data without labels',
+      )
+    )
   return label_key
 
 
@@ -70,8 +86,18 @@ def mode_settings(mode, shuffle, num_epochs, drop_remainder):
   return shuffle, num_epochs, drop_remainder
 
 
-def records(files, reader, mode, config, input_context, shuffle, num_epochs, seed,
-            shuffle_buffer_size, num_parallel_reads):
+def records(
+  files,
+  reader,
+  mode,
+  config,
+  input_context,
+  shuffle,
+  num_epochs,
+  seed,
+  shuffle_buffer_size,
+  num_parallel_reads,
+):
   """Returns the Dataset of raw records (lines, serialized Examples) this worker reads.
 
   Args:
@@ -95,8 +121,12 @@ def records(files, reader, mode, config, input_context, shuffle, num_epochs, see
   elif shuffle and len(files) > 1:
     # Parallel reads; in a deterministic order when seeded (reproducible), else as they come.
     dataset = dataset.shuffle(len(files), seed=seed).interleave(
-        reader, cycle_length=min(num_parallel_reads, len(files)), block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+      reader,
+      cycle_length=min(num_parallel_reads, len(files)),
+      block_length=1,
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=seed is not None,
+    )
   else:
     dataset = dataset.flat_map(reader)
   if shuffle:
@@ -108,6 +138,8 @@ def batches(dataset, parse, batch_size, num_epochs, drop_remainder):
   """``dataset`` of records batched, then parsed a batch at a time by ``parse``."""
   # Repeating forever: every batch is full, so say so (a static batch dimension).
   drop = drop_remainder or num_epochs is None
-  return (dataset.batch(batch_size, drop_remainder=drop)
-          .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-          .prefetch(tf.data.AUTOTUNE))
+  return (
+    dataset.batch(batch_size, drop_remainder=drop)
+    .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    .prefetch(tf.data.AUTOTUNE)
+  )

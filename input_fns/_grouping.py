@@ -28,21 +28,31 @@ def _check_component(path, kind, spec):
   name = _component_name(path, kind)
   if not isinstance(spec, tf.TensorSpec):
     validation.fail(
-        name, 'a dense Tensor to be grouped by steps_per_run', spec,
-        'sparse and ragged batches cannot be stacked into groups: densify them in the '
-        'input_fn (tf.sparse.to_dense, RaggedTensor.to_tensor with a fixed shape), or use '
-        'steps_per_run=1', error=exceptions.ArgumentTypeError)
+      name,
+      'a dense Tensor to be grouped by steps_per_run',
+      spec,
+      'sparse and ragged batches cannot be stacked into groups: densify them in the '
+      'input_fn (tf.sparse.to_dense, RaggedTensor.to_tensor with a fixed shape), or use '
+      'steps_per_run=1',
+      error=exceptions.ArgumentTypeError,
+    )
   shape = spec.shape
   if shape.rank is None or shape.rank == 0:
-    validation.fail(name, 'a batch [batch_size, ...] to be grouped by steps_per_run', spec,
-                    'the input_fn must return batched tensors (Dataset.batch)')
+    validation.fail(
+      name,
+      'a batch [batch_size, ...] to be grouped by steps_per_run',
+      spec,
+      'the input_fn must return batched tensors (Dataset.batch)',
+    )
   if not shape[1:].is_fully_defined():
     validation.fail(
-        name, 'a batch whose dimensions after the first are known, to be grouped by '
-        'steps_per_run', spec,
-        'batches of different shapes would be zero-padded to a common one, which changes '
-        'the maths: give the feature a fixed shape (e.g. dataset.map with tf.ensure_shape, '
-        'a FixedLenFeature, padded_batch with padded_shapes), or use steps_per_run=1')
+      name,
+      'a batch whose dimensions after the first are known, to be grouped by steps_per_run',
+      spec,
+      'batches of different shapes would be zero-padded to a common one, which changes '
+      'the maths: give the feature a fixed shape (e.g. dataset.map with tf.ensure_shape, '
+      'a FixedLenFeature, padded_batch with padded_shapes), or use steps_per_run=1',
+    )
   return shape[0]
 
 
@@ -101,19 +111,24 @@ def group_dataset(dataset, steps_per_run):
     for key in (groups.ROWS_KEY, groups.FEATURES_KEY):
       if key in features_spec:
         raise exceptions.ArgumentError(
-            'features already hold the key %r, which grouping reserves: the input is already '
-            'grouped (apply group_batches or steps_per_run once), or rename that feature' %
-            key)
+          'features already hold the key %r, which grouping reserves: the input is already '
+          'grouped (apply group_batches or steps_per_run once), or rename that feature' % key
+        )
   elif not isinstance(features_spec, tf.TensorSpec):
-    validation.fail('features', 'a dict of Tensors or a Tensor, to be grouped by '
-                    'steps_per_run', features_spec, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'features',
+      'a dict of Tensors or a Tensor, to be grouped by steps_per_run',
+      features_spec,
+      error=exceptions.ArgumentTypeError,
+    )
   dims = _batch_dims(features_spec, labels_spec)
   static = len(set(dims)) == 1 and dims[0] is not None
 
   def add_rows(*element):
     first = tf.nest.flatten(element[0])[0]
-    return groups.with_rows(element if with_labels else element[0],
-                            tf.shape(first, out_type=tf.int32)[0])
+    return groups.with_rows(
+      element if with_labels else element[0], tf.shape(first, out_type=tf.int32)[0]
+    )
 
   dataset = dataset.map(add_rows)
   if static:  # Every batch full: stacked as they are, static shapes kept.
@@ -139,8 +154,9 @@ def _carried_packs(components, rebuild, num_columns):
   carried = {}
   for component in components:
     keys = [key_of.get(i) for i in component.column_ids]
-    if (component.row_major and all(isinstance(k, str) for k in keys) and
-        len(set(keys)) == len(keys)):
+    if (
+      component.row_major and all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys)
+    ):
       carried[id(component)] = keys
   return carried
 
@@ -216,10 +232,12 @@ def group_batches(input_fn, steps_per_run=None):
       return result
     if not isinstance(result, tf.data.Dataset):
       validation.fail(
-          'what input_fn returned in TRAIN', 'a tf.data.Dataset of batches, to be grouped '
-          'by steps_per_run=%d' % steps, result,
-          'return the Dataset itself (not its tensors or an iterator), or use '
-          'steps_per_run=1', error=exceptions.ArgumentTypeError)
+        'what input_fn returned in TRAIN',
+        'a tf.data.Dataset of batches, to be grouped by steps_per_run=%d' % steps,
+        result,
+        'return the Dataset itself (not its tensors or an iterator), or use steps_per_run=1',
+        error=exceptions.ArgumentTypeError,
+      )
     if groups.is_group_spec(result.element_spec):  # A builder that groups by itself.
       return result
     return group_dataset(result, steps)
@@ -235,9 +253,19 @@ def _group_prefetch(prefetch, steps_per_run):
   return max(2, -(-prefetch // steps_per_run))
 
 
-def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle, seed=None,
-                       shard=(1, 0), drop_remainder=False, prefetch=tf.data.AUTOTUNE,
-                       steps_per_run=1):
+def make_group_dataset(
+  arrays,
+  dtypes,
+  rebuild,
+  batch_size,
+  num_epochs,
+  shuffle,
+  seed=None,
+  shard=(1, 0),
+  drop_remainder=False,
+  prefetch=tf.data.AUTOTUNE,
+  steps_per_run=1,
+):
   """``_arrays.make_dataset``, yielding groups of ``steps_per_run`` batches, gathered at once.
 
   The batches, their rows and their order are those of ``_arrays.make_dataset`` with the
@@ -258,14 +286,30 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
   """
   steps_per_run = validation.check_positive_int('steps_per_run', steps_per_run)
   if steps_per_run == 1:
-    return _arrays.make_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
-                                seed=seed, shard=shard, drop_remainder=drop_remainder,
-                                prefetch=prefetch)
+    return _arrays.make_dataset(
+      arrays,
+      dtypes,
+      rebuild,
+      batch_size,
+      num_epochs,
+      shuffle,
+      seed=seed,
+      shard=shard,
+      drop_remainder=drop_remainder,
+      prefetch=prefetch,
+    )
   num_shards, shard_index = shard
   store = _arrays.as_store(arrays, dtypes)
-  plan = _batching.BatchPlan(store.num_rows, batch_size, num_epochs, shuffle, seed=seed,
-                             num_shards=num_shards, shard_index=shard_index,
-                             drop_remainder=drop_remainder)
+  plan = _batching.BatchPlan(
+    store.num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed=seed,
+    num_shards=num_shards,
+    shard_index=shard_index,
+    drop_remainder=drop_remainder,
+  )
   # As make_dataset's: one matrix per dtype out of Python (from a row-major copy when
   # shuffling small columns), unpacked into the caller's columns once per group.
   components = store.components(row_major=shuffle)
@@ -283,8 +327,7 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
 
   def gather(group_index):
     first = int(group_index) * steps_per_run
-    last = first + steps_per_run if num_batches is None else min(first + steps_per_run,
-                                                                 num_batches)
+    last = first + steps_per_run if num_batches is None else min(first + steps_per_run, num_batches)
     indices = plan.indices(first, last - first)
     # Only the plan's last batch can be short.
     rows = np.full(last - first, batch_size, np.int32)
@@ -297,13 +340,18 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     gathered = [c.gather(indices) for c in components]
     if padding:
       for values in gathered:
-        values[len(indices) - padding:] = b'' if values.dtype.kind in 'OS' else 0
+        values[len(indices) - padding :] = b'' if values.dtype.kind in 'OS' else 0
     return gathered + [rows]
 
   @tf.autograph.experimental.do_not_convert
   def load_group(group_index):
-    tensors = tf.numpy_function(gather, [group_index], [s.dtype for s in specs] + [tf.int32],
-                                stateful=False, name='gather_group')
+    tensors = tf.numpy_function(
+      gather,
+      [group_index],
+      [s.dtype for s in specs] + [tf.int32],
+      stateful=False,
+      name='gather_group',
+    )
     rows = tensors[-1]
     rows.set_shape([None])
     # [k * batch_size, ...] -> [k, batch_size, ...]. A static batch dimension tells the
@@ -331,5 +379,8 @@ def make_group_dataset(arrays, dtypes, rebuild, batch_size, num_epochs, shuffle,
     columns = [None if c is None else by_group(c) for c in columns]
     return groups.with_rows(rebuild(columns), rows, packs)
 
-  return tf.data.Dataset.range(num_groups).map(load_group).prefetch(
-      _group_prefetch(prefetch, steps_per_run))
+  return (
+    tf.data.Dataset.range(num_groups)
+    .map(load_group)
+    .prefetch(_group_prefetch(prefetch, steps_per_run))
+  )

@@ -14,8 +14,10 @@ from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _grouping
 from tfest_adapters.input_fns import _sharding
 
-_SHUFFLE_MESSAGE = ('shuffle must be provided and explicitly set as boolean '
-                    '(it is recommended to set it as True for training); got {}')
+_SHUFFLE_MESSAGE = (
+  'shuffle must be provided and explicitly set as boolean '
+  '(it is recommended to set it as True for training); got {}'
+)
 
 
 def validate_shuffle(shuffle):
@@ -32,7 +34,8 @@ def validate_queue_capacity(queue_capacity, allow_none=False):
   if _checks.is_int(queue_capacity) and queue_capacity == 0:
     # The legacy function divides by the capacity when it builds its queue summary.
     raise _errors.InputZeroDivisionError(
-        validation.message('queue_capacity', 'a positive int', queue_capacity))
+      validation.message('queue_capacity', 'a positive int', queue_capacity)
+    )
   return _checks.positive_int('queue_capacity', queue_capacity)
 
 
@@ -46,8 +49,9 @@ def prefetch_batches(queue_capacity, batch_size):
   return max(1, -(-queue_capacity // batch_size))
 
 
-def make_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
-                  prefetch, steps_per_run):
+def make_input_fn(
+  arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed, prefetch, steps_per_run
+):
   """The input_fn of the drop-ins over checked columns (see ``_arrays.make_dataset``).
 
   Unlike ``tensor_slices_input_fn`` it ignores ``mode``: the legacy functions read the same
@@ -61,8 +65,16 @@ def make_input_fn(arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shu
     shard = _sharding.resolve(mode, config, input_context)
     _checks.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
-        store, dtypes, rebuild, batch_size, num_epochs, shuffle,
-        seed=call_seeds.next() if shuffle else None, shard=shard, prefetch=prefetch,
-        steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run))
+      store,
+      dtypes,
+      rebuild,
+      batch_size,
+      num_epochs,
+      shuffle,
+      seed=call_seeds.next() if shuffle else None,
+      shard=shard,
+      prefetch=prefetch,
+      steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run),
+    )
 
   return input_fn

@@ -74,6 +74,7 @@ def _trainer_index(config):
   if config.task_type in ('chief', 'master'):
     return config.task_id
   jobs = config.cluster_spec.jobs
-  leaders = sum(len(config.cluster_spec.job_tasks(job)) for job in ('chief', 'master')
-                if job in jobs)
+  leaders = sum(
+    len(config.cluster_spec.job_tasks(job)) for job in ('chief', 'master') if job in jobs
+  )
   return leaders + config.task_id

@@ -11,28 +11,52 @@ from tfest_adapters.input_fns import _grouping
 
 _ModeKeys = tf.estimator.ModeKeys
 
-_FEATURE_TYPES = (tf.io.FixedLenFeature, tf.io.VarLenFeature, tf.io.FixedLenSequenceFeature,
-                  tf.io.RaggedFeature, tf.io.SparseFeature)
+_FEATURE_TYPES = (
+  tf.io.FixedLenFeature,
+  tf.io.VarLenFeature,
+  tf.io.FixedLenSequenceFeature,
+  tf.io.RaggedFeature,
+  tf.io.SparseFeature,
+)
 
 
 def _validate_feature_spec(feature_spec):
   if not isinstance(feature_spec, dict) or not feature_spec:
-    validation.fail('feature_spec', 'a non-empty dict of name -> tf.io.FixedLenFeature '
-                    '(or another tf.io parsing spec)', feature_spec,
-                    'write_tfrecords returns one', error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'feature_spec',
+      'a non-empty dict of name -> tf.io.FixedLenFeature (or another tf.io parsing spec)',
+      feature_spec,
+      'write_tfrecords returns one',
+      error=exceptions.ArgumentTypeError,
+    )
   for name, spec in feature_spec.items():
     if not isinstance(name, str):
       validation.fail('feature_spec keys', 'str', name, error=exceptions.ArgumentTypeError)
     if not isinstance(spec, _FEATURE_TYPES):
-      validation.fail('feature_spec[%r]' % name, 'a tf.io parsing spec such as '
-                      'tf.io.FixedLenFeature', spec, error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'feature_spec[%r]' % name,
+        'a tf.io parsing spec such as tf.io.FixedLenFeature',
+        spec,
+        error=exceptions.ArgumentTypeError,
+      )
   return dict(feature_spec)
 
 
-def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shuffle=True,
-                      num_epochs=None, *, seed=None, compression_type=None,
-                      shuffle_buffer_size=10000, num_parallel_reads=4, drop_remainder=False,
-                      steps_per_run=None):
+def tfrecord_input_fn(
+  file_pattern,
+  feature_spec,
+  label_key,
+  batch_size=128,
+  shuffle=True,
+  num_epochs=None,
+  *,
+  seed=None,
+  compression_type=None,
+  shuffle_buffer_size=10000,
+  num_parallel_reads=4,
+  drop_remainder=False,
+  steps_per_run=None,
+):
   """Returns a mode-aware input_fn over TFRecord files of ``tf.train.Example``.
 
   Files are read in parallel (interleaved) when training, records are batched and parsed a
@@ -96,15 +120,16 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
   label_key = _files.validate_label_key(label_key, list(feature_spec), 'feature_spec keys')
   validation.check_one_of('compression_type', compression_type, _files.COMPRESSION_TYPES)
   batch_size, num_epochs, seed = _files.validate_reading(
-      batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size,
-      num_parallel_reads)
+    batch_size, shuffle, num_epochs, seed, drop_remainder, shuffle_buffer_size, num_parallel_reads
+  )
   steps_per_run = groups.validate_steps_per_run(steps_per_run)
 
   call_seeds = _batching.CallSeeds(seed)
 
   def input_fn(mode=None, params=None, config=None, input_context=None):
     mode_shuffle, mode_epochs, mode_drop = _files.mode_settings(
-        mode, shuffle, num_epochs, drop_remainder)
+      mode, shuffle, num_epochs, drop_remainder
+    )
     call_seed = call_seeds.next_int() if mode_shuffle else None
     with_labels = label_key is not None and mode != _ModeKeys.PREDICT
     spec = dict(feature_spec)
@@ -121,10 +146,21 @@ def tfrecord_input_fn(file_pattern, feature_spec, label_key, batch_size=128, shu
       labels = features.pop(label_key)
       return features, labels
 
-    records = _files.records(files, reader, mode, config, input_context, mode_shuffle,
-                             mode_epochs, call_seed, shuffle_buffer_size, num_parallel_reads)
+    records = _files.records(
+      files,
+      reader,
+      mode,
+      config,
+      input_context,
+      mode_shuffle,
+      mode_epochs,
+      call_seed,
+      shuffle_buffer_size,
+      num_parallel_reads,
+    )
     return _grouping.group_dataset(
-        _files.batches(records, parse, batch_size, mode_epochs, mode_drop),
-        groups.steps_per_run_of(mode, params, steps_per_run))
+      _files.batches(records, parse, batch_size, mode_epochs, mode_drop),
+      groups.steps_per_run_of(mode, params, steps_per_run),
+    )
 
   return input_fn

@@ -17,8 +17,10 @@ _CHUNK_ROWS = 4096
 
 # Named (and pickled) under its public module, as before the readers and writer were split.
 TFRecordFiles = collections.namedtuple(
-    'TFRecordFiles', ['paths', 'feature_spec', 'label_key', 'num_examples'],
-    module='tfest_adapters.input_fns.file_io')
+  'TFRecordFiles',
+  ['paths', 'feature_spec', 'label_key', 'num_examples'],
+  module='tfest_adapters.input_fns.file_io',
+)
 TFRecordFiles.__doc__ = """What :func:`write_tfrecords` wrote.
 
 Attributes:
@@ -39,14 +41,19 @@ def _example_kind(name, array):
       validation.fail(name, 'values that fit in int64', array)
     return 'int64_list', tf.int64, lambda a: a.astype(np.int64, copy=False).tolist()
   if kind in 'OSU':
-    return 'bytes_list', tf.string, lambda a: [
-        v.encode('utf-8') if isinstance(v, str) else bytes(v) for v in a.tolist()]
-  validation.fail(name, 'float, int, bool or string values', array,
-                  error=exceptions.ArgumentTypeError)
+    return (
+      'bytes_list',
+      tf.string,
+      lambda a: [v.encode('utf-8') if isinstance(v, str) else bytes(v) for v in a.tolist()],
+    )
+  validation.fail(
+    name, 'float, int, bool or string values', array, error=exceptions.ArgumentTypeError
+  )
 
 
-def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
-                    compression_type=None):
+def write_tfrecords(
+  features, labels, path, num_shards=1, *, label_key='label', compression_type=None
+):
   """Writes in-memory features (and labels) as TFRecord files of ``tf.train.Example``.
 
   One Example per row, one feature per column (as google-research/bert's
@@ -89,12 +96,18 @@ def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
     TypeError: unsupported types or dtypes.
   """
   if not (isinstance(features, dict) or _columns.is_dataframe(features)):
-    validation.fail('features', 'a dict of arrays or a pandas DataFrame', features,
-                    'Name a single array: {"x": array}', error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'features',
+      'a dict of arrays or a pandas DataFrame',
+      features,
+      'Name a single array: {"x": array}',
+      error=exceptions.ArgumentTypeError,
+    )
   _, feature_columns = _columns.flatten('features', features, allow_none=False)
   if isinstance(labels, dict) or _columns.is_dataframe(labels):
-    validation.fail('labels', 'one array or pandas Series, or None', labels,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'labels', 'one array or pandas Series, or None', labels, error=exceptions.ArgumentTypeError
+    )
   _, label_columns = _columns.flatten('labels', labels, allow_none=True)
   num_rows = _columns.validate_lengths(feature_columns, label_columns)
   if not isinstance(path, (str, os.PathLike)):
@@ -110,8 +123,9 @@ def write_tfrecords(features, labels, path, num_shards=1, *, label_key='label',
   columns = [(k, a) for k, a, _ in feature_columns]
   if label_columns:
     if label_key in dict(columns):
-      validation.fail('label_key', 'a name that is not a feature', label_key,
-                      'Pass another label_key')
+      validation.fail(
+        'label_key', 'a name that is not a feature', label_key, 'Pass another label_key'
+      )
     columns.append((label_key, label_columns[0][1]))
   kinds = {}
   feature_spec = {}
@@ -151,7 +165,7 @@ def _write_rows(writer, columns, kinds, start, stop):
     for name, array in columns:
       _, convert, width = kinds[name]
       flat = convert(np.asarray(array[begin:end]).reshape(end - begin, width).reshape(-1))
-      values[name] = [flat[i * width:(i + 1) * width] for i in range(end - begin)]
+      values[name] = [flat[i * width : (i + 1) * width] for i in range(end - begin)]
     for i in range(end - begin):
       feature = {name: _feature(kinds[name][0], values[name][i]) for name, _ in columns}
       example = tf.train.Example(features=tf.train.Features(feature=feature))

@@ -22,12 +22,18 @@ def _first_dim(name, value):
   """``value.shape[0]``, with a clear error where the legacy function crashed."""
   shape = getattr(value, 'shape', None)
   if shape is None:
-    raise _errors.InputAttributeError(validation.message(
-        name, 'a numpy array', value, 'Convert it with np.asarray'))
+    raise _errors.InputAttributeError(
+      validation.message(name, 'a numpy array', value, 'Convert it with np.asarray')
+    )
   if len(shape) == 0:
-    raise _errors.InputIndexError(validation.message(
-        name, 'an array with a first (rows) dimension', value,
-        'A single example is an array of shape [1, ...]'))
+    raise _errors.InputIndexError(
+      validation.message(
+        name,
+        'an array with a first (rows) dimension',
+        value,
+        'A single example is an array of shape [1, ...]',
+      )
+    )
   return shape[0]
 
 
@@ -59,10 +65,11 @@ def _legacy_columns(x, y):
     else:
       shape_of_y = {k: data[k].shape for k in target_keys}
     raise exceptions.ArgumentError(
-        'Length of tensors in x and y is mismatched. All '
-        'elements in x and y must have the same length.\n'
-        'Shapes in x: {}\n'
-        'Shapes in y: {}\n'.format(shape_dict_of_x, shape_of_y))
+      'Length of tensors in x and y is mismatched. All '
+      'elements in x and y must have the same length.\n'
+      'Shapes in x: {}\n'
+      'Shapes in y: {}\n'.format(shape_dict_of_x, shape_of_y)
+    )
   # Past the legacy checks: an object column must hold strings, or the first batch fails
   # deep in tf.data ("Unsupported object type dict").
   for key, value in data.items():
@@ -82,8 +89,7 @@ def _ordered_columns(x, y):
       raise exceptions.ArgumentError('x cannot be an empty array')
     data = collections.OrderedDict({_DIRECT_INPUT_KEY: x})
   else:
-    raise exceptions.ArgumentTypeError(
-        'x must be a dict or array; got {}'.format(type(x).__name__))
+    raise exceptions.ArgumentTypeError('x must be a dict or array; got {}'.format(type(x).__name__))
   feature_keys = list(data.keys())
 
   if y is None:
@@ -95,8 +101,11 @@ def _ordered_columns(x, y):
     target_keys = list(ordered_y.keys())
     duplicate_keys = set(feature_keys).intersection(set(target_keys))
     if duplicate_keys:
-      raise exceptions.ArgumentError('{} duplicate keys are found in both x and y: '
-                                     '{}'.format(len(duplicate_keys), duplicate_keys))
+      raise exceptions.ArgumentError(
+        '{} duplicate keys are found in both x and y: {}'.format(
+          len(duplicate_keys), duplicate_keys
+        )
+      )
     data.update(ordered_y)
   else:
     target_keys = _TARGET_KEY
@@ -106,8 +115,18 @@ def _ordered_columns(x, y):
   return data, feature_keys, target_keys
 
 
-def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
-                   queue_capacity=1000, num_threads=1, *, seed=None, steps_per_run=None):
+def numpy_input_fn(
+  x,
+  y=None,
+  batch_size=128,
+  num_epochs=1,
+  shuffle=None,
+  queue_capacity=1000,
+  num_threads=1,
+  *,
+  seed=None,
+  steps_per_run=None,
+):
   """Returns an input_fn that feeds a dict of numpy arrays (or one array) to an Estimator.
 
   A drop-in replacement for ``tf.compat.v1.estimator.inputs.numpy_input_fn``, on ``tf.data``:
@@ -197,6 +216,14 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     return features, dict(zip(target_keys, columns[num_features:]))
 
   return _legacy.make_input_fn(
-      arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
-      _legacy.prefetch_batches(queue_capacity, batch_size), steps_per_run)
-
+    arrays,
+    dtypes,
+    rebuild,
+    num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed,
+    _legacy.prefetch_batches(queue_capacity, batch_size),
+    steps_per_run,
+  )

@@ -19,15 +19,20 @@ def _import_pandas():
     import pandas as pd
   except (ImportError, OSError):
     raise exceptions.ArgumentTypeError(
-        'pandas_input_fn should not be called without pandas installed') from None
+      'pandas_input_fn should not be called without pandas installed'
+    ) from None
   return pd
 
 
 def _validate_x(x, pd):
   if isinstance(x, pd.DataFrame):
     if x.columns.has_duplicates:
-      validation.fail('x', 'a DataFrame with unique column names', list(x.columns),
-                      'Rename the duplicated columns')
+      validation.fail(
+        'x',
+        'a DataFrame with unique column names',
+        list(x.columns),
+        'Rename the duplicated columns',
+      )
     return x
   message = validation.message('x', 'a pandas DataFrame', x)
   # The legacy function fails on x.copy() or x.columns (AttributeError) for these, and
@@ -41,22 +46,34 @@ def _validate_y(y, x, target_column, pd):
   """The legacy checks on y, in the legacy order and with the legacy texts."""
   if target_column in x:
     raise exceptions.ArgumentError(
-        'Cannot use name %s for target column: DataFrame already has a '
-        'column with that name: %s' % (target_column, x.columns))
+      'Cannot use name %s for target column: DataFrame already has a '
+      'column with that name: %s' % (target_column, x.columns)
+    )
   if not isinstance(y, (pd.Series, pd.DataFrame)):
     message = validation.message('y', 'a pandas Series or DataFrame, or None', y)
     if not hasattr(y, 'index'):
       raise _errors.InputAttributeError(message)
     raise exceptions.ArgumentError(message)
   if not np.array_equal(x.index, y.index):
-    raise exceptions.ArgumentError('Index for x and y are mismatched.\nIndex for x: %s\n'
-                                   'Index for y: %s\n' % (x.index, y.index))
+    raise exceptions.ArgumentError(
+      'Index for x and y are mismatched.\nIndex for x: %s\nIndex for y: %s\n' % (x.index, y.index)
+    )
   return y
 
 
-def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
-                    queue_capacity=1000, num_threads=1, target_column='target', *,
-                    seed=None, steps_per_run=None):
+def pandas_input_fn(
+  x,
+  y=None,
+  batch_size=128,
+  num_epochs=1,
+  shuffle=None,
+  queue_capacity=1000,
+  num_threads=1,
+  target_column='target',
+  *,
+  seed=None,
+  steps_per_run=None,
+):
   """Returns an input_fn that feeds a pandas DataFrame to an Estimator.
 
   A drop-in replacement for ``tf.compat.v1.estimator.inputs.pandas_input_fn``, on tf.data,
@@ -154,6 +171,14 @@ def pandas_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None,
     return features, dict(zip(target_keys, tensors[num_features:]))
 
   return _legacy.make_input_fn(
-      arrays, dtypes, rebuild, num_rows, batch_size, num_epochs, shuffle, seed,
-      _legacy.prefetch_batches(queue_capacity, batch_size), steps_per_run)
-
+    arrays,
+    dtypes,
+    rebuild,
+    num_rows,
+    batch_size,
+    num_epochs,
+    shuffle,
+    seed,
+    _legacy.prefetch_batches(queue_capacity, batch_size),
+    steps_per_run,
+  )

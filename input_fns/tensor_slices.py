@@ -26,9 +26,17 @@ def _store(columns):
   return _arrays.ColumnStore([a for _, a, _ in columns], [d for _, _, d in columns])
 
 
-def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
-                           num_epochs=None, *, seed=None, drop_remainder=False,
-                           steps_per_run=None):
+def tensor_slices_input_fn(
+  features,
+  labels=None,
+  batch_size=128,
+  shuffle=True,
+  num_epochs=None,
+  *,
+  seed=None,
+  drop_remainder=False,
+  steps_per_run=None,
+):
   """Returns a mode-aware input_fn over in-memory features and labels.
 
   The ``from_tensor_slices((dict(features), labels)).shuffle(1000).repeat().batch(n)`` input
@@ -130,10 +138,16 @@ def tensor_slices_input_fn(features, labels=None, batch_size=128, shuffle=True,
     shard = _sharding.resolve(mode, config, input_context)
     _checks.check_shard_not_empty(num_rows, shard)
     return _grouping.make_group_dataset(
-        stores[with_labels], None, rebuild, batch_size,
-        mode_epochs, mode_shuffle, seed=call_seeds.next() if mode_shuffle else None,
-        shard=shard, drop_remainder=mode_drop,
-        steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run))
+      stores[with_labels],
+      None,
+      rebuild,
+      batch_size,
+      mode_epochs,
+      mode_shuffle,
+      seed=call_seeds.next() if mode_shuffle else None,
+      shard=shard,
+      drop_remainder=mode_drop,
+      steps_per_run=groups.steps_per_run_of(mode, params, steps_per_run),
+    )
 
   return input_fn
-

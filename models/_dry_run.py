@@ -82,25 +82,37 @@ class ModeReport:
     if self.loss is not None:
       lines.append('loss %.6g' % self.loss)
     if self.mode == ModeKeys.TRAIN:
-      lines.append({True: 'train_op increments the global step',
-                    False: 'train_op does NOT increment the global step',
-                    None: 'train_op: global step increment not visible (control flow v2)'}[
-                        self.increments_global_step])
-      lines.append('%d trainable parameters in %d variables' % (
-          self.trainable_parameters, self.trainable_variables))
+      lines.append(
+        {
+          True: 'train_op increments the global step',
+          False: 'train_op does NOT increment the global step',
+          None: 'train_op: global step increment not visible (control flow v2)',
+        }[self.increments_global_step]
+      )
+      lines.append(
+        '%d trainable parameters in %d variables'
+        % (self.trainable_parameters, self.trainable_variables)
+      )
     if self.metrics:
-      lines.append('metrics: ' + ', '.join(
+      lines.append(
+        'metrics: '
+        + ', '.join(
           '%s=%s' % (k, ('%.4g' % v) if isinstance(v, float) else v)
-          for k, v in sorted(self.metrics.items())))
+          for k, v in sorted(self.metrics.items())
+        )
+      )
     if self.predictions:
-      lines.append('predictions: ' + ', '.join(
-          '%s %s %s' % (k, _format_shape(s), d) for k, (s, d) in sorted(
-              self.predictions.items())))
+      lines.append(
+        'predictions: '
+        + ', '.join(
+          '%s %s %s' % (k, _format_shape(s), d) for k, (s, d) in sorted(self.predictions.items())
+        )
+      )
     if self.export_outputs:
-      lines.append('signatures: ' + ', '.join(
-          '%s (%s)' % kv for kv in sorted(self.export_outputs.items())))
-    lines.append('features: ' + ', '.join(
-        '%s %s' % kv for kv in sorted(self.features.items())))
+      lines.append(
+        'signatures: ' + ', '.join('%s (%s)' % kv for kv in sorted(self.export_outputs.items()))
+      )
+    lines.append('features: ' + ', '.join('%s %s' % kv for kv in sorted(self.features.items())))
     if self.labels is not None:
       lines.append('labels: %s' % self.labels)
     return lines
@@ -120,12 +132,17 @@ class DryRunReport:
     self.modes = collections.OrderedDict((r.mode, r) for r in mode_reports)
 
   def __getitem__(self, mode):
-    key = {'TRAIN': ModeKeys.TRAIN, 'EVAL': ModeKeys.EVAL, 'PREDICT': ModeKeys.PREDICT,
-           'INFER': ModeKeys.PREDICT}.get(str(mode).upper(), mode)
+    key = {
+      'TRAIN': ModeKeys.TRAIN,
+      'EVAL': ModeKeys.EVAL,
+      'PREDICT': ModeKeys.PREDICT,
+      'INFER': ModeKeys.PREDICT,
+    }.get(str(mode).upper(), mode)
     if key not in self.modes:
       raise exceptions.ArgumentKeyError(
-          'this dry run has no mode %r; it has %s' % (mode, ', '.join(
-              r.name for r in self.modes.values())))
+        'this dry run has no mode %r; it has %s'
+        % (mode, ', '.join(r.name for r in self.modes.values()))
+      )
     return self.modes[key]
 
   def __iter__(self):
@@ -147,8 +164,9 @@ class DryRunReport:
     return self[ModeKeys.PREDICT]
 
   def __str__(self):
-    lines = ['dry run: %s built on one batch each, nothing trained' % ', '.join(
-        r.name for r in self)]
+    lines = [
+      'dry run: %s built on one batch each, nothing trained' % ', '.join(r.name for r in self)
+    ]
     for report in self:
       summary = report.summary()
       lines.append('%-8s %s' % (report.name, summary[0]))
@@ -160,12 +178,14 @@ class DryRunReport:
 
   def _repr_html_(self):
     rows = ''.join(
-        '<tr><th style="text-align:left;vertical-align:top">%s</th><td style="text-align:left">'
-        '%s</td></tr>' % (html.escape(r.name),
-                          '<br>'.join(html.escape(line) for line in r.summary()))
-        for r in self)
-    return ('<table><caption style="text-align:left">dry run: one batch per mode, nothing '
-            'trained</caption>%s</table>' % rows)
+      '<tr><th style="text-align:left;vertical-align:top">%s</th><td style="text-align:left">'
+      '%s</td></tr>' % (html.escape(r.name), '<br>'.join(html.escape(line) for line in r.summary()))
+      for r in self
+    )
+    return (
+      '<table><caption style="text-align:left">dry run: one batch per mode, nothing '
+      'trained</caption>%s</table>' % rows
+    )
 
 
 def _call_input_fn(input_fn, mode, params, config):
@@ -186,9 +206,11 @@ def _features_and_labels(result, mode):
   """Parses an input_fn's result as the Estimator does (a Dataset becomes an iterator)."""
   if isinstance(result, (list, tuple)) and len(result) != 2:
     validation.fail(
-        'what input_fn returned in %s' % _spec_checks.mode_name(mode),
-        'a tf.data.Dataset, a (features, labels) pair or the features', result,
-        'return (features, labels), or a Dataset of (features, labels) pairs')
+      'what input_fn returned in %s' % _spec_checks.mode_name(mode),
+      'a tf.data.Dataset, a (features, labels) pair or the features',
+      result,
+      'return (features, labels), or a Dataset of (features, labels) pairs',
+    )
   features, labels, hooks = estimator_util.parse_input_fn_result(result)
   if mode == ModeKeys.PREDICT:
     labels = None  # Estimator.predict drops them too.
@@ -198,11 +220,18 @@ def _features_and_labels(result, mode):
 def _call_model_fn(model_fn, features, labels, mode, params, config):
   """Calls ``model_fn`` as ``Estimator._call_model_fn`` does."""
   return model_fn_call.call_model_fn(
-      model_fn, function_utils.fn_args(model_fn), features, labels, mode, params, config,
-      lambda: exceptions.ArgumentError(
-          'model_fn does not take labels, but the input_fn returns labels in %s: add a labels '
-          'argument to the model_fn, or return only the features' %
-          _spec_checks.mode_name(mode)))
+    model_fn,
+    function_utils.fn_args(model_fn),
+    features,
+    labels,
+    mode,
+    params,
+    config,
+    lambda: exceptions.ArgumentError(
+      'model_fn does not take labels, but the input_fn returns labels in %s: add a labels '
+      'argument to the model_fn, or return only the features' % _spec_checks.mode_name(mode)
+    ),
+  )
 
 
 def _run(spec, hooks, mode, config, report):
@@ -220,16 +249,17 @@ def _run(spec, hooks, mode, config, report):
     fetches['predictions'] = spec.predictions
   ran = {}
   session_creator = tf.compat.v1.train.ChiefSessionCreator(
-      scaffold=spec.scaffold, config=config.session_config)
-  with tf.compat.v1.train.MonitoredSession(session_creator=session_creator,
-                                           hooks=hooks) as session:
+    scaffold=spec.scaffold, config=config.session_config
+  )
+  with tf.compat.v1.train.MonitoredSession(session_creator=session_creator, hooks=hooks) as session:
     ran.update(session.run(fetches))
     if metric_values:
       ran['metrics'] = session.run(metric_values)
   if not ran:  # MonitoredSession swallows OutOfRangeError.
     raise exceptions.ArgumentError(
-        'the input_fn gave no batch in %s: its Dataset is empty (check the data, and that '
-        'batch(..., drop_remainder=True) is not dropping everything)' % report.name)
+      'the input_fn gave no batch in %s: its Dataset is empty (check the data, and that '
+      'batch(..., drop_remainder=True) is not dropping everything)' % report.name
+    )
   if 'loss' in ran:
     report.loss = float(np.asarray(ran['loss']))
   for name, value in sorted(ran.get('metrics', {}).items()):
@@ -239,8 +269,9 @@ def _run(spec, hooks, mode, config, report):
   if predictions is not None:
     if not isinstance(predictions, dict):
       predictions = {'predictions': predictions}
-    report.predictions = {k: (_shape(v), _dtype_name(np.asarray(v)))
-                          for k, v in predictions.items()}
+    report.predictions = {
+      k: (_shape(v), _dtype_name(np.asarray(v))) for k, v in predictions.items()
+    }
 
 
 def _dry_run_mode(model_fn, input_fn, mode, params, config):
@@ -249,24 +280,27 @@ def _dry_run_mode(model_fn, input_fn, mode, params, config):
     tf.compat.v1.random.set_random_seed(config.tf_random_seed)
     tf.compat.v1.train.create_global_step(graph)
     features, labels, hooks = _features_and_labels(
-        _call_input_fn(input_fn, mode, params, config), mode)
+      _call_input_fn(input_fn, mode, params, config), mode
+    )
     spec = _call_model_fn(model_fn, features, labels, mode, params, config)
-    report.features = ({k: _static_description(v) for k, v in features.items()}
-                       if isinstance(features, dict) else
-                       {'<features>': _static_description(features)})
+    report.features = (
+      {k: _static_description(v) for k, v in features.items()}
+      if isinstance(features, dict)
+      else {'<features>': _static_description(features)}
+    )
     if labels is not None and not isinstance(labels, dict):
       report.labels = _static_description(labels)
     elif isinstance(labels, dict):
-      report.labels = ', '.join('%s %s' % (k, _static_description(v))
-                                for k, v in sorted(labels.items()))
+      report.labels = ', '.join(
+        '%s %s' % (k, _static_description(v)) for k, v in sorted(labels.items())
+      )
     trainable = tf.compat.v1.trainable_variables()
     report.trainable_variables = len(trainable)
     report.trainable_parameters = int(sum(v.shape.num_elements() or 0 for v in trainable))
     if mode == ModeKeys.TRAIN:
       report.increments_global_step = _spec_checks.increments_global_step(spec.train_op)
     if mode == ModeKeys.PREDICT:
-      report.export_outputs = {k: type(v).__name__
-                               for k, v in (spec.export_outputs or {}).items()}
+      report.export_outputs = {k: type(v).__name__ for k, v in (spec.export_outputs or {}).items()}
     _run(spec, hooks, mode, config, report)
   return report
 
@@ -307,23 +341,25 @@ def dry_run(model_fn, input_fn, params=None, config=None, modes=None):
     report.predict.predictions['probabilities']  # ((batch_size, 3), 'float32')
   """
   validation.check_callable('input_fn', input_fn)
-  checked = (model_fn if getattr(model_fn, 'mode_checked', False)
-             else _mode_checked.mode_checked(model_fn))
+  checked = (
+    model_fn if getattr(model_fn, 'mode_checked', False) else _mode_checked.mode_checked(model_fn)
+  )
   if config is None:
     config = tf.estimator.RunConfig()
   if not isinstance(config, tf.estimator.RunConfig):
-    validation.fail('config', 'a tf.estimator.RunConfig', config,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'config', 'a tf.estimator.RunConfig', config, error=exceptions.ArgumentTypeError
+    )
   if params is not None and not isinstance(params, dict):
     validation.fail('params', 'None or a dict', params, error=exceptions.ArgumentTypeError)
   if params and 'params' not in function_utils.fn_args(checked):
     raise exceptions.ArgumentError(
-        'params were given, but model_fn takes no params argument (the Estimator would refuse '
-        'it too): add params to the model_fn arguments, or drop params')
+      'params were given, but model_fn takes no params argument (the Estimator would refuse '
+      'it too): add params to the model_fn arguments, or drop params'
+    )
   params = copy.deepcopy(params or {})
   if modes is None:
     modes = _ALL_MODES
   for mode in modes:
     _spec_checks.mode_name(mode)
-  return DryRunReport([_dry_run_mode(checked, input_fn, mode, params, config)
-                       for mode in modes])
+  return DryRunReport([_dry_run_mode(checked, input_fn, mode, params, config) for mode in modes])

@@ -107,21 +107,24 @@ class Group:
     features = dict(features)
     self.rows = features.pop(groups.ROWS_KEY)
     if self.rows.shape.rank != 1 or not self.rows.dtype.is_integer:
-      _fail('features[%r] must be the int row counts [k] of a group of batches, given: %s' % (
-          groups.ROWS_KEY, self.rows))
+      _fail(
+        'features[%r] must be the int row counts [k] of a group of batches, given: %s'
+        % (groups.ROWS_KEY, self.rows)
+      )
     self.features = features.pop(groups.FEATURES_KEY, None)
     if self.features is None:
       for key in [k for k in features if groups.packed_keys(k) is not None]:
         keys, matrix = groups.packed_keys(key), features.pop(key)
         if matrix.shape.rank != 3 or matrix.shape[2] != len(keys):
-          _fail('features[%r] must be a [k, batch_size, %d] matrix, given: %s' % (
-              key, len(keys), matrix))
+          _fail(
+            'features[%r] must be a [k, batch_size, %d] matrix, given: %s'
+            % (key, len(keys), matrix)
+          )
         # Placeholders, replaced by the matrix's columns at each batch.
         features.update({k: _PackedColumn(matrix, j) for j, k in enumerate(keys)})
       self.features = features
     self.labels = labels
-    leaves = tf.nest.flatten(self.features) + (
-        [] if labels is None else tf.nest.flatten(labels))
+    leaves = tf.nest.flatten(self.features) + ([] if labels is None else tf.nest.flatten(labels))
     self._num_features = len(tf.nest.flatten(self.features))
     kinds = collections.OrderedDict()  # Kind -> (tensor, [(column, leaf index)]).
     dims = set()
@@ -129,11 +132,14 @@ class Group:
       if isinstance(leaf, _PackedColumn):
         dims.add(leaf.matrix.shape[1])
         kinds.setdefault(('packed', id(leaf.matrix)), (leaf.matrix, []))[1].append(
-            (leaf.column, index))
+          (leaf.column, index)
+        )
         continue
       if not isinstance(leaf, tf.Tensor) or leaf.shape.rank is None or leaf.shape.rank < 2:
-        _fail('every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
-              'given: %r' % (leaf,))
+        _fail(
+          'every feature and label of a group must be a dense Tensor [k, batch_size, ...], '
+          'given: %r' % (leaf,)
+        )
       dims.add(leaf.shape[1])
       entries = kinds.setdefault((leaf.dtype, tuple(leaf.shape[2:])), (None, []))[1]
       entries.append((len(entries), index))
@@ -176,7 +182,10 @@ class Group:
         parts = [batch if rows is None else batch[:rows]]
       for index, part in zip(indices, parts):
         leaves[index] = part
-    features = tf.nest.pack_sequence_as(self.features, leaves[:self._num_features])
-    labels = (None if self.labels is None else
-              tf.nest.pack_sequence_as(self.labels, leaves[self._num_features:]))
+    features = tf.nest.pack_sequence_as(self.features, leaves[: self._num_features])
+    labels = (
+      None
+      if self.labels is None
+      else tf.nest.pack_sequence_as(self.labels, leaves[self._num_features :])
+    )
     return features, labels

@@ -23,8 +23,10 @@ def _train_op_fn(optimizer_fn):
 
   The only place a train op is built, for every template and optimizer kind.
   """
+
   def train_op_fn(loss):
     return _optimizers.minimize(loss, optimizer_fn())
+
   return train_op_fn
 
 
@@ -62,13 +64,16 @@ def _servable_by_default(spec, features):
   stays classification/regression.
   """
   outputs = spec.export_outputs or {}
-  if (isinstance(outputs.get(_DEFAULT_SIGNATURE), tf.estimator.export.PredictOutput) or
-      _PREDICT_SIGNATURE not in outputs):
+  if (
+    isinstance(outputs.get(_DEFAULT_SIGNATURE), tf.estimator.export.PredictOutput)
+    or _PREDICT_SIGNATURE not in outputs
+  ):
     return spec
   tensors = tf.nest.flatten(features)
   raw = tensors and all(
-      getattr(getattr(t, 'op', None), 'type', None) in ('Placeholder', 'PlaceholderWithDefault')
-      for t in tensors)
+    getattr(getattr(t, 'op', None), 'type', None) in ('Placeholder', 'PlaceholderWithDefault')
+    for t in tensors
+  )
   if not raw or (len(tensors) == 1 and tensors[0].dtype == tf.string):
     return spec
   outputs = dict(outputs)
@@ -79,9 +84,9 @@ def _servable_by_default(spec, features):
 def _validate_labels(labels, mode):
   if labels is None:
     raise exceptions.ArgumentError(
-        '%s needs labels, but the input_fn returned none: return (features, labels) from the '
-        'input_fn, or a tf.data.Dataset of (features, labels) pairs' %
-        _spec_checks.mode_name(mode))
+      '%s needs labels, but the input_fn returned none: return (features, labels) from the '
+      'input_fn, or a tf.data.Dataset of (features, labels) pairs' % _spec_checks.mode_name(mode)
+    )
 
 
 def _class_labels(head):
@@ -108,26 +113,46 @@ def _checked_labels(head, labels, mode):
   name = 'labels (%s)' % _spec_checks.mode_name(mode)
   if vocabulary is not None:
     if labels.dtype != tf.string:
-      validation.fail(name, 'strings from label_vocabulary %s' % list(vocabulary), labels,
-                       'Give the class names as strings, or drop label_vocabulary to use '
-                       'int class ids 0..%d' % (n_classes - 1),
-                       error=exceptions.ArgumentTypeError)
+      validation.fail(
+        name,
+        'strings from label_vocabulary %s' % list(vocabulary),
+        labels,
+        'Give the class names as strings, or drop label_vocabulary to use '
+        'int class ids 0..%d' % (n_classes - 1),
+        error=exceptions.ArgumentTypeError,
+      )
     return labels
   if labels.dtype == tf.string:
-    validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
-                     labels, 'String labels need label_vocabulary (the class names, e.g. '
-                     "params['label_vocabulary']=['setosa', 'versicolor', 'virginica']), or "
-                     'map them to int ids first', error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+      labels,
+      'String labels need label_vocabulary (the class names, e.g. '
+      "params['label_vocabulary']=['setosa', 'versicolor', 'virginica']), or "
+      'map them to int ids first',
+      error=exceptions.ArgumentTypeError,
+    )
   if not labels.dtype.is_integer:
-    validation.fail(name, 'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
-                     labels, 'Cast whole-number labels to int (y.astype("int64")); a '
-                     'classifier does not take fractional labels',
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'int class ids 0..%d (n_classes=%d)' % (n_classes - 1, n_classes),
+      labels,
+      'Cast whole-number labels to int (y.astype("int64")); a '
+      'classifier does not take fractional labels',
+      error=exceptions.ArgumentTypeError,
+    )
   in_range = tf.reduce_all(tf.logical_and(labels >= 0, labels < n_classes))
-  check = tf.debugging.Assert(in_range, [
+  check = tf.debugging.Assert(
+    in_range,
+    [
       'labels must be class ids from 0 to %d (n_classes=%d); given a batch with labels from'
-      % (n_classes - 1, n_classes), tf.reduce_min(labels), 'to', tf.reduce_max(labels)],
-                              name='check_label_ids')
+      % (n_classes - 1, n_classes),
+      tf.reduce_min(labels),
+      'to',
+      tf.reduce_max(labels),
+    ],
+    name='check_label_ids',
+  )
   with tf.control_dependencies([check]):
     return tf.identity(labels)
 
@@ -135,8 +160,9 @@ def _checked_labels(head, labels, mode):
 def _regularization_losses(layers):
   """The losses added to the training loss: Keras layers' and the graph collection's."""
   return _unique(
-      _layer_attr(layers, 'losses') +
-      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES))
+    _layer_attr(layers, 'losses')
+    + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)
+  )
 
 
 def estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()):
@@ -159,23 +185,33 @@ def estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()
   # Predict.
   if mode == ModeKeys.PREDICT:
     return _servable_by_default(
-        head.create_estimator_spec(features=head_features, mode=mode, logits=logits), features)
+      head.create_estimator_spec(features=head_features, mode=mode, logits=logits), features
+    )
   _validate_labels(labels, mode)
   labels = _checked_labels(head, labels, mode)
   regularization_losses = _regularization_losses(layers) or None
   # Eval.
   if mode == ModeKeys.EVAL:
     return head.create_estimator_spec(
-        features=head_features, mode=mode, logits=logits, labels=labels,
-        regularization_losses=regularization_losses)
+      features=head_features,
+      mode=mode,
+      logits=logits,
+      labels=labels,
+      regularization_losses=regularization_losses,
+    )
   # Train.
   update_ops = _unique(
-      _layer_attr(layers, 'updates') +
-      tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
+    _layer_attr(layers, 'updates') + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+  )
   return head.create_estimator_spec(
-      features=head_features, mode=mode, logits=logits, labels=labels,
-      train_op_fn=_train_op_fn(optimizer_fn), update_ops=update_ops,
-      regularization_losses=regularization_losses)
+    features=head_features,
+    mode=mode,
+    logits=logits,
+    labels=labels,
+    train_op_fn=_train_op_fn(optimizer_fn),
+    update_ops=update_ops,
+    regularization_losses=regularization_losses,
+  )
 
 
 def model_spec(head, features, labels, mode, network, optimizer_fn, steps_per_run=1):
@@ -185,8 +221,10 @@ def model_spec(head, features, labels, mode, network, optimizer_fn, steps_per_ru
   group of batches (``steps_per_run``, see :mod:`._steps_per_run`), TRAIN runs one
   :func:`estimator_spec` step per batch of the group in an in-graph loop.
   """
+
   def make_spec(step_features, step_labels, logits, layers):
-    return estimator_spec(head, step_features, step_labels, mode, logits, optimizer_fn,
-                          layers)
-  return _steps_per_run.model_spec(features, labels, mode, network, make_spec, head,
-                                   _regularization_losses, steps_per_run)
+    return estimator_spec(head, step_features, step_labels, mode, logits, optimizer_fn, layers)
+
+  return _steps_per_run.model_spec(
+    features, labels, mode, network, make_spec, head, _regularization_losses, steps_per_run
+  )

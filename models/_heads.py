@@ -21,11 +21,18 @@ def check_vocabulary(name, vocabulary):
   """Accepts None or a non-empty list of distinct str; returns it as a tuple."""
   if vocabulary is None:
     return None
-  if (not isinstance(vocabulary, (list, tuple)) or not vocabulary or
-      not all(isinstance(v, str) for v in vocabulary)):
-    validation.fail(name, 'a non-empty list of str', vocabulary,
-                     "e.g. ['setosa', 'versicolor', 'virginica']",
-                     error=exceptions.ArgumentTypeError)
+  if (
+    not isinstance(vocabulary, (list, tuple))
+    or not vocabulary
+    or not all(isinstance(v, str) for v in vocabulary)
+  ):
+    validation.fail(
+      name,
+      'a non-empty list of str',
+      vocabulary,
+      "e.g. ['setosa', 'versicolor', 'virginica']",
+      error=exceptions.ArgumentTypeError,
+    )
   if len(set(vocabulary)) != len(vocabulary):
     validation.fail(name, 'a list of distinct str', vocabulary, 'remove the duplicates')
   return tuple(vocabulary)
@@ -40,13 +47,18 @@ def check_weight_column(name, weight_column):
       validation.fail(name, 'a feature name', weight_column)
     return weight_column
   if type(weight_column).__name__ != 'NumericColumn':
-    validation.fail(name, 'None, a feature name or a tf.feature_column.numeric_column',
-                     weight_column, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'None, a feature name or a tf.feature_column.numeric_column',
+      weight_column,
+      error=exceptions.ArgumentTypeError,
+    )
   return weight_column
 
 
-def make_head(head, n_classes=None, label_dimension=None, label_vocabulary=None,
-              weight_column=None):
+def make_head(
+  head, n_classes=None, label_dimension=None, label_vocabulary=None, weight_column=None
+):
   """Returns a ``tf.estimator.Head``: the one given, or TF's head for a name.
 
   Args:
@@ -73,62 +85,96 @@ def make_head(head, n_classes=None, label_dimension=None, label_vocabulary=None,
     head = make_head('multi_class', n_classes=3)
     head.logits_dimension  # 3
   """
-  options = dict(n_classes=n_classes, label_dimension=label_dimension,
-                 label_vocabulary=label_vocabulary, weight_column=weight_column)
+  options = dict(
+    n_classes=n_classes,
+    label_dimension=label_dimension,
+    label_vocabulary=label_vocabulary,
+    weight_column=weight_column,
+  )
   if isinstance(head, tf.estimator.Head):
     given = sorted(k for k, v in options.items() if v is not None)
     if given:
       validation.fail(
-          ', '.join(given), 'None when head is a Head instance', head,
-          'they apply only to a head given by name: set them when creating the %s' %
-          type(head).__name__)
+        ', '.join(given),
+        'None when head is a Head instance',
+        head,
+        'they apply only to a head given by name: set them when creating the %s'
+        % type(head).__name__,
+      )
     return head
   if not isinstance(head, str):
-    validation.fail('head', 'one of %s or a tf.estimator.Head' % ', '.join(
-        repr(n) for n in HeadNames.ALL), head, error=exceptions.ArgumentTypeError)
-  validation.check_one_of('head', head, HeadNames.ALL,
-                           'or pass a tf.estimator.Head instance')
+    validation.fail(
+      'head',
+      'one of %s or a tf.estimator.Head' % ', '.join(repr(n) for n in HeadNames.ALL),
+      head,
+      error=exceptions.ArgumentTypeError,
+    )
+  validation.check_one_of('head', head, HeadNames.ALL, 'or pass a tf.estimator.Head instance')
   label_vocabulary = check_vocabulary('label_vocabulary', label_vocabulary)
   weight_column = check_weight_column('weight_column', weight_column)
 
   if head == HeadNames.REGRESSION:
     for key in ('n_classes', 'label_vocabulary'):
       if options[key] is not None:
-        validation.fail(key, "None for the 'regression' head", options[key],
-                         'regression has label_dimension instead')
+        validation.fail(
+          key,
+          "None for the 'regression' head",
+          options[key],
+          'regression has label_dimension instead',
+        )
     label_dimension = 1 if label_dimension is None else label_dimension
     validation.check_positive_int('label_dimension', label_dimension)
-    return tf.estimator.RegressionHead(label_dimension=label_dimension,
-                                       weight_column=weight_column)
+    return tf.estimator.RegressionHead(label_dimension=label_dimension, weight_column=weight_column)
 
   if label_dimension is not None:
-    validation.fail('label_dimension', "None for the '%s' head" % head, label_dimension,
-                     'label_dimension is for the regression head; classifiers take n_classes')
+    validation.fail(
+      'label_dimension',
+      "None for the '%s' head" % head,
+      label_dimension,
+      'label_dimension is for the regression head; classifiers take n_classes',
+    )
   if n_classes is None and label_vocabulary is not None:
     n_classes = len(label_vocabulary)
   if n_classes is not None and not _is_int(n_classes):
     validation.fail('n_classes', 'an int', n_classes, error=exceptions.ArgumentTypeError)
-  if (label_vocabulary is not None and n_classes is not None and
-      len(label_vocabulary) != n_classes):
-    validation.fail('label_vocabulary', 'a list of n_classes=%d names' % n_classes,
-                     label_vocabulary, 'give one name per class')
+  if label_vocabulary is not None and n_classes is not None and len(label_vocabulary) != n_classes:
+    validation.fail(
+      'label_vocabulary',
+      'a list of n_classes=%d names' % n_classes,
+      label_vocabulary,
+      'give one name per class',
+    )
 
   if head == HeadNames.BINARY:
     if n_classes not in (None, 2):
-      validation.fail('n_classes', "2 (or None) for the 'binary' head", n_classes,
-                       "use head='multi_class' for more than 2 classes")
-    return tf.estimator.BinaryClassHead(weight_column=weight_column,
-                                        label_vocabulary=label_vocabulary)
+      validation.fail(
+        'n_classes',
+        "2 (or None) for the 'binary' head",
+        n_classes,
+        "use head='multi_class' for more than 2 classes",
+      )
+    return tf.estimator.BinaryClassHead(
+      weight_column=weight_column, label_vocabulary=label_vocabulary
+    )
   if head == HeadNames.MULTI_CLASS:
     if n_classes is None or n_classes < 3:
-      validation.fail('n_classes', "an int > 2 for the 'multi_class' head", n_classes,
-                       "use head='binary' for 2 classes" if n_classes == 2 else
-                       'give the number of classes')
-    return tf.estimator.MultiClassHead(n_classes, weight_column=weight_column,
-                                       label_vocabulary=label_vocabulary)
+      validation.fail(
+        'n_classes',
+        "an int > 2 for the 'multi_class' head",
+        n_classes,
+        "use head='binary' for 2 classes" if n_classes == 2 else 'give the number of classes',
+      )
+    return tf.estimator.MultiClassHead(
+      n_classes, weight_column=weight_column, label_vocabulary=label_vocabulary
+    )
   # Multi-label.
   if n_classes is None or n_classes < 2:
-    validation.fail('n_classes', "an int >= 2 for the 'multi_label' head", n_classes,
-                     'give the number of labels each example can have')
-  return tf.estimator.MultiLabelHead(n_classes, weight_column=weight_column,
-                                     label_vocabulary=label_vocabulary)
+    validation.fail(
+      'n_classes',
+      "an int >= 2 for the 'multi_label' head",
+      n_classes,
+      'give the number of labels each example can have',
+    )
+  return tf.estimator.MultiLabelHead(
+    n_classes, weight_column=weight_column, label_vocabulary=label_vocabulary
+  )

@@ -20,16 +20,23 @@ def _network_fn_args(network_fn):
   validation.check_callable('network_fn', network_fn)
   args = list(function_utils.fn_args(network_fn))
   if not args:
-    validation.fail('network_fn', 'a function taking the features first', network_fn,
-                     'define it as network_fn(features, mode, params)',
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'network_fn',
+      'a function taking the features first',
+      network_fn,
+      'define it as network_fn(features, mode, params)',
+      error=exceptions.ArgumentTypeError,
+    )
   unknown = [a for a in args[1:] if a not in _NETWORK_FN_OPTIONAL_ARGS]
   if unknown:
     validation.fail(
-        'network_fn', 'a function (features, ...) whose other arguments are among %s' %
-        ', '.join(_NETWORK_FN_OPTIONAL_ARGS), network_fn,
-        'it also takes %s; bind those with functools.partial or a closure' % ', '.join(unknown),
-        error=exceptions.ArgumentTypeError)
+      'network_fn',
+      'a function (features, ...) whose other arguments are among %s'
+      % ', '.join(_NETWORK_FN_OPTIONAL_ARGS),
+      network_fn,
+      'it also takes %s; bind those with functools.partial or a closure' % ', '.join(unknown),
+      error=exceptions.ArgumentTypeError,
+    )
   return tuple(args[1:])
 
 
@@ -41,33 +48,52 @@ def _validate_logits(output, head, mode):
     logits, layers = output
     layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
     if not all(isinstance(layer, tf.keras.layers.Layer) for layer in layers):
-      validation.fail('the second item network_fn returned',
-                       'a Keras layer or model, or a list of them', output[1],
-                       error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'the second item network_fn returned',
+        'a Keras layer or model, or a list of them',
+        output[1],
+        error=exceptions.ArgumentTypeError,
+      )
   name = _spec_checks.mode_name(mode)
   needed = '[batch_size, %s]' % head.logits_dimension
   if not isinstance(logits, tf.Tensor):
     validation.fail(
-        'what network_fn returned in %s' % name,
-        'a logits Tensor %s, or (logits, keras_model)' % needed, logits,
-        error=exceptions.ArgumentTypeError)
+      'what network_fn returned in %s' % name,
+      'a logits Tensor %s, or (logits, keras_model)' % needed,
+      logits,
+      error=exceptions.ArgumentTypeError,
+    )
   if not logits.dtype.is_floating:
-    validation.fail('the logits network_fn returned in %s' % name, 'a float Tensor', logits,
-                     'logits are unnormalised scores: end the network with a Dense layer, '
-                     'not argmax or a cast')
-  shape = logits.shape
-  if shape.rank is not None and (shape.rank < 2 or (
-      shape[-1] is not None and shape[-1] != head.logits_dimension)):
     validation.fail(
-        'the logits network_fn returned in %s' % name,
-        '%s for the %s (its logits_dimension)' % (needed, type(head).__name__), logits,
-        'end the network with tf.keras.layers.Dense(%d), or use the logits_dimension argument '
-        'network_fn can take' % head.logits_dimension)
+      'the logits network_fn returned in %s' % name,
+      'a float Tensor',
+      logits,
+      'logits are unnormalised scores: end the network with a Dense layer, not argmax or a cast',
+    )
+  shape = logits.shape
+  if shape.rank is not None and (
+    shape.rank < 2 or (shape[-1] is not None and shape[-1] != head.logits_dimension)
+  ):
+    validation.fail(
+      'the logits network_fn returned in %s' % name,
+      '%s for the %s (its logits_dimension)' % (needed, type(head).__name__),
+      logits,
+      'end the network with tf.keras.layers.Dense(%d), or use the logits_dimension argument '
+      'network_fn can take' % head.logits_dimension,
+    )
   return logits, layers
 
 
-def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_classes=None,
-                  label_dimension=None, label_vocabulary=None, weight_column=None):
+def make_model_fn(
+  network_fn,
+  head,
+  optimizer='Adagrad',
+  learning_rate=None,
+  n_classes=None,
+  label_dimension=None,
+  label_vocabulary=None,
+  weight_column=None,
+):
   """Returns a model_fn running ``network_fn`` under one of TF's heads.
 
   As bert's ``model_fn_builder``: everything is checked now (before any graph), and the
@@ -119,21 +145,29 @@ def make_model_fn(network_fn, head, optimizer='Adagrad', learning_rate=None, n_c
         tf_random_seed=0))
   """
   network_args = _network_fn_args(network_fn)
-  head = _heads.make_head(head, n_classes=n_classes, label_dimension=label_dimension,
-                          label_vocabulary=label_vocabulary, weight_column=weight_column)
+  head = _heads.make_head(
+    head,
+    n_classes=n_classes,
+    label_dimension=label_dimension,
+    label_vocabulary=label_vocabulary,
+    weight_column=weight_column,
+  )
   optimizer_fn = _optimizers.make_optimizer_fn(optimizer, learning_rate)
 
   def model_fn(features, labels, mode, params, config):
     seeding.seed_graph(getattr(config, 'tf_random_seed', None))
     _spec_checks.mode_name(mode)
-    available = dict(mode=mode, params=params, config=config,
-                     logits_dimension=head.logits_dimension)
+    available = dict(
+      mode=mode, params=params, config=config, logits_dimension=head.logits_dimension
+    )
 
     def network(step_features):
       output = network_fn(step_features, **{a: available[a] for a in network_args})
       return _validate_logits(output, head, mode)
-    return _head_spec.model_spec(head, features, labels, mode, network, optimizer_fn,
-                                 groups.params_steps_per_run(params))
+
+    return _head_spec.model_spec(
+      head, features, labels, mode, network, optimizer_fn, groups.params_steps_per_run(params)
+    )
 
   model_fn.head = head
   model_fn.network_fn = network_fn

@@ -22,13 +22,14 @@ ModeKeys = tf.estimator.ModeKeys
 _MODEL_FN_ARGS = ('features', 'labels', 'mode', 'params', 'config')
 # What TensorFlow and Python say when a loss or metric is computed from labels=None.
 _NONE_LABELS = re.compile(
-    r'None values not supported|NoneType|must not be None|Given: None|labels=None|'
-    r'value \(None\) with an unsupported type')
+  r'None values not supported|NoneType|must not be None|Given: None|labels=None|'
+  r'value \(None\) with an unsupported type'
+)
 # What EstimatorSpec says when a field is missing, and the field.
 _MISSING_FIELDS = {
-    'Missing predictions.': 'predictions',
-    'Missing loss.': 'loss',
-    'Missing train_op.': 'train_op',
+  'Missing predictions.': 'predictions',
+  'Missing loss.': 'loss',
+  'Missing train_op.': 'train_op',
 }
 
 
@@ -47,19 +48,22 @@ def _translate(err, mode, labels, takes_labels):
   name = _spec_checks.mode_name(mode)
   if isinstance(err, AttributeError) and "has no attribute 'get_updates'" in text:
     return exceptions.ArgumentError(
-        "%s: a new-style Keras optimizer was given to a TF head, which calls get_updates (%s): "
-        'pass the legacy one, e.g. tf.keras.optimizers.legacy.Adam(...), with its iterations '
-        'set to tf.compat.v1.train.get_or_create_global_step(); tfest_adapters.models.'
-        'make_model_fn does both for you' % (name, text))
+      '%s: a new-style Keras optimizer was given to a TF head, which calls get_updates (%s): '
+      'pass the legacy one, e.g. tf.keras.optimizers.legacy.Adam(...), with its iterations '
+      'set to tf.compat.v1.train.get_or_create_global_step(); tfest_adapters.models.'
+      'make_model_fn does both for you' % (name, text)
+    )
   if takes_labels and labels is None and _NONE_LABELS.search(text):
     if mode == ModeKeys.PREDICT:
       clear = _spec_checks.missing_field_error('predictions', mode)
-      return exceptions.SpecError('%s. The model_fn failed on labels=None with %s: %s' % (
-          clear, type(err).__name__, text))
+      return exceptions.SpecError(
+        '%s. The model_fn failed on labels=None with %s: %s' % (clear, type(err).__name__, text)
+      )
     return exceptions.ArgumentError(
-        '%s model_fn got labels=None and failed on it (%s: %s): in TRAIN and EVAL the input_fn '
-        'must return (features, labels), or a tf.data.Dataset of (features, labels) pairs' % (
-            name, type(err).__name__, text))
+      '%s model_fn got labels=None and failed on it (%s: %s): in TRAIN and EVAL the input_fn '
+      'must return (features, labels), or a tf.data.Dataset of (features, labels) pairs'
+      % (name, type(err).__name__, text)
+    )
   if not _raised_by_estimator_spec(err):
     return None
   # EstimatorSpec.__new__ refused the spec; say the same with the fix.
@@ -67,36 +71,52 @@ def _translate(err, mode, labels, takes_labels):
     return _spec_checks.missing_field_error(_MISSING_FIELDS[text], mode)
   if text.startswith('Loss must be scalar'):
     return _spec_checks.spec_error(
-        mode, 'spec loss must be a scalar Tensor (%s). Reduce the per-example losses, e.g. '
-        'loss = tf.reduce_mean(per_example_loss)' % text)
+      mode,
+      'spec loss must be a scalar Tensor (%s). Reduce the per-example losses, e.g. '
+      'loss = tf.reduce_mean(per_example_loss)' % text,
+    )
   if re.match(r'Multiple .?export_outputs.? were provided', text):
     return _spec_checks.spec_error(
-        mode, 'spec export_outputs has several signatures and none named %r: name the one '
-        'served by default %r (%s)' % ((tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY,) * 2
-                                        + (text,)))
+      mode,
+      'spec export_outputs has several signatures and none named %r: name the one '
+      'served by default %r (%s)'
+      % ((tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY,) * 2 + (text,)),
+    )
   if text.startswith('Values of eval_metric_ops must be'):
     return _spec_checks.spec_error(
-        mode, 'spec eval_metric_ops values must be (value, update_op) pairs, as '
-        'tf.compat.v1.metrics.accuracy(labels, predictions) returns, or updated '
-        'tf.keras.metrics.Metric objects (%s)' % text)
+      mode,
+      'spec eval_metric_ops values must be (value, update_op) pairs, as '
+      'tf.compat.v1.metrics.accuracy(labels, predictions) returns, or updated '
+      'tf.keras.metrics.Metric objects (%s)' % text,
+    )
   if text.startswith('Please call update_state'):
     return _spec_checks.spec_error(
-        mode, 'spec eval_metric_ops has a Keras metric that was never updated: call '
-        'metric.update_state(labels, predictions) before returning it (%s)' % text)
+      mode,
+      'spec eval_metric_ops has a Keras metric that was never updated: call '
+      'metric.update_state(labels, predictions) before returning it (%s)' % text,
+    )
   return None
 
 
 def _model_fn_args(model_fn):
   args = tuple(function_utils.fn_args(model_fn))
   if 'features' not in args:
-    validation.fail('model_fn', 'a function taking a features argument', model_fn,
-                     'define it as model_fn(features, labels, mode, params, config)',
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'model_fn',
+      'a function taking a features argument',
+      model_fn,
+      'define it as model_fn(features, labels, mode, params, config)',
+      error=exceptions.ArgumentTypeError,
+    )
   unknown = [a for a in args if a not in _MODEL_FN_ARGS]
   if unknown:
-    validation.fail('model_fn', 'a function taking only %s' % ', '.join(_MODEL_FN_ARGS),
-                     model_fn, 'it also takes %s' % ', '.join(unknown),
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'model_fn',
+      'a function taking only %s' % ', '.join(_MODEL_FN_ARGS),
+      model_fn,
+      'it also takes %s' % ', '.join(unknown),
+      error=exceptions.ArgumentTypeError,
+    )
   return args
 
 
@@ -135,10 +155,16 @@ def mode_checked(model_fn):
   validation.check_callable('model_fn', model_fn)
   args = _model_fn_args(model_fn)
   names = [a for a in _MODEL_FN_ARGS if a in args or a == 'mode']
-  signature = inspect.Signature([
-      inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                        default=inspect.Parameter.empty if a == 'features' else None)
-      for a in names])
+  signature = inspect.Signature(
+    [
+      inspect.Parameter(
+        a,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=inspect.Parameter.empty if a == 'features' else None,
+      )
+      for a in names
+    ]
+  )
 
   def checked_model_fn(*call_args, **call_kwargs):
     bound = signature.bind(*call_args, **call_kwargs)

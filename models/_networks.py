@@ -22,10 +22,15 @@ def _is_int(value):
 
 def check_hidden_units(name, hidden_units):
   """Accepts a list or tuple of positive ints (empty: a linear model)."""
-  if (not isinstance(hidden_units, (list, tuple)) or
-      not all(_is_int(u) and u > 0 for u in hidden_units)):
-    validation.fail(name, 'a list of positive ints', hidden_units,
-                     'e.g. [10, 10] for two hidden layers of 10 units')
+  if not isinstance(hidden_units, (list, tuple)) or not all(
+    _is_int(u) and u > 0 for u in hidden_units
+  ):
+    validation.fail(
+      name,
+      'a list of positive ints',
+      hidden_units,
+      'e.g. [10, 10] for two hidden layers of 10 units',
+    )
   return tuple(int(u) for u in hidden_units)
 
 
@@ -33,35 +38,59 @@ def check_feature_columns(columns_name, keys_name, feature_columns, feature_keys
   """Returns the dense feature columns given as columns, or as numeric feature names."""
   if (feature_columns is None) == (feature_keys is None):
     raise exceptions.ArgumentError(
-        '%s or %s must be given (exactly one of them), given: %s. Use %s=[\'x1\', \'x2\'] '
-        'for numeric features, or %s=[tf.feature_column.numeric_column(\'x1\'), ...]' % (
-            columns_name, keys_name, 'both' if feature_columns is not None else 'neither',
-            keys_name, columns_name))
+      "%s or %s must be given (exactly one of them), given: %s. Use %s=['x1', 'x2'] "
+      "for numeric features, or %s=[tf.feature_column.numeric_column('x1'), ...]"
+      % (
+        columns_name,
+        keys_name,
+        'both' if feature_columns is not None else 'neither',
+        keys_name,
+        columns_name,
+      )
+    )
   if feature_keys is not None:
-    if (isinstance(feature_keys, str) or not isinstance(feature_keys, (list, tuple)) or
-        not feature_keys or not all(isinstance(k, str) and k for k in feature_keys)):
-      validation.fail(keys_name, 'a non-empty list of feature names (str)', feature_keys,
-                       "e.g. ['SepalLength', 'SepalWidth']",
-                       error=exceptions.ArgumentTypeError)
+    if (
+      isinstance(feature_keys, str)
+      or not isinstance(feature_keys, (list, tuple))
+      or not feature_keys
+      or not all(isinstance(k, str) and k for k in feature_keys)
+    ):
+      validation.fail(
+        keys_name,
+        'a non-empty list of feature names (str)',
+        feature_keys,
+        "e.g. ['SepalLength', 'SepalWidth']",
+        error=exceptions.ArgumentTypeError,
+      )
     if len(set(feature_keys)) != len(feature_keys):
-      validation.fail(keys_name, 'a list of distinct names', feature_keys,
-                       'remove the duplicates')
+      validation.fail(keys_name, 'a list of distinct names', feature_keys, 'remove the duplicates')
     return tuple(tf.feature_column.numeric_column(k) for k in feature_keys)
   if not isinstance(feature_columns, (list, tuple, set, frozenset)) or not feature_columns:
-    validation.fail(columns_name, 'a non-empty list of tf.feature_column columns',
-                     feature_columns, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      columns_name,
+      'a non-empty list of tf.feature_column columns',
+      feature_columns,
+      error=exceptions.ArgumentTypeError,
+    )
   feature_columns = tuple(feature_columns)
   for i, column in enumerate(feature_columns):
     if isinstance(column, tf.__internal__.feature_column.DenseColumn):
       continue
     if isinstance(column, tf.__internal__.feature_column.FeatureColumn):
       validation.fail(
-          '%s[%d]' % (columns_name, i), 'a dense column', column,
-          'a categorical column must be wrapped: tf.feature_column.indicator_column(column) or '
-          'tf.feature_column.embedding_column(column, dimension=8)')
-    validation.fail('%s[%d]' % (columns_name, i), 'a tf.feature_column column', column,
-                     'use tf.feature_column.numeric_column(name), or give %s instead' % keys_name,
-                     error=exceptions.ArgumentTypeError)
+        '%s[%d]' % (columns_name, i),
+        'a dense column',
+        column,
+        'a categorical column must be wrapped: tf.feature_column.indicator_column(column) or '
+        'tf.feature_column.embedding_column(column, dimension=8)',
+      )
+    validation.fail(
+      '%s[%d]' % (columns_name, i),
+      'a tf.feature_column column',
+      column,
+      'use tf.feature_column.numeric_column(name), or give %s instead' % keys_name,
+      error=exceptions.ArgumentTypeError,
+    )
   return feature_columns
 
 
@@ -71,11 +100,19 @@ def check_activation(name, activation):
     try:
       return tf.keras.activations.get(activation)
     except ValueError:
-      validation.fail(name, 'a tf.keras.activations name or a callable', activation,
-                       "e.g. 'relu', 'tanh', 'elu', 'selu' or tf.nn.relu")
+      validation.fail(
+        name,
+        'a tf.keras.activations name or a callable',
+        activation,
+        "e.g. 'relu', 'tanh', 'elu', 'selu' or tf.nn.relu",
+      )
   if not callable(activation):
-    validation.fail(name, 'a tf.keras.activations name or a callable', activation,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'a tf.keras.activations name or a callable',
+      activation,
+      error=exceptions.ArgumentTypeError,
+    )
   return activation
 
 
@@ -83,8 +120,7 @@ def check_dropout(name, dropout):
   """Accepts None or a probability in [0, 1)."""
   if dropout is None:
     return None
-  if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or
-      not 0 <= dropout < 1):
+  if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
     validation.fail(name, 'None or a drop probability in [0, 1)', dropout, 'e.g. 0.1')
   return float(dropout)
 
@@ -108,10 +144,14 @@ def _plain_numeric_keys(feature_columns):
   column is of another kind (it then goes through DenseFeatures).
   """
   from tensorflow.python.feature_column import feature_column_v2 as fc
+
   columns = sorted(feature_columns, key=lambda column: column.name)
   for column in columns:
-    if (type(column) is not fc.NumericColumn or column.normalizer_fn is not None or
-        tuple(column.shape) != (1,)):
+    if (
+      type(column) is not fc.NumericColumn
+      or column.normalizer_fn is not None
+      or tuple(column.shape) != (1,)
+    ):
       return None
   return tuple(column.key for column in columns)
 
@@ -157,12 +197,14 @@ def _plain_numeric_input(features, keys):
 class _DNN(tf.keras.Model):
   """canned/dnn.py's _DNNModelV2: same layers, initialisers, names and build order."""
 
-  def __init__(self, units, hidden_units, feature_columns, activation, dropout, batch_norm,
-               name='dnn'):
+  def __init__(
+    self, units, hidden_units, feature_columns, activation, dropout, batch_norm, name='dnn'
+  ):
     super().__init__(name=name)
     with tf.compat.v1.name_scope('input_from_feature_columns') as input_scope:
       self._input_layer = tf.keras.layers.DenseFeatures(
-          feature_columns=feature_columns, name=input_scope + 'input_layer')
+        feature_columns=feature_columns, name=input_scope + 'input_layer'
+      )
     self._plain_keys = _plain_numeric_keys(feature_columns)
     self._dropout = dropout
     self._batch_norm = batch_norm
@@ -173,23 +215,32 @@ class _DNN(tf.keras.Model):
     for layer_id, num_hidden_units in enumerate(hidden_units):
       with tf.compat.v1.name_scope('hiddenlayer_%d' % layer_id) as hidden_scope:
         hidden_name = _name_from_scope_name(hidden_scope)
-        self._hidden_layers.append(tf.keras.layers.Dense(
-            units=num_hidden_units, activation=activation,
-            kernel_initializer=tf.compat.v1.glorot_uniform_initializer(), name=hidden_name))
+        self._hidden_layers.append(
+          tf.keras.layers.Dense(
+            units=num_hidden_units,
+            activation=activation,
+            kernel_initializer=tf.compat.v1.glorot_uniform_initializer(),
+            name=hidden_name,
+          )
+        )
         self._hidden_layer_scope_names.append(hidden_name)
         if dropout is not None:
           self._dropout_layers.append(tf.keras.layers.Dropout(rate=dropout))
         if batch_norm:
           # Momentum 0.999 as canned (the Keras default 0.99 is unstable on some problems).
-          self._batch_norm_layers.append(tf.keras.layers.BatchNormalization(
-              momentum=0.999, trainable=True,
-              name=hidden_name + '/batchnorm_%d' % layer_id))
+          self._batch_norm_layers.append(
+            tf.keras.layers.BatchNormalization(
+              momentum=0.999, trainable=True, name=hidden_name + '/batchnorm_%d' % layer_id
+            )
+          )
     with tf.compat.v1.name_scope('logits') as logits_scope:
       self._logits_scope_name = _name_from_scope_name(logits_scope)
       self._logits_layer = tf.keras.layers.Dense(
-          units=units, activation=None,
-          kernel_initializer=tf.compat.v1.glorot_uniform_initializer(),
-          name=self._logits_scope_name)
+        units=units,
+        activation=None,
+        kernel_initializer=tf.compat.v1.glorot_uniform_initializer(),
+        name=self._logits_scope_name,
+      )
 
   @tf.autograph.experimental.do_not_convert
   def call(self, features, mode):
@@ -214,23 +265,41 @@ class _DNN(tf.keras.Model):
     return logits
 
 
-def dnn_logits(features, mode, units, hidden_units, feature_columns, activation=tf.nn.relu,
-               dropout=None, batch_norm=False):
+def dnn_logits(
+  features,
+  mode,
+  units,
+  hidden_units,
+  feature_columns,
+  activation=tf.nn.relu,
+  dropout=None,
+  batch_norm=False,
+):
   """Builds the DNN in the current graph; returns ``(logits, keras_model)``.
 
   Arguments are assumed checked (see the ``check_*`` functions). The model is returned so
   that the caller can collect its update ops (batch normalisation) and losses.
   """
   if not isinstance(features, dict):
-    validation.fail('features', 'a dict of feature name to Tensor', features,
-                     'return a dict from the input_fn, e.g. ({"x": x}, labels)',
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'features',
+      'a dict of feature name to Tensor',
+      features,
+      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
+      error=exceptions.ArgumentTypeError,
+    )
   model = _DNN(units, hidden_units, feature_columns, activation, dropout, batch_norm)
   return model(features, mode), model
 
 
-def dnn_network_fn(hidden_units, feature_columns=None, feature_keys=None, activation='relu',
-                   dropout=None, batch_norm=False):
+def dnn_network_fn(
+  hidden_units,
+  feature_columns=None,
+  feature_keys=None,
+  activation='relu',
+  dropout=None,
+  batch_norm=False,
+):
   """Returns a ``network_fn`` for :func:`make_model_fn`: tf.estimator.DNNClassifier's network.
 
   Args:
@@ -252,15 +321,24 @@ def dnn_network_fn(hidden_units, feature_columns=None, feature_keys=None, activa
         dnn_network_fn([16, 16], feature_keys=['x1', 'x2']), 'multi_label', n_classes=4)
   """
   hidden_units = check_hidden_units('hidden_units', hidden_units)
-  feature_columns = check_feature_columns('feature_columns', 'feature_keys', feature_columns,
-                                          feature_keys)
+  feature_columns = check_feature_columns(
+    'feature_columns', 'feature_keys', feature_columns, feature_keys
+  )
   activation = check_activation('activation', activation)
   dropout = check_dropout('dropout', dropout)
   validation.check_bool('batch_norm', batch_norm)
 
   def network_fn(features, mode, params, logits_dimension):
     del params  # Everything is fixed when the network_fn is built.
-    return dnn_logits(features, mode, logits_dimension, hidden_units, feature_columns,
-                      activation, dropout, batch_norm)
+    return dnn_logits(
+      features,
+      mode,
+      logits_dimension,
+      hidden_units,
+      feature_columns,
+      activation,
+      dropout,
+      batch_norm,
+    )
 
   return network_fn

@@ -40,21 +40,27 @@ class _Adam(tf.keras.optimizers.legacy.Adam):
     super()._prepare_local(var_device, var_dtype, apply_state)
     # The kernel's step size, computed once per step for all variables (not once each).
     coefficients = apply_state[(var_device, var_dtype)]
-    coefficients['alpha'] = (coefficients['lr_t'] * tf.sqrt(1 - coefficients['beta_2_power']) /
-                             (1 - coefficients['beta_1_power']))
+    coefficients['alpha'] = (
+      coefficients['lr_t']
+      * tf.sqrt(1 - coefficients['beta_2_power'])
+      / (1 - coefficients['beta_1_power'])
+    )
 
   def _resource_apply_dense(self, grad, var, apply_state=None):
     if self.amsgrad or not _on_cpu(var):
       return super()._resource_apply_dense(grad, var, apply_state)
     var_device, var_dtype = var.device, var.dtype.base_dtype
-    coefficients = ((apply_state or {}).get((var_device, var_dtype)) or
-                    self._fallback_apply_state(var_device, var_dtype))
+    coefficients = (apply_state or {}).get((var_device, var_dtype)) or self._fallback_apply_state(
+      var_device, var_dtype
+    )
     m = self.get_slot(var, 'm')
     v = self.get_slot(var, 'v')
-    m_t = m.assign_add((grad - m) * coefficients['one_minus_beta_1_t'],
-                       use_locking=self._use_locking)
-    v_t = v.assign_add((tf.square(grad) - v) * coefficients['one_minus_beta_2_t'],
-                       use_locking=self._use_locking)
+    m_t = m.assign_add(
+      (grad - m) * coefficients['one_minus_beta_1_t'], use_locking=self._use_locking
+    )
+    v_t = v.assign_add(
+      (tf.square(grad) - v) * coefficients['one_minus_beta_2_t'], use_locking=self._use_locking
+    )
     step = (m_t * coefficients['alpha']) / (tf.sqrt(v_t) + coefficients['epsilon'])
     return var.assign_sub(step, use_locking=self._use_locking, read_value=False)
 
@@ -72,19 +78,21 @@ def _fast(cls):
 # The classes the canned Estimators use for a name (canned/optimizers.py,
 # _OPTIMIZER_CLS_NAMES_V2), keyed by lower-case name; Adam with its CPU update (_Adam).
 _BY_NAME = {
-    'adagrad': ('Adagrad', tf.keras.optimizers.legacy.Adagrad),
-    'adam': ('Adam', _Adam),
-    'ftrl': ('Ftrl', tf.keras.optimizers.legacy.Ftrl),
-    'rmsprop': ('RMSProp', tf.keras.optimizers.legacy.RMSprop),
-    'sgd': ('SGD', tf.keras.optimizers.legacy.SGD),
+  'adagrad': ('Adagrad', tf.keras.optimizers.legacy.Adagrad),
+  'adam': ('Adam', _Adam),
+  'ftrl': ('Ftrl', tf.keras.optimizers.legacy.Ftrl),
+  'rmsprop': ('RMSProp', tf.keras.optimizers.legacy.RMSprop),
+  'sgd': ('SGD', tf.keras.optimizers.legacy.SGD),
 }
 NAMES = tuple(spelling for spelling, _ in _BY_NAME.values())
 
 # New-style Keras optimizers that have a legacy twin (keras.optimizers.legacy), by class name.
 _LEGACY_TWINS = ('adadelta', 'adagrad', 'adam', 'adamax', 'ftrl', 'nadam', 'rmsprop', 'sgd')
 
-_EXPECTED = ("one of %s (any case), a tf.compat.v1.train.Optimizer, a tf.keras optimizer, or a "
-             "callable returning one" % ', '.join(repr(n) for n in NAMES))
+_EXPECTED = (
+  'one of %s (any case), a tf.compat.v1.train.Optimizer, a tf.keras optimizer, or a '
+  'callable returning one' % ', '.join(repr(n) for n in NAMES)
+)
 
 _V1 = tf.compat.v1.train.Optimizer
 _LEGACY = tf.keras.optimizers.legacy.Optimizer
@@ -115,18 +123,24 @@ def _legacy_config(optimizer, name):
     return _fast(type(optimizer)), config
   if cls_name.lower() not in _LEGACY_TWINS:
     validation.fail(
-        name, _EXPECTED, optimizer,
-        'tf.keras.optimizers.%s has no legacy equivalent, and Estimators only run legacy Keras '
-        'optimizers: use one of tf.keras.optimizers.legacy.%s, or a tf.compat.v1.train '
-        'optimizer' % (cls_name, ', '.join(sorted(t.title() for t in _LEGACY_TWINS))))
+      name,
+      _EXPECTED,
+      optimizer,
+      'tf.keras.optimizers.%s has no legacy equivalent, and Estimators only run legacy Keras '
+      'optimizers: use one of tf.keras.optimizers.legacy.%s, or a tf.compat.v1.train '
+      'optimizer' % (cls_name, ', '.join(sorted(t.title() for t in _LEGACY_TWINS))),
+    )
   with eager():
     config = optimizer.get_config()
   if config.get('weight_decay') or config.get('use_ema'):
     validation.fail(
-        name, 'convertible to a legacy Keras optimizer', optimizer,
-        'its weight_decay=%r / use_ema=%r have no legacy equivalent and would be dropped: set '
-        'them to None/False, or add the decay to the loss (a kernel_regularizer)' % (
-            config.get('weight_decay'), config.get('use_ema')))
+      name,
+      'convertible to a legacy Keras optimizer',
+      optimizer,
+      'its weight_decay=%r / use_ema=%r have no legacy equivalent and would be dropped: set '
+      'them to None/False, or add the decay to the loss (a kernel_regularizer)'
+      % (config.get('weight_decay'), config.get('use_ema')),
+    )
   with eager():
     legacy = tf.keras.__internal__.optimizers.convert_to_legacy_optimizer(optimizer)
     return _fast(type(legacy)), legacy.get_config()
@@ -149,9 +163,10 @@ class _OptimizerFn:
         if optimizer.iterations is global_step:  # Already wired (by the user's callable).
           return optimizer
         raise exceptions.ArgumentError(
-            '%s: the Keras optimizer already has weights from another graph, so its iterations '
-            'cannot be tied to the global step. Return a new optimizer from the callable each '
-            'time it is called' % self.description) from err
+          '%s: the Keras optimizer already has weights from another graph, so its iterations '
+          'cannot be tied to the global step. Return a new optimizer from the callable each '
+          'time it is called' % self.description
+        ) from err
     return optimizer
 
   def __repr__(self):
@@ -162,9 +177,12 @@ def _resolve_made(made, description):
   """Checks what an optimizer callable returned; converts a new-style Keras optimizer."""
   kind = _kind(made)
   if kind is None:
-    validation.fail('what %s returned' % description,
-                     'a tf.compat.v1.train.Optimizer or a tf.keras optimizer', made,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'what %s returned' % description,
+      'a tf.compat.v1.train.Optimizer or a tf.keras optimizer',
+      made,
+      error=exceptions.ArgumentTypeError,
+    )
   if kind == 'new':
     cls, config = _legacy_config(made, 'what %s returned' % description)
     return cls.from_config(config)
@@ -206,17 +224,20 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     ArgumentTypeError: anything else.
   """
   if learning_rate is not None:
-    lr_name = 'learning_rate' if name == 'optimizer' else name.replace('optimizer',
-                                                                        'learning_rate')
+    lr_name = 'learning_rate' if name == 'optimizer' else name.replace('optimizer', 'learning_rate')
     if not isinstance(learning_rate, tf.keras.optimizers.schedules.LearningRateSchedule):
       validation.check_positive_number(
-          lr_name, learning_rate,
-          'or a tf.keras.optimizers.schedules.LearningRateSchedule (it reads the global step)')
+        lr_name,
+        learning_rate,
+        'or a tf.keras.optimizers.schedules.LearningRateSchedule (it reads the global step)',
+      )
     if not isinstance(optimizer, str):
       validation.fail(
-          lr_name, 'None when %s is not a name' % name, learning_rate,
-          'set the learning rate on the optimizer itself, or give %s as a name such as '
-          "'Adam'" % name)
+        lr_name,
+        'None when %s is not a name' % name,
+        learning_rate,
+        "set the learning rate on the optimizer itself, or give %s as a name such as 'Adam'" % name,
+      )
 
   if isinstance(optimizer, _OptimizerFn):  # Already checked (e.g. passed through params).
     return optimizer
@@ -227,9 +248,14 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     spelling, cls = _BY_NAME[key]
     kwargs = {} if learning_rate is None else {'learning_rate': learning_rate}
     description = 'tf.keras.optimizers.legacy.%s(%s)' % (
-        _legacy_name(cls), '' if learning_rate is None else 'learning_rate=%s' % (
-            learning_rate if isinstance(learning_rate, numbers.Real) else
-            type(learning_rate).__name__))
+      _legacy_name(cls),
+      ''
+      if learning_rate is None
+      else 'learning_rate=%s'
+      % (
+        learning_rate if isinstance(learning_rate, numbers.Real) else type(learning_rate).__name__
+      ),
+    )
     return _OptimizerFn(lambda: cls(**kwargs), description)
 
   kind = _kind(optimizer)
@@ -240,9 +266,14 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     try:
       cls.from_config(config)
     except Exception as err:  # A custom subclass whose config does not round-trip.
-      raise exceptions.ArgumentError(validation.message(
-          name, 'a Keras optimizer that can be rebuilt from its get_config()', optimizer,
-          'pass a callable that returns a new optimizer instead')) from err
+      raise exceptions.ArgumentError(
+        validation.message(
+          name,
+          'a Keras optimizer that can be rebuilt from its get_config()',
+          optimizer,
+          'pass a callable that returns a new optimizer instead',
+        )
+      ) from err
     description = 'tf.keras.optimizers.legacy.%s' % _legacy_name(cls)
     if kind == 'new':
       description += ' (converted from tf.keras.optimizers.%s)' % type(optimizer).__name__
@@ -258,9 +289,11 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
     except Exception:  # E.g. it needs the graph's global step.
       probe = None
     if _kind(probe) == 'new':
+
       def make_eagerly():
         with eager():
           return _resolve_made(optimizer(), description)
+
       return _OptimizerFn(make_eagerly, description)
     return _OptimizerFn(lambda: _resolve_made(optimizer(), description), description)
 
@@ -287,8 +320,9 @@ def minimize(loss, optimizer, var_list=None):
   var_list = list(var_list)
   if not var_list:
     raise exceptions.ArgumentError(
-        'the model has no trainable variables, so there is nothing to train: the network must '
-        'create its weights in the model_fn (e.g. with tf.keras.layers)')
+      'the model has no trainable variables, so there is nothing to train: the network must '
+      'create its weights in the model_fn (e.g. with tf.keras.layers)'
+    )
   if isinstance(optimizer, _V1):
     grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
   else:
@@ -296,9 +330,11 @@ def minimize(loss, optimizer, var_list=None):
   grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
   if not grads_and_vars:
     raise exceptions.ArgumentError(
-        'the loss does not depend on any trainable variable (all gradients are None): compute '
-        'the logits from the network weights, not from constants or argmax/round outputs')
+      'the loss does not depend on any trainable variable (all gradients are None): compute '
+      'the logits from the network weights, not from constants or argmax/round outputs'
+    )
   if isinstance(optimizer, _V1):
     return optimizer.apply_gradients(
-        grads_and_vars, global_step=tf.compat.v1.train.get_or_create_global_step())
+      grads_and_vars, global_step=tf.compat.v1.train.get_or_create_global_step()
+    )
   return optimizer.apply_gradients(grads_and_vars)

@@ -17,7 +17,8 @@ from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 
 # Key -> one-line description, for the error listing the accepted keys.
-_COMMON = collections.OrderedDict([
+_COMMON = collections.OrderedDict(
+  [
     ('feature_columns', 'dense tf.feature_column columns (or feature_keys)'),
     ('feature_keys', 'names of numeric features (or feature_columns)'),
     ('hidden_units', 'units per hidden layer, e.g. [10, 10] (required)'),
@@ -27,20 +28,43 @@ _COMMON = collections.OrderedDict([
     ('activation', "hidden layer activation, default 'relu'"),
     ('batch_norm', 'batch-normalise hidden layers, default False'),
     ('weight_column', 'feature holding per-example loss weights, default None'),
-    ('steps_per_run', 'training steps per session.run, default 1; above 1 the input_fn '
-                      'yields groups of batches (the builders do, from these params)'),
-])
-CLASSIFIER_KEYS = collections.OrderedDict(list(_COMMON.items()) + [
+    (
+      'steps_per_run',
+      'training steps per session.run, default 1; above 1 the input_fn '
+      'yields groups of batches (the builders do, from these params)',
+    ),
+  ]
+)
+CLASSIFIER_KEYS = collections.OrderedDict(
+  list(_COMMON.items())
+  + [
     ('n_classes', 'number of classes, >= 2 (required unless label_vocabulary)'),
     ('label_vocabulary', 'class names, when labels are strings'),
-])
-REGRESSOR_KEYS = collections.OrderedDict(list(_COMMON.items()) + [
+  ]
+)
+REGRESSOR_KEYS = collections.OrderedDict(
+  list(_COMMON.items())
+  + [
     ('label_dimension', 'number of regression targets, default 1'),
-])
+  ]
+)
 
-DNNParams = collections.namedtuple('DNNParams', [
-    'feature_columns', 'hidden_units', 'optimizer_fn', 'activation', 'dropout', 'batch_norm',
-    'weight_column', 'n_classes', 'label_vocabulary', 'label_dimension', 'steps_per_run'])
+DNNParams = collections.namedtuple(
+  'DNNParams',
+  [
+    'feature_columns',
+    'hidden_units',
+    'optimizer_fn',
+    'activation',
+    'dropout',
+    'batch_norm',
+    'weight_column',
+    'n_classes',
+    'label_vocabulary',
+    'label_dimension',
+    'steps_per_run',
+  ],
+)
 
 
 def _name(key):
@@ -51,43 +75,61 @@ def _validate_keys(params, accepted, template):
   if params is None:
     params = {}
   if not isinstance(params, dict):
-    validation.fail('params', 'a dict', params, 'e.g. params=dict(feature_keys=[...], '
-                     'hidden_units=[10, 10])', error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'params',
+      'a dict',
+      params,
+      'e.g. params=dict(feature_keys=[...], hidden_units=[10, 10])',
+      error=exceptions.ArgumentTypeError,
+    )
   for key in params:
     if key not in accepted:
       close = difflib.get_close_matches(str(key), list(accepted), n=1)
       raise exceptions.ArgumentKeyError(
-          'params has an unknown key %r for %s%s. Accepted keys: %s' % (
-              key, template, " (did you mean '%s'?)" % close[0] if close else '',
-              '; '.join('%s: %s' % kv for kv in accepted.items())))
+        'params has an unknown key %r for %s%s. Accepted keys: %s'
+        % (
+          key,
+          template,
+          " (did you mean '%s'?)" % close[0] if close else '',
+          '; '.join('%s: %s' % kv for kv in accepted.items()),
+        )
+      )
   return params
 
 
 def _validate_hidden_units(params, template):
   if 'hidden_units' not in params:
     raise exceptions.ArgumentKeyError(
-        'params must have "hidden_units" for %s, e.g. params["hidden_units"]=[10, 10] for two '
-        'hidden layers of 10 units' % template)
+      'params must have "hidden_units" for %s, e.g. params["hidden_units"]=[10, 10] for two '
+      'hidden layers of 10 units' % template
+    )
   hidden_units = _networks.check_hidden_units(_name('hidden_units'), params['hidden_units'])
   if not hidden_units:
     # An empty list is almost always a slip (a parsed "" or a filtered list); a DNN template
     # without hidden layers is not what was asked for. dnn_network_fn still allows it.
-    validation.fail(_name('hidden_units'), 'a non-empty list of positive ints',
-                     params['hidden_units'],
-                     'e.g. [10, 10]; for a linear model use make_model_fn with '
-                     'dnn_network_fn(hidden_units=[]) or your own network_fn')
+    validation.fail(
+      _name('hidden_units'),
+      'a non-empty list of positive ints',
+      params['hidden_units'],
+      'e.g. [10, 10]; for a linear model use make_model_fn with '
+      'dnn_network_fn(hidden_units=[]) or your own network_fn',
+    )
   return hidden_units
 
 
 def _validate_feature_columns(params):
   return _networks.check_feature_columns(
-      _name('feature_columns'), _name('feature_keys'), params.get('feature_columns'),
-      params.get('feature_keys'))
+    _name('feature_columns'),
+    _name('feature_keys'),
+    params.get('feature_columns'),
+    params.get('feature_keys'),
+  )
 
 
 def _validate_optimizer(params):
-  return _optimizers.make_optimizer_fn(params.get('optimizer', 'Adagrad'),
-                                       params.get('learning_rate'), name=_name('optimizer'))
+  return _optimizers.make_optimizer_fn(
+    params.get('optimizer', 'Adagrad'), params.get('learning_rate'), name=_name('optimizer')
+  )
 
 
 def _validate_activation(params):
@@ -120,47 +162,56 @@ def _validate_n_classes_and_vocabulary(params):
   if n_classes is None:
     if vocabulary is None:
       raise exceptions.ArgumentKeyError(
-          'params must have "n_classes" for classifier_model_fn (the number of classes, e.g. '
-          '3 for Iris), or "label_vocabulary" (the class names)')
+        'params must have "n_classes" for classifier_model_fn (the number of classes, e.g. '
+        '3 for Iris), or "label_vocabulary" (the class names)'
+      )
     n_classes = len(vocabulary)
   validation.check_positive_int(_name('n_classes'), n_classes)
   if n_classes < 2:
-    validation.fail(_name('n_classes'), 'an int >= 2', n_classes,
-                     'a classifier needs at least two classes')
+    validation.fail(
+      _name('n_classes'), 'an int >= 2', n_classes, 'a classifier needs at least two classes'
+    )
   if vocabulary is not None and len(vocabulary) != n_classes:
-    validation.fail(_name('label_vocabulary'), 'a list of n_classes=%d names' % n_classes,
-                     list(vocabulary), 'give one name per class, or drop n_classes')
+    validation.fail(
+      _name('label_vocabulary'),
+      'a list of n_classes=%d names' % n_classes,
+      list(vocabulary),
+      'give one name per class, or drop n_classes',
+    )
   return n_classes, vocabulary
 
 
 def _validate_label_dimension(params):
-  return validation.check_positive_int(_name('label_dimension'),
-                                        params.get('label_dimension', 1))
+  return validation.check_positive_int(_name('label_dimension'), params.get('label_dimension', 1))
 
 
 def _common(params, accepted, template):
   params = _validate_keys(params, accepted, template)
   return dict(
-      hidden_units=_validate_hidden_units(params, template),
-      feature_columns=_validate_feature_columns(params),
-      optimizer_fn=_validate_optimizer(params),
-      activation=_validate_activation(params),
-      dropout=_validate_dropout(params),
-      batch_norm=_validate_batch_norm(params),
-      weight_column=_validate_weight_column(params),
-      steps_per_run=_validate_steps_per_run(params)), params
+    hidden_units=_validate_hidden_units(params, template),
+    feature_columns=_validate_feature_columns(params),
+    optimizer_fn=_validate_optimizer(params),
+    activation=_validate_activation(params),
+    dropout=_validate_dropout(params),
+    batch_norm=_validate_batch_norm(params),
+    weight_column=_validate_weight_column(params),
+    steps_per_run=_validate_steps_per_run(params),
+  ), params
 
 
 def classifier_params(params):
   """Checks classifier_model_fn's params; returns them as a normalised :class:`DNNParams`."""
   values, params = _common(params, CLASSIFIER_KEYS, 'classifier_model_fn')
   n_classes, vocabulary = _validate_n_classes_and_vocabulary(params)
-  return DNNParams(n_classes=n_classes, label_vocabulary=vocabulary, label_dimension=None,
-                   **values)
+  return DNNParams(n_classes=n_classes, label_vocabulary=vocabulary, label_dimension=None, **values)
 
 
 def regressor_params(params):
   """Checks regressor_model_fn's params; returns them as a normalised :class:`DNNParams`."""
   values, params = _common(params, REGRESSOR_KEYS, 'regressor_model_fn')
-  return DNNParams(n_classes=None, label_vocabulary=None,
-                   label_dimension=_validate_label_dimension(params), **values)
+  return DNNParams(
+    n_classes=None,
+    label_vocabulary=None,
+    label_dimension=_validate_label_dimension(params),
+    **values,
+  )

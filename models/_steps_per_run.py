@@ -22,11 +22,18 @@ ModeKeys = tf.estimator.ModeKeys
 GraphKeys = tf.compat.v1.GraphKeys
 
 # Collections a step adds to, kept apart inside the loop body (see _own_collections).
-_BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS,
-                      GraphKeys.REGULARIZATION_LOSSES)
+_BUILD_COLLECTIONS = (GraphKeys.SUMMARIES, GraphKeys.UPDATE_OPS, GraphKeys.REGULARIZATION_LOSSES)
 # Ops that read a variable's value: a tensor computed from them outside the loop is stale.
-_READ_OPS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd', 'VariableV2',
-                       'Variable', 'VariableShape'])
+_READ_OPS = frozenset(
+  [
+    'ReadVariableOp',
+    'ResourceGather',
+    'ResourceGatherNd',
+    'VariableV2',
+    'Variable',
+    'VariableShape',
+  ]
+)
 
 
 def is_group(features):
@@ -72,28 +79,31 @@ def _lifting():
   def lift(next_creator, **kwargs):
     initial_value = kwargs.get('initial_value')
     if isinstance(initial_value, tf.Tensor) and initial_value.graph is body_graph:
-      _fail('the network creates variable %r from a tensor (%s) computed in the step; inside '
-            'the training loop variables are created outside the loop, so give the initial '
-            'value as an initializer (tf.keras.layers, tf.compat.v1.get_variable with an '
-            'initializer) or a callable (tf.Variable(lambda: ...)), or use steps_per_run=1'
-            % (kwargs.get('name'), initial_value.name))
+      _fail(
+        'the network creates variable %r from a tensor (%s) computed in the step; inside '
+        'the training loop variables are created outside the loop, so give the initial '
+        'value as an initializer (tf.keras.layers, tf.compat.v1.get_variable with an '
+        'initializer) or a callable (tf.Variable(lambda: ...)), or use steps_per_run=1'
+        % (kwargs.get('name'), initial_value.name)
+      )
     with tf.init_scope():
       variable = next_creator(**kwargs)
     _check_resource([variable])
     return variable
 
-  with _own_collections(), tf.compat.v1.variable_creator_scope(lift), (
-      _group_batch.building_step()):
+  with _own_collections(), tf.compat.v1.variable_creator_scope(lift), _group_batch.building_step():
     yield
 
 
 def _check_resource(variables):
   for variable in variables:
     if not resource_variable_ops.is_resource_variable(variable):
-      _fail('%s is a reference variable; the training loop needs resource variables (the TF2 '
-            'default, off after tf.compat.v1.disable_v2_behavior() or '
-            'disable_resource_variables(), or with use_resource=False). Enable them, or use '
-            'steps_per_run=1' % variable.name)
+      _fail(
+        '%s is a reference variable; the training loop needs resource variables (the TF2 '
+        'default, off after tf.compat.v1.disable_v2_behavior() or '
+        'disable_resource_variables(), or with use_resource=False). Enable them, or use '
+        'steps_per_run=1' % variable.name
+      )
 
 
 def _reads_variables(tensor, limit=100000):
@@ -121,12 +131,14 @@ def _check_captures(body_graph, allowed):
       continue
     variable = _reads_variables(tensor)
     if variable is not None:
-      _fail('the training step uses %s, computed outside the training loop from the value of '
-            'variable %r, which would stay at its value before the group instead of '
-            'following each step. This is typically a tensor made once and reused (a '
-            'learning rate computed from the global step outside the optimizer callable, a '
-            'loss kept in a collection); compute it inside the network_fn or the optimizer '
-            'callable, or use steps_per_run=1' % (tensor.name, variable))
+      _fail(
+        'the training step uses %s, computed outside the training loop from the value of '
+        'variable %r, which would stay at its value before the group instead of '
+        'following each step. This is typically a tensor made once and reused (a '
+        'learning rate computed from the global step outside the optimizer callable, a '
+        'loss kept in a collection); compute it inside the network_fn or the optimizer '
+        'callable, or use steps_per_run=1' % (tensor.name, variable)
+      )
 
 
 def _summary_key(head, key):
@@ -136,8 +148,10 @@ def _summary_key(head, key):
 
 def _check_step_spec(spec):
   if spec.training_hooks or spec.training_chief_hooks:
-    _fail('the TRAIN spec of one step has training hooks, which cannot run inside the '
-          'training loop (they see one step per run); use steps_per_run=1')
+    _fail(
+      'the TRAIN spec of one step has training hooks, which cannot run inside the '
+      'training loop (they see one step per run); use steps_per_run=1'
+    )
   if spec.train_op is None or spec.loss is None:
     _fail('the TRAIN spec of one step needs a loss and a train_op')
 
@@ -148,19 +162,26 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   Args are those of :func:`model_spec`, with ``features`` a group of batches.
   """
   if tf.distribute.has_strategy():
-    _fail('groups of batches cannot be trained under a distribution strategy (%s): the '
-          'Estimator already runs the model_fn once per replica. Use steps_per_run=1 with '
-          'train_distribute' % type(tf.distribute.get_strategy()).__name__,
-          exceptions.ArgumentError)
+    _fail(
+      'groups of batches cannot be trained under a distribution strategy (%s): the '
+      'Estimator already runs the model_fn once per replica. Use steps_per_run=1 with '
+      'train_distribute' % type(tf.distribute.get_strategy()).__name__,
+      exceptions.ArgumentError,
+    )
   graph = tf.compat.v1.get_default_graph()
   group = _group_batch.Group(features, labels)
   global_step = tf.compat.v1.train.get_or_create_global_step()
   _check_resource([global_step])
   with tf.name_scope('steps_per_run'):
     last_step = tf.compat.v1.placeholder_with_default(
-        tf.constant(stop_hook.NO_LAST_STEP, tf.int64), [], name='last_step')
-    steps = tf.cast(tf.clip_by_value(last_step - tf.cast(global_step.read_value(), tf.int64),
-                                     0, tf.cast(group.size, tf.int64)), tf.int32)
+      tf.constant(stop_hook.NO_LAST_STEP, tf.int64), [], name='last_step'
+    )
+    steps = tf.cast(
+      tf.clip_by_value(
+        last_step - tf.cast(global_step.read_value(), tf.int64), 0, tf.cast(group.size, tf.int64)
+      ),
+      tf.int32,
+    )
   traced = {}
 
   def cond(i, loss_sum, regularization_sum):
@@ -176,19 +197,26 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
       regularization = regularization_fn(layers_i)
       spec = make_spec(features_i, labels_i, logits_i, layers_i)
     _check_step_spec(spec)
-    traced.update(graph=tf.compat.v1.get_default_graph(),
-                  network_summaries=network_summaries, regularization=bool(regularization),
-                  dtype=spec.loss.dtype.base_dtype)
-    regularization = (tf.cast(tf.add_n(regularization), tf.float64) if regularization
-                      else tf.zeros([], tf.float64))
+    traced.update(
+      graph=tf.compat.v1.get_default_graph(),
+      network_summaries=network_summaries,
+      regularization=bool(regularization),
+      dtype=spec.loss.dtype.base_dtype,
+    )
+    regularization = (
+      tf.cast(tf.add_n(regularization), tf.float64) if regularization else tf.zeros([], tf.float64)
+    )
     with tf.control_dependencies([spec.train_op]):
-      return (i + 1, loss_sum + tf.cast(spec.loss, tf.float64),
-              regularization_sum + regularization)
+      return (i + 1, loss_sum + tf.cast(spec.loss, tf.float64), regularization_sum + regularization)
 
   # The sums are float64 whatever the loss dtype, known only once the body is built.
   outputs = while_v2.while_loop(
-      cond, body, [tf.constant(0), tf.zeros([], tf.float64), tf.zeros([], tf.float64)],
-      parallel_iterations=1, name='steps_per_run')
+    cond,
+    body,
+    [tf.constant(0), tf.zeros([], tf.float64), tf.zeros([], tf.float64)],
+    parallel_iterations=1,
+    name='steps_per_run',
+  )
   _check_captures(traced['graph'], allowed=[steps])  # The loop's bound, read before it.
   steps_run, loss_sum, regularization_sum = outputs
 
@@ -196,29 +224,35 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
   train_op = tf.group(*outputs, name='steps_per_run/train_op')
   denominator = tf.cast(steps_run, tf.float64)
   dtype = traced['dtype']
-  loss = tf.cast(tf.math.divide_no_nan(loss_sum, denominator), dtype,
-                 name='steps_per_run/mean_loss')
+  loss = tf.cast(
+    tf.math.divide_no_nan(loss_sum, denominator), dtype, name='steps_per_run/mean_loss'
+  )
   with tf.control_dependencies([train_op]):
-    global_step_after = tf.identity(global_step.read_value(),
-                                    name='steps_per_run/global_step_after')
+    global_step_after = tf.identity(
+      global_step.read_value(), name='steps_per_run/global_step_after'
+    )
   with tf.name_scope(''):
     tf.compat.v1.summary.scalar(_summary_key(head, 'loss'), loss)
     if traced['regularization']:
       tf.compat.v1.summary.scalar(
-          _summary_key(head, 'regularization_loss'),
-          tf.cast(tf.math.divide_no_nan(regularization_sum, denominator), dtype))
+        _summary_key(head, 'regularization_loss'),
+        tf.cast(tf.math.divide_no_nan(regularization_sum, denominator), dtype),
+      )
   if traced['network_summaries']:
     tf.compat.v1.logging.info(
-        'steps_per_run: the %d summaries the network makes (%s) are not written when a '
-        'session.run trains a group of batches; the head\'s loss summaries are, averaged '
-        'over each group', len(traced['network_summaries']),
-        ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...')
+      'steps_per_run: the %d summaries the network makes (%s) are not written when a '
+      "session.run trains a group of batches; the head's loss summaries are, averaged "
+      'over each group',
+      len(traced['network_summaries']),
+      ', '.join(sorted(s.op.name for s in traced['network_summaries'])[:3]) + ', ...',
+    )
   stop_hook.add_loop(graph, last_step, global_step_after)
   return tf.estimator.EstimatorSpec(ModeKeys.TRAIN, loss=loss, train_op=train_op)
 
 
-def model_spec(features, labels, mode, network, make_spec, head, regularization_fn,
-               steps_per_run=1):
+def model_spec(
+  features, labels, mode, network, make_spec, head, regularization_fn, steps_per_run=1
+):
   """The spec of a template: one step, or a loop of steps when ``features`` are a group.
 
   Args:
@@ -244,17 +278,22 @@ def model_spec(features, labels, mode, network, make_spec, head, regularization_
   if not is_group(features):
     if mode == ModeKeys.TRAIN and steps_per_run > 1:
       warnings.warn(
-          'params["steps_per_run"]=%d asks for %d training steps per session.run, but the '
-          'input_fn gives one batch per run, so each run trains one step. Use an input '
-          'builder of tfest_adapters.input_fns (they group their batches by '
-          'params["steps_per_run"]), or wrap your input_fn in group_batches(input_fn)' % (
-              steps_per_run, steps_per_run), UserWarning, stacklevel=2)
+        'params["steps_per_run"]=%d asks for %d training steps per session.run, but the '
+        'input_fn gives one batch per run, so each run trains one step. Use an input '
+        'builder of tfest_adapters.input_fns (they group their batches by '
+        'params["steps_per_run"]), or wrap your input_fn in group_batches(input_fn)'
+        % (steps_per_run, steps_per_run),
+        UserWarning,
+        stacklevel=2,
+      )
     logits, layers = network(features)
     return make_spec(features, labels, logits, layers)
   if mode != ModeKeys.TRAIN:
-    _fail('%s got a group of batches (features[%r]): groups are for training only. '
-          'group_batches passes batches through ungrouped when the Estimator gives the '
-          'input_fn its mode; give evaluate/predict an input_fn taking `mode`, or the '
-          'ungrouped input_fn' % (_spec_checks.mode_name(mode), groups.ROWS_KEY),
-          exceptions.ArgumentError)
+    _fail(
+      '%s got a group of batches (features[%r]): groups are for training only. '
+      'group_batches passes batches through ungrouped when the Estimator gives the '
+      'input_fn its mode; give evaluate/predict an input_fn taking `mode`, or the '
+      'ungrouped input_fn' % (_spec_checks.mode_name(mode), groups.ROWS_KEY),
+      exceptions.ArgumentError,
+    )
   return grouped_train_spec(features, labels, network, make_spec, head, regularization_fn)

@@ -20,17 +20,22 @@ from tfest_adapters.models import _spec_checks
 def _check_features_present(features, feature_columns, params_key):
   """Names the missing features before DenseFeatures fails deeper."""
   if not isinstance(features, dict):
-    validation.fail('features', 'a dict of feature name to Tensor', features,
-                     'return a dict from the input_fn, e.g. ({"x": x}, labels)',
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'features',
+      'a dict of feature name to Tensor',
+      features,
+      'return a dict from the input_fn, e.g. ({"x": x}, labels)',
+      error=exceptions.ArgumentTypeError,
+    )
   needed = tf.feature_column.make_parse_example_spec(feature_columns)
   present = groups.feature_keys(features)
   missing = sorted(k for k in needed if k not in present)
   if missing:
     raise exceptions.ArgumentKeyError(
-        'features has no %s, which params["%s"] uses; the input_fn returned features %s: '
-        'return those features from the input_fn, or fix params["%s"]' % (
-            ', '.join(repr(k) for k in missing), params_key, sorted(present), params_key))
+      'features has no %s, which params["%s"] uses; the input_fn returned features %s: '
+      'return those features from the input_fn, or fix params["%s"]'
+      % (', '.join(repr(k) for k in missing), params_key, sorted(present), params_key)
+    )
 
 
 def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn):
@@ -38,8 +43,9 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
   seeding.seed_graph(getattr(config, 'tf_random_seed', None))
   _spec_checks.mode_name(mode)
   p = check_params(params)
-  _check_features_present(features, p.feature_columns,
-                          'feature_keys' if 'feature_keys' in params else 'feature_columns')
+  _check_features_present(
+    features, p.feature_columns, 'feature_keys' if 'feature_keys' in params else 'feature_columns'
+  )
   # The head is made eagerly, as the canned Estimator makes it in its constructor: heads are
   # graph-agnostic, and the graph then holds the same ops, in the same order, as canned's.
   with _optimizers.eager():
@@ -47,24 +53,36 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
 
   def network(step_features):
     logits, model = _networks.dnn_logits(
-        step_features, mode, head.logits_dimension, p.hidden_units, p.feature_columns,
-        p.activation, p.dropout, p.batch_norm)
+      step_features,
+      mode,
+      head.logits_dimension,
+      p.hidden_units,
+      p.feature_columns,
+      p.activation,
+      p.dropout,
+      p.batch_norm,
+    )
     return logits, [model]
-  return _head_spec.model_spec(head, features, labels, mode, network, p.optimizer_fn,
-                               p.steps_per_run)
+
+  return _head_spec.model_spec(
+    head, features, labels, mode, network, p.optimizer_fn, p.steps_per_run
+  )
 
 
 def _classifier_head(p):
   if p.n_classes == 2:
-    return tf.estimator.BinaryClassHead(weight_column=p.weight_column,
-                                        label_vocabulary=p.label_vocabulary)
-  return tf.estimator.MultiClassHead(p.n_classes, weight_column=p.weight_column,
-                                     label_vocabulary=p.label_vocabulary)
+    return tf.estimator.BinaryClassHead(
+      weight_column=p.weight_column, label_vocabulary=p.label_vocabulary
+    )
+  return tf.estimator.MultiClassHead(
+    p.n_classes, weight_column=p.weight_column, label_vocabulary=p.label_vocabulary
+  )
 
 
 def _regressor_head(p):
-  return tf.estimator.RegressionHead(label_dimension=p.label_dimension,
-                                     weight_column=p.weight_column)
+  return tf.estimator.RegressionHead(
+    label_dimension=p.label_dimension, weight_column=p.weight_column
+  )
 
 
 def classifier_model_fn(features, labels, mode, params, config=None):
@@ -115,8 +133,9 @@ def classifier_model_fn(features, labels, mode, params, config=None):
                     learning_rate=0.1))
     estimator.train(train_input_fn, steps=1000)
   """
-  return _dnn_model_fn(features, labels, mode, params, config, _params.classifier_params,
-                       _classifier_head)
+  return _dnn_model_fn(
+    features, labels, mode, params, config, _params.classifier_params, _classifier_head
+  )
 
 
 def regressor_model_fn(features, labels, mode, params, config=None):
@@ -153,8 +172,9 @@ def regressor_model_fn(features, labels, mode, params, config=None):
         params=dict(feature_keys=['x1', 'x2'], hidden_units=[16], optimizer='Adam',
                     learning_rate=0.01))
   """
-  return _dnn_model_fn(features, labels, mode, params, config, _params.regressor_params,
-                       _regressor_head)
+  return _dnn_model_fn(
+    features, labels, mode, params, config, _params.regressor_params, _regressor_head
+  )
 
 
 classifier_model_fn.check_params = _params.classifier_params

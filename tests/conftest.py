@@ -28,8 +28,10 @@ def _load_iris_csv(path):
 @pytest.fixture(scope='session')
 def iris():
   """((train_features, train_labels), (test_features, test_labels)) as numpy, from data/."""
-  return (_load_iris_csv(DATA_DIR / 'iris_training.csv'),
-          _load_iris_csv(DATA_DIR / 'iris_test.csv'))
+  return (
+    _load_iris_csv(DATA_DIR / 'iris_training.csv'),
+    _load_iris_csv(DATA_DIR / 'iris_test.csv'),
+  )
 
 
 def small_arrays():
@@ -49,20 +51,30 @@ def small_data():
 def boring_model_fn(features, labels, mode, params):
   """A linear softmax classifier on features['f0'..'f3'], in plain tf.compat.v1."""
   import tensorflow as tf
+
   x = tf.stack([tf.cast(features['f%d' % i], tf.float32) for i in range(4)], axis=1)
   logits = tf.compat.v1.layers.dense(x, params.get('n_classes', 3), name='logits')
   class_ids = tf.argmax(logits, axis=1)
-  predictions = {'class_ids': class_ids[:, tf.newaxis],
-                 'probabilities': tf.nn.softmax(logits), 'logits': logits}
+  predictions = {
+    'class_ids': class_ids[:, tf.newaxis],
+    'probabilities': tf.nn.softmax(logits),
+    'logits': logits,
+  }
   # Predict.
   if mode == tf.estimator.ModeKeys.PREDICT:
-    return tf.estimator.EstimatorSpec(mode, predictions=predictions, export_outputs={
-        'serving_default': tf.estimator.export.PredictOutput(predictions)})
+    return tf.estimator.EstimatorSpec(
+      mode,
+      predictions=predictions,
+      export_outputs={'serving_default': tf.estimator.export.PredictOutput(predictions)},
+    )
   loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
   # Eval.
   if mode == tf.estimator.ModeKeys.EVAL:
-    return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
-        'accuracy': tf.compat.v1.metrics.accuracy(labels, class_ids)})
+    return tf.estimator.EstimatorSpec(
+      mode,
+      loss=loss,
+      eval_metric_ops={'accuracy': tf.compat.v1.metrics.accuracy(labels, class_ids)},
+    )
   # Train.
   optimizer = tf.compat.v1.train.GradientDescentOptimizer(params.get('learning_rate', 0.1))
   train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_global_step())
@@ -76,12 +88,15 @@ def boring_model_fn_fixture():
 
 def boring_input_fn(features, labels, batch_size=16, repeat=True):
   """A plain tf.data input_fn over small in-memory arrays (constants are fine at this size)."""
+
   def input_fn():
     import tensorflow as tf
+
     ds = tf.data.Dataset.from_tensor_slices((dict(features), labels))
     if repeat:
       ds = ds.repeat()
     return ds.batch(batch_size)
+
   return input_fn
 
 

@@ -45,9 +45,23 @@ def test_demo_export_reproduces_the_estimator(demo_result):
 def test_demo_command_line_runs_and_prints_model_dir(tmp_path):
   model_dir = tmp_path / 'cli'
   proc = subprocess.run(
-      [sys.executable, '-m', 'tfest_adapters.demo', '--steps', '30', '--model-dir',
-       str(model_dir), '--min-accuracy', '0', '--no-progress'],
-      cwd=str(tmp_path), capture_output=True, text=True, timeout=240)
+    [
+      sys.executable,
+      '-m',
+      'tfest_adapters.demo',
+      '--steps',
+      '30',
+      '--model-dir',
+      str(model_dir),
+      '--min-accuracy',
+      '0',
+      '--no-progress',
+    ],
+    cwd=str(tmp_path),
+    capture_output=True,
+    text=True,
+    timeout=240,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'model_dir: %s' % model_dir in proc.stdout
   assert proc.stdout.count('Prediction is "') == 3
@@ -56,8 +70,9 @@ def test_demo_command_line_runs_and_prints_model_dir(tmp_path):
 
 def test_demo_fails_below_min_accuracy(tmp_path, capsys):
   # One step cannot reach 99.9% on Iris: the job must say so and exit non-zero.
-  code = demo.main(['--steps', '1', '--model-dir', str(tmp_path / 'm'),
-                    '--min-accuracy', '0.999', '--no-progress'])
+  code = demo.main(
+    ['--steps', '1', '--model-dir', str(tmp_path / 'm'), '--min-accuracy', '0.999', '--no-progress']
+  )
   assert code == 1
   assert 'is below --min-accuracy 1.00' in capsys.readouterr().err
 

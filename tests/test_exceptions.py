@@ -5,7 +5,9 @@ import pytest
 from tfest_adapters import exceptions
 
 
-@pytest.mark.parametrize('cls,builtin', [
+@pytest.mark.parametrize(
+  'cls,builtin',
+  [
     (exceptions.ArgumentError, ValueError),
     (exceptions.ArgumentTypeError, TypeError),
     (exceptions.ArgumentKeyError, KeyError),
@@ -14,7 +16,8 @@ from tfest_adapters import exceptions
     (exceptions.ModelDirError, RuntimeError),
     (exceptions.ExportError, RuntimeError),
     (exceptions.ClusterError, RuntimeError),
-])
+  ],
+)
 def test_error_hierarchy(cls, builtin):
   error = cls('x must be y, given: z')
   assert isinstance(error, exceptions.TfestError)

@@ -20,6 +20,7 @@ def test_prediction_keys_match_tensorflow(name, value):
 def test_metric_keys_match_tensorflow(name, value):
   if name == 'GLOBAL_STEP':
     import tensorflow as tf
+
     assert tf.compat.v1.GraphKeys.GLOBAL_STEP == value
   else:
     assert getattr(tf_metric_keys.MetricKeys, name) == value
@@ -27,8 +28,8 @@ def test_metric_keys_match_tensorflow(name, value):
 
 def test_signature_keys_match_tensorflow():
   import tensorflow as tf
-  assert keys.SignatureKeys.SERVING_DEFAULT == (
-      tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
+
+  assert keys.SignatureKeys.SERVING_DEFAULT == (tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
   assert keys.SignatureKeys.PREDICT == tf.saved_model.PREDICT_METHOD_NAME.split('/')[-1]
 
 

@@ -29,6 +29,7 @@ def _kernel_for_this_interpreter(tmp_path):
   """(kernel name, extra environment) of a kernel that runs ``sys.executable``."""
   from jupyter_client.kernelspec import KernelSpecManager
   from jupyter_client.kernelspec import NoSuchKernel
+
   swapped = {'python', 'python%d' % sys.version_info[0], 'python%d.%d' % sys.version_info[:2]}
   try:
     argv0 = KernelSpecManager().get_kernel_spec('python3').argv[0]
@@ -37,6 +38,7 @@ def _kernel_for_this_interpreter(tmp_path):
   except NoSuchKernel:
     pass
   from ipykernel import kernelspec
+
   prefix = tmp_path / 'jupyter'
   kernelspec.install(kernel_name='tfest-test', prefix=str(prefix))
   return 'tfest-test', {'JUPYTER_PATH': str(prefix / 'share' / 'jupyter')}
@@ -53,9 +55,18 @@ def test_notebook_is_committed_without_outputs():
 
 def test_notebook_shows_every_step_of_the_job():
   source = '\n'.join(cell.source for cell in _read().cells)
-  for call in ('tensor_slices_input_fn(', 'classifier_model_fn', 'make_estimator(',
-               'dry_run(', 'fit(', 'history.plot()', 'estimator.evaluate(',
-               'export_saved_model(', 'Predictor.from_saved_model(', 'tensorboard --logdir'):
+  for call in (
+    'tensor_slices_input_fn(',
+    'classifier_model_fn',
+    'make_estimator(',
+    'dry_run(',
+    'fit(',
+    'history.plot()',
+    'estimator.evaluate(',
+    'export_saved_model(',
+    'Predictor.from_saved_model(',
+    'tensorboard --logdir',
+  ):
     assert call in source, call
 
 
@@ -64,24 +75,34 @@ def test_notebook_runs_every_cell(tmp_path, monkeypatch):
   notebook = _read()
   kernel_name, env = _kernel_for_this_interpreter(tmp_path)
   model_dir = tmp_path / 'iris-notebook'
-  for key, value in dict(env, TFEST_NOTEBOOK_STEPS=str(STEPS), TFEST_NOTEBOOK_EVAL_EVERY=str(STEPS),
-                         TFEST_NOTEBOOK_MODEL_DIR=str(model_dir),
-                         TFEST_DATA_DIR=str(DATA_DIR), TF_CPP_MIN_LOG_LEVEL='2').items():
+  for key, value in dict(
+    env,
+    TFEST_NOTEBOOK_STEPS=str(STEPS),
+    TFEST_NOTEBOOK_EVAL_EVERY=str(STEPS),
+    TFEST_NOTEBOOK_MODEL_DIR=str(model_dir),
+    TFEST_DATA_DIR=str(DATA_DIR),
+    TF_CPP_MIN_LOG_LEVEL='2',
+  ).items():
     monkeypatch.setenv(key, value)
   client = nbclient.NotebookClient(
-      notebook, timeout=300, kernel_name=kernel_name,
-      resources={'metadata': {'path': str(NOTEBOOK.parent)}})
+    notebook,
+    timeout=300,
+    kernel_name=kernel_name,
+    resources={'metadata': {'path': str(NOTEBOOK.parent)}},
+  )
   client.execute()  # Raises CellExecutionError, with the cell and its traceback, if one fails.
 
-  outputs = [output for cell in notebook.cells if cell.cell_type == 'code'
-             for output in cell.outputs]
+  outputs = [
+    output for cell in notebook.cells if cell.cell_type == 'code' for output in cell.outputs
+  ]
   assert not [o for o in outputs if o.output_type == 'error']
-  text = '\n'.join(o.get('text', '') + str(o.get('data', {}).get('text/plain', ''))
-                   for o in outputs)
+  text = '\n'.join(
+    o.get('text', '') + str(o.get('data', {}).get('text/plain', '')) for o in outputs
+  )
   assert 'steps: %d | model_dir: %s' % (STEPS, model_dir) in text
   assert any('image/png' in o.get('data', {}) for o in outputs), 'no History plot'
   assert 'accuracy' in text and 'global_step' in text  # The eval table.
-  assert 'predicted' in text and 'Setosa' in text       # The Predictor's table.
+  assert 'predicted' in text and 'Setosa' in text  # The Predictor's table.
   assert 'tensorboard --logdir %s' % model_dir in text
   assert (model_dir / 'checkpoint').is_file()
   assert list((model_dir / 'export').glob('*/saved_model.pb'))

@@ -14,8 +14,9 @@ import tfest_adapters
 
 def _run_python(code, cwd):
   env = dict(os.environ, PYTHONPATH='')
-  return subprocess.run([sys.executable, '-c', code], cwd=str(cwd), env=env,
-                        capture_output=True, text=True, timeout=120)
+  return subprocess.run(
+    [sys.executable, '-c', code], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=120
+  )
 
 
 @pytest.mark.parametrize('name', ['models', 'input_fns'])
@@ -27,15 +28,16 @@ def test_no_generic_top_level_module_is_installed(name, tmp_path):
 
 def test_subpackages_are_installed_under_tfest_adapters(tmp_path):
   proc = _run_python(
-      'import tfest_adapters.models as m, tfest_adapters.input_fns as i; '
-      'print(m.__name__, i.__name__)', tmp_path)
+    'import tfest_adapters.models as m, tfest_adapters.input_fns as i; '
+    'print(m.__name__, i.__name__)',
+    tmp_path,
+  )
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.split() == ['tfest_adapters.models', 'tfest_adapters.input_fns']
 
 
 def test_importing_the_package_does_not_import_tensorflow(tmp_path):
-  proc = _run_python(
-      'import sys, tfest_adapters; print("tensorflow" in sys.modules)', tmp_path)
+  proc = _run_python('import sys, tfest_adapters; print("tensorflow" in sys.modules)', tmp_path)
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.strip() == 'False'
 
@@ -53,6 +55,7 @@ def test_installed_versions_match_the_pins():
   from importlib import metadata
 
   import tensorflow as tf
+
   assert tf.__version__ == '2.15.1'
   assert metadata.version('tensorflow-estimator') == '2.15.0'
 
@@ -79,12 +82,35 @@ def test_unknown_attribute_raises_attribute_error():
 
 # The public API, written out: adding, removing or renaming a public name must change this.
 PUBLIC_NAMES = [
-    'DryRunReport', 'History', 'MetricKeys', 'PredictionKeys', 'Predictor',
-    'StepsPerRunStopHook', 'TFRecordFiles', 'TfestError', 'check_spec', 'classifier_model_fn',
-    'csv_input_fn', 'dnn_network_fn', 'dry_run', 'export_saved_model', 'fit', 'group_batches',
-    'make_estimator', 'make_head', 'make_model_fn', 'make_optimizer_fn', 'mode_checked',
-    'numpy_input_fn', 'pandas_input_fn', 'read_history', 'regressor_model_fn',
-    'tensor_slices_input_fn', 'tfrecord_input_fn', 'train_and_evaluate', 'write_tfrecords',
+  'DryRunReport',
+  'History',
+  'MetricKeys',
+  'PredictionKeys',
+  'Predictor',
+  'StepsPerRunStopHook',
+  'TFRecordFiles',
+  'TfestError',
+  'check_spec',
+  'classifier_model_fn',
+  'csv_input_fn',
+  'dnn_network_fn',
+  'dry_run',
+  'export_saved_model',
+  'fit',
+  'group_batches',
+  'make_estimator',
+  'make_head',
+  'make_model_fn',
+  'make_optimizer_fn',
+  'mode_checked',
+  'numpy_input_fn',
+  'pandas_input_fn',
+  'read_history',
+  'regressor_model_fn',
+  'tensor_slices_input_fn',
+  'tfrecord_input_fn',
+  'train_and_evaluate',
+  'write_tfrecords',
 ]
 PUBLIC_SUBMODULES = ['input_fns', 'models', 'cluster', 'exceptions', 'keys', 'demo']
 
@@ -95,8 +121,9 @@ def test_all_lists_exactly_the_public_names():
 
 def test_star_import_gives_every_public_name(tmp_path):
   proc = _run_python(
-      'from tfest_adapters import *; names = set(dir()); '
-      'print(sorted(set(%r) - names))' % (PUBLIC_NAMES + PUBLIC_SUBMODULES),
-      tmp_path)
+    'from tfest_adapters import *; names = set(dir()); '
+    'print(sorted(set(%r) - names))' % (PUBLIC_NAMES + PUBLIC_SUBMODULES),
+    tmp_path,
+  )
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.strip() == '[]'

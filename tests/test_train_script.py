@@ -15,9 +15,22 @@ SCRIPT = REPO_ROOT / 'examples' / 'train_script.py'
 def test_train_script_trains_evaluates_exports_and_predicts(tmp_path):
   model_dir = tmp_path / 'iris'
   proc = subprocess.run(
-      [sys.executable, str(SCRIPT), '--steps', '20', '--eval-every', '10', '--model-dir',
-       str(model_dir), '--no-progress'],
-      capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    [
+      sys.executable,
+      str(SCRIPT),
+      '--steps',
+      '20',
+      '--eval-every',
+      '10',
+      '--model-dir',
+      str(model_dir),
+      '--no-progress',
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    cwd=str(tmp_path),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'model_dir: %s' % model_dir in proc.stdout
   metrics = proc.stdout.split('test metrics: ')[1].splitlines()[0]
@@ -29,4 +42,3 @@ def test_train_script_trains_evaluates_exports_and_predicts(tmp_path):
   assert (model_dir / 'history.png').read_bytes()[:4] == b'\x89PNG'
   assert list((model_dir / 'export').glob('*/saved_model.pb'))
   assert 'tensorboard --logdir %s' % model_dir in proc.stdout
-

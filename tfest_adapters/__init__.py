@@ -23,39 +23,39 @@ __version__ = '0.1.0'
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    # Input side (input_fns/, installed as tfest_adapters.input_fns).
-    'numpy_input_fn': 'tfest_adapters.input_fns',
-    'pandas_input_fn': 'tfest_adapters.input_fns',
-    'tensor_slices_input_fn': 'tfest_adapters.input_fns',
-    'csv_input_fn': 'tfest_adapters.input_fns',
-    'tfrecord_input_fn': 'tfest_adapters.input_fns',
-    'write_tfrecords': 'tfest_adapters.input_fns',
-    'TFRecordFiles': 'tfest_adapters.input_fns',
-    'group_batches': 'tfest_adapters.input_fns',
-    # Model side (models/, installed as tfest_adapters.models).
-    'classifier_model_fn': 'tfest_adapters.models',
-    'regressor_model_fn': 'tfest_adapters.models',
-    'make_model_fn': 'tfest_adapters.models',
-    'check_spec': 'tfest_adapters.models',
-    'mode_checked': 'tfest_adapters.models',
-    'dry_run': 'tfest_adapters.models',
-    'DryRunReport': 'tfest_adapters.models',
-    'dnn_network_fn': 'tfest_adapters.models',
-    'make_head': 'tfest_adapters.models',
-    'make_optimizer_fn': 'tfest_adapters.models',
-    'StepsPerRunStopHook': 'tfest_adapters.models',
-    # Estimator side.
-    'make_estimator': 'tfest_adapters.estimator',
-    'fit': 'tfest_adapters.training',
-    'History': 'tfest_adapters.training',
-    'read_history': 'tfest_adapters.training',
-    'train_and_evaluate': 'tfest_adapters.training',
-    'export_saved_model': 'tfest_adapters.serving',
-    'Predictor': 'tfest_adapters.serving',
-    # Errors and keys.
-    'TfestError': 'tfest_adapters.exceptions',
-    'PredictionKeys': 'tfest_adapters.keys',
-    'MetricKeys': 'tfest_adapters.keys',
+  # Input side (input_fns/, installed as tfest_adapters.input_fns).
+  'numpy_input_fn': 'tfest_adapters.input_fns',
+  'pandas_input_fn': 'tfest_adapters.input_fns',
+  'tensor_slices_input_fn': 'tfest_adapters.input_fns',
+  'csv_input_fn': 'tfest_adapters.input_fns',
+  'tfrecord_input_fn': 'tfest_adapters.input_fns',
+  'write_tfrecords': 'tfest_adapters.input_fns',
+  'TFRecordFiles': 'tfest_adapters.input_fns',
+  'group_batches': 'tfest_adapters.input_fns',
+  # Model side (models/, installed as tfest_adapters.models).
+  'classifier_model_fn': 'tfest_adapters.models',
+  'regressor_model_fn': 'tfest_adapters.models',
+  'make_model_fn': 'tfest_adapters.models',
+  'check_spec': 'tfest_adapters.models',
+  'mode_checked': 'tfest_adapters.models',
+  'dry_run': 'tfest_adapters.models',
+  'DryRunReport': 'tfest_adapters.models',
+  'dnn_network_fn': 'tfest_adapters.models',
+  'make_head': 'tfest_adapters.models',
+  'make_optimizer_fn': 'tfest_adapters.models',
+  'StepsPerRunStopHook': 'tfest_adapters.models',
+  # Estimator side.
+  'make_estimator': 'tfest_adapters.estimator',
+  'fit': 'tfest_adapters.training',
+  'History': 'tfest_adapters.training',
+  'read_history': 'tfest_adapters.training',
+  'train_and_evaluate': 'tfest_adapters.training',
+  'export_saved_model': 'tfest_adapters.serving',
+  'Predictor': 'tfest_adapters.serving',
+  # Errors and keys.
+  'TfestError': 'tfest_adapters.exceptions',
+  'PredictionKeys': 'tfest_adapters.keys',
+  'MetricKeys': 'tfest_adapters.keys',
 }
 
 # Public submodules, importable as attributes.

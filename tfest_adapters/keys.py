@@ -9,6 +9,7 @@ The values are the ones TensorFlow's canned heads use
 
 class PredictionKeys:
   """Keys of the predictions dict a model_fn returns in PREDICT mode."""
+
   CLASSES = 'classes'
   CLASS_IDS = 'class_ids'
   ALL_CLASSES = 'all_classes'
@@ -21,6 +22,7 @@ class PredictionKeys:
 
 class MetricKeys:
   """Keys of the metrics dict an evaluation returns."""
+
   LOSS = 'loss'
   LOSS_MEAN = 'average_loss'
   ACCURACY = 'accuracy'
@@ -33,6 +35,7 @@ class MetricKeys:
 
 class SignatureKeys:
   """Names of the signatures in an exported SavedModel."""
+
   SERVING_DEFAULT = 'serving_default'
   CLASSIFY = 'classification'
   REGRESS = 'regression'
@@ -41,6 +44,7 @@ class SignatureKeys:
 
 class HeadNames:
   """Names accepted wherever a head is given by name."""
+
   MULTI_CLASS = 'multi_class'
   BINARY = 'binary'
   REGRESSION = 'regression'
@@ -55,6 +59,7 @@ class GroupKeys:
   under ``ROWS``, features given as one tensor under ``FEATURES``, and features sent as one
   matrix under ``PACKED_PREFIX`` followed by the JSON list of their keys.
   """
+
   ROWS = '__tfest_group_rows__'
   FEATURES = '__tfest_group_features__'
   PACKED_PREFIX = '__tfest_group_packed__'

@@ -17,7 +17,10 @@ ModeKeys = tf.estimator.ModeKeys
 
 def test_the_reserved_keys_are_the_public_group_keys():
   assert (ROWS_KEY, FEATURES_KEY, groups.PACKED_PREFIX) == (
-      GroupKeys.ROWS, GroupKeys.FEATURES, GroupKeys.PACKED_PREFIX)
+    GroupKeys.ROWS,
+    GroupKeys.FEATURES,
+    GroupKeys.PACKED_PREFIX,
+  )
 
 
 def test_packed_keys_name_the_columns_of_a_matrix():
@@ -60,7 +63,9 @@ def test_with_rows_carries_packed_matrices_instead_of_their_columns():
   assert features == {'c': 3, key: 'matrix', ROWS_KEY: 'rows'}
 
 
-@pytest.mark.parametrize('mode, params, steps_per_run, expected', [
+@pytest.mark.parametrize(
+  'mode, params, steps_per_run, expected',
+  [
     (ModeKeys.TRAIN, {'steps_per_run': 3}, None, 3),
     (ModeKeys.TRAIN, {'steps_per_run': 3}, 5, 5),
     (None, {'steps_per_run': 3}, None, 3),
@@ -70,7 +75,8 @@ def test_with_rows_carries_packed_matrices_instead_of_their_columns():
     (ModeKeys.TRAIN, {}, None, 1),
     (ModeKeys.TRAIN, {'steps_per_run': None}, None, 1),
     (ModeKeys.TRAIN, 'not a dict', None, 1),
-])
+  ],
+)
 def test_steps_per_run_of(mode, params, steps_per_run, expected):
   assert groups.steps_per_run_of(mode, params, steps_per_run) == expected
 
@@ -86,22 +92,37 @@ _BUILDER_FIX = 'Give the number of batches per session.run, e.g. 8'
 _PARAMS_FIX = 'Give the number of training steps each session.run performs, e.g. 8'
 
 
-@pytest.mark.parametrize('call, message', [
-    *[pytest.param(lambda v=v: groups.validate_steps_per_run(v),
-                   'steps_per_run must be a positive int, given: %s. %s' % (given, _BUILDER_FIX),
-                   id='builder %s' % given) for v, given in ((0, '0'), ('2', "'2'"),
-                                                            (True, 'True'))],
-    *[pytest.param(lambda v=v: groups.check_params_steps_per_run(v),
-                   'params["steps_per_run"] must be a positive int, given: %s. %s' % (
-                       given, _PARAMS_FIX), id='params %s' % given)
-      for v, given in ((0, '0'), (-1, '-1'), (2.0, '2.0'))],
-    pytest.param(lambda: groups.params_steps_per_run({'steps_per_run': 0}),
-                 'params["steps_per_run"] must be a positive int, given: 0. ' + _PARAMS_FIX,
-                 id='params_steps_per_run'),
-    pytest.param(lambda: groups.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 'x'}),
-                 'params["steps_per_run"] must be a positive int, given: \'x\'. ' + _PARAMS_FIX,
-                 id='steps_per_run_of in TRAIN'),
-])
+@pytest.mark.parametrize(
+  'call, message',
+  [
+    *[
+      pytest.param(
+        lambda v=v: groups.validate_steps_per_run(v),
+        'steps_per_run must be a positive int, given: %s. %s' % (given, _BUILDER_FIX),
+        id='builder %s' % given,
+      )
+      for v, given in ((0, '0'), ('2', "'2'"), (True, 'True'))
+    ],
+    *[
+      pytest.param(
+        lambda v=v: groups.check_params_steps_per_run(v),
+        'params["steps_per_run"] must be a positive int, given: %s. %s' % (given, _PARAMS_FIX),
+        id='params %s' % given,
+      )
+      for v, given in ((0, '0'), (-1, '-1'), (2.0, '2.0'))
+    ],
+    pytest.param(
+      lambda: groups.params_steps_per_run({'steps_per_run': 0}),
+      'params["steps_per_run"] must be a positive int, given: 0. ' + _PARAMS_FIX,
+      id='params_steps_per_run',
+    ),
+    pytest.param(
+      lambda: groups.steps_per_run_of(ModeKeys.TRAIN, {'steps_per_run': 'x'}),
+      'params["steps_per_run"] must be a positive int, given: \'x\'. ' + _PARAMS_FIX,
+      id='steps_per_run_of in TRAIN',
+    ),
+  ],
+)
 def test_refusals(call, message):
   with pytest.raises(exceptions.ArgumentError, match='^%s$' % re.escape(message)):
     call()

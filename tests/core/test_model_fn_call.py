@@ -14,8 +14,8 @@ def test_passes_only_the_arguments_the_model_fn_names():
     return features, mode, config
 
   assert model_fn_call.call_model_fn(
-      model_fn, ('features', 'mode', 'config'), 'f', None, 'train', {'p': 1}, 'cfg',
-      _labels_error) == ('f', 'train', 'cfg')
+    model_fn, ('features', 'mode', 'config'), 'f', None, 'train', {'p': 1}, 'cfg', _labels_error
+  ) == ('f', 'train', 'cfg')
 
 
 def test_passes_every_argument_to_a_model_fn_naming_all():
@@ -23,11 +23,12 @@ def test_passes_every_argument_to_a_model_fn_naming_all():
     return features, labels, mode, params, config
 
   assert model_fn_call.call_model_fn(
-      model_fn, model_fn_call.VALID_ARGS, 'f', 'l', 'eval', {'p': 1}, 'cfg',
-      _labels_error) == ('f', 'l', 'eval', {'p': 1}, 'cfg')
+    model_fn, model_fn_call.VALID_ARGS, 'f', 'l', 'eval', {'p': 1}, 'cfg', _labels_error
+  ) == ('f', 'l', 'eval', {'p': 1}, 'cfg')
 
 
 def test_labels_for_a_model_fn_without_labels_raise_the_callers_error():
   with pytest.raises(ValueError, match='^no labels argument$'):
-    model_fn_call.call_model_fn(lambda features: features, ('features',), 'f', 'l', None,
-                                 None, None, _labels_error)
+    model_fn_call.call_model_fn(
+      lambda features: features, ('features',), 'f', 'l', None, None, None, _labels_error
+    )

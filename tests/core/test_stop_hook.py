@@ -23,7 +23,8 @@ def _graph(with_loop=True):
     if not with_loop:
       return graph, tf.compat.v1.assign_add(global_step, 1)
     last_step = tf.compat.v1.placeholder_with_default(
-        tf.constant(stop_hook.NO_LAST_STEP, tf.int64), [], name='last_step')
+      tf.constant(stop_hook.NO_LAST_STEP, tf.int64), [], name='last_step'
+    )
     steps = tf.minimum(tf.constant(K, tf.int64), last_step - global_step.read_value())
     global_step_after = tf.compat.v1.assign_add(global_step, steps)
     stop_hook.add_loop(graph, last_step, global_step_after)
@@ -65,7 +66,7 @@ def test_several_hooks_stop_at_the_first_of_their_last_steps():
   graph, train_op = _graph()
   hooks = [StepsPerRunStopHook(last_step=10), StepsPerRunStopHook(num_steps=7)]
   assert _train((graph, train_op), hooks) == [4, 7]
-  loop, = stop_hook.loops(graph)
+  (loop,) = stop_hook.loops(graph)
   assert loop.feeder is hooks[0]  # One hook feeds the bound.
   assert loop.last_steps == [10, 7]
   stop_hook.new_session(graph)

@@ -16,8 +16,15 @@ PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[4], n_classes
 
 def _grouped_input_fn(data, steps_per_run=4):
   features, labels = data
-  return numpy_input_fn(features, labels, batch_size=8, num_epochs=None, shuffle=True, seed=0,
-                        steps_per_run=steps_per_run)
+  return numpy_input_fn(
+    features,
+    labels,
+    batch_size=8,
+    num_epochs=None,
+    shuffle=True,
+    seed=0,
+    steps_per_run=steps_per_run,
+  )
 
 
 @pytest.mark.parametrize('kwargs, expected', [(dict(steps=10), 10), (dict(max_steps=7), 7)])
@@ -66,7 +73,8 @@ def test_the_restored_checkpoint_and_the_same_graph_are_not_written_again(small_
 def test_the_event_file_holds_the_graph(small_data, tmp_path):
   model_dir = tmp_path / 'm'
   make_estimator(boring_model_fn, {}, model_dir, seed=0).train(
-      boring_input_fn(*small_data), steps=2)
+    boring_input_fn(*small_data), steps=2
+  )
   events = [f for f in os.listdir(model_dir) if f.startswith('events.out')]
   kinds = set()
   for event in tf.compat.v1.train.summary_iterator(str(model_dir / events[0])):
@@ -74,8 +82,7 @@ def test_the_event_file_holds_the_graph(small_data, tmp_path):
   assert {'graph_def', 'meta_graph_def'} <= kinds
 
 
-def test_saving_listeners_keep_tfs_saver_hook_and_its_save_at_the_start(small_data,
-                                                                         tmp_path):
+def test_saving_listeners_keep_tfs_saver_hook_and_its_save_at_the_start(small_data, tmp_path):
   """train_and_evaluate's listener skips the first save, TF's start-of-session save."""
   calls = []
 
@@ -83,8 +90,7 @@ def test_saving_listeners_keep_tfs_saver_hook_and_its_save_at_the_start(small_da
     def after_save(self, session, global_step_value):
       calls.append(global_step_value)
 
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0,
-                             save_checkpoints_steps=2)
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0, save_checkpoints_steps=2)
   estimator.train(boring_input_fn(*small_data), steps=5, saving_listeners=[Listener()])
   assert calls == [0, 2, 4, 5]
 

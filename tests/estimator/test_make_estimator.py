@@ -20,8 +20,14 @@ def _files(directory):
 
 
 def test_returns_a_real_estimator_with_placement_and_options(tmp_path):
-  est = tfa.make_estimator(boring_model_fn, params={'n_classes': 3}, model_dir=tmp_path / 'm',
-                           seed=7, save_checkpoints_steps=5, keep_checkpoint_max=2)
+  est = tfa.make_estimator(
+    boring_model_fn,
+    params={'n_classes': 3},
+    model_dir=tmp_path / 'm',
+    seed=7,
+    save_checkpoints_steps=5,
+    keep_checkpoint_max=2,
+  )
   assert isinstance(est, tf.estimator.Estimator)
   assert type(est).__mro__[1] is tf.estimator.Estimator  # A thin subclass of TF's own.
   assert est.model_dir == str(tmp_path / 'm')
@@ -37,8 +43,9 @@ def test_returns_a_real_estimator_with_placement_and_options(tmp_path):
 
 
 def test_config_is_a_base_that_options_override_and_is_not_modified(tmp_path):
-  base = tf.estimator.RunConfig(model_dir=str(tmp_path / 'm'), save_checkpoints_steps=100,
-                                log_step_count_steps=7)
+  base = tf.estimator.RunConfig(
+    model_dir=str(tmp_path / 'm'), save_checkpoints_steps=100, log_step_count_steps=7
+  )
   est = tfa.make_estimator(boring_model_fn, config=base, save_checkpoints_secs=30)
   assert est.model_dir == str(tmp_path / 'm')
   assert est.config.save_checkpoints_secs == 30
@@ -73,69 +80,113 @@ def _a_file(path):
 
 # make_estimator's arguments (a function of the model_dir it may use), the error, its message.
 _REFUSED = [
-    pytest.param(
-        lambda m: dict(save_checkpoint_steps=10), exceptions.ArgumentError,
-        "'save_checkpoint_steps' is not a make_estimator argument nor a tf.estimator.RunConfig "
-        "option; did you mean 'save_checkpoints_steps'", id='run-config-typo'),
-    pytest.param(
-        lambda m: dict(save_checkpoints_steps=10, save_checkpoints_secs=60),
-        exceptions.ArgumentError,
-        'save_checkpoints_steps and save_checkpoints_secs cannot both be set, given: '
-        'save_checkpoints_steps=10, save_checkpoints_secs=60', id='steps-and-secs'),
-    pytest.param(
-        lambda m: dict(keep_checkpoint_max=-1), exceptions.ArgumentError,
-        'keep_checkpoint_max must be a non-negative int, given: -1', id='keep-checkpoint-max'),
-    pytest.param(
-        lambda m: dict(log_step_count_steps=0), exceptions.ArgumentError,
-        'log_step_count_steps must be a positive int, given: 0', id='log-step-count-steps'),
-    pytest.param(
-        lambda m: dict(save_checkpoints_steps=2.5), exceptions.ArgumentError,
-        'save_checkpoints_steps must be a positive int, given: 2.5', id='checkpoint-steps-float'),
-    pytest.param(
-        lambda m: dict(protocol='http'), exceptions.ArgumentError,
-        "protocol must be one of 'grpc', 'grpc\\+verbs', given: 'http'", id='protocol'),
-    pytest.param(
-        lambda m: dict(session_config={'a': 1}), exceptions.ArgumentTypeError,
-        'session_config must be a tf.compat.v1.ConfigProto', id='session-config-type'),
-    pytest.param(
-        lambda m: dict(model_fn=_model_fn_without_params, params={'lr': 0.1}),
-        exceptions.ArgumentError,
-        r"params were given \(\{'lr': 0.1\}.*takes no `params` argument "
-        r'\(its arguments are features, labels, mode\). Add a `params`',
-        id='params-without-params-argument'),
-    pytest.param(
-        lambda m: dict(model_fn=_model_fn_without_features), exceptions.ArgumentError,
-        'model_fn must be a function with a `features` argument.*'
-        r'Its arguments are \(x, labels, mode\)', id='model-fn-without-features'),
-    pytest.param(
-        lambda m: dict(model_fn=_model_fn_with_hidden_units), exceptions.ArgumentError,
-        'It also takes hidden_units, which the Estimator never passes',
-        id='model-fn-argument-never-passed'),
-    pytest.param(
-        lambda m: dict(params=[1]), exceptions.ArgumentTypeError,
-        r'params must be a dict of hyperparameters or None, given: \[1\]', id='params-type'),
-    pytest.param(
-        lambda m: dict(model_fn='boring'), exceptions.ArgumentTypeError,
-        'model_fn must be callable', id='model-fn-not-callable'),
-    pytest.param(
-        lambda m: dict(model_dir=_a_file(m)), exceptions.ArgumentError,
-        'model_dir must be a directory, or a path where one can be created'
-        '.*A file is already there', id='model-dir-is-a-file'),
-    pytest.param(
-        lambda m: dict(config=tf.estimator.RunConfig(model_dir=str(m.parent / 'a'))),
-        exceptions.ArgumentError, 'model_dir and config.model_dir differ',
-        id='model-dir-and-config-differ'),
-    pytest.param(
-        lambda m: dict(warm_start_from=str(m.parent / 'nowhere')), exceptions.ArgumentError,
-        "warm_start_from must be an existing checkpoint prefix.*given: "
-        "'.*nowhere'. Nothing to warm-start from", id='warm-start-missing'),
-    pytest.param(
-        lambda m: dict(seed=-1), exceptions.ArgumentError,
-        'seed must be a non-negative int, given: -1', id='seed-negative'),
-    pytest.param(
-        lambda m: dict(seed=1, tf_random_seed=2), exceptions.ArgumentError,
-        'seed and tf_random_seed disagree, given: seed=1, tf_random_seed=2',
-        id='seed-and-tf-random-seed'),
+  pytest.param(
+    lambda m: dict(save_checkpoint_steps=10),
+    exceptions.ArgumentError,
+    "'save_checkpoint_steps' is not a make_estimator argument nor a tf.estimator.RunConfig "
+    "option; did you mean 'save_checkpoints_steps'",
+    id='run-config-typo',
+  ),
+  pytest.param(
+    lambda m: dict(save_checkpoints_steps=10, save_checkpoints_secs=60),
+    exceptions.ArgumentError,
+    'save_checkpoints_steps and save_checkpoints_secs cannot both be set, given: '
+    'save_checkpoints_steps=10, save_checkpoints_secs=60',
+    id='steps-and-secs',
+  ),
+  pytest.param(
+    lambda m: dict(keep_checkpoint_max=-1),
+    exceptions.ArgumentError,
+    'keep_checkpoint_max must be a non-negative int, given: -1',
+    id='keep-checkpoint-max',
+  ),
+  pytest.param(
+    lambda m: dict(log_step_count_steps=0),
+    exceptions.ArgumentError,
+    'log_step_count_steps must be a positive int, given: 0',
+    id='log-step-count-steps',
+  ),
+  pytest.param(
+    lambda m: dict(save_checkpoints_steps=2.5),
+    exceptions.ArgumentError,
+    'save_checkpoints_steps must be a positive int, given: 2.5',
+    id='checkpoint-steps-float',
+  ),
+  pytest.param(
+    lambda m: dict(protocol='http'),
+    exceptions.ArgumentError,
+    "protocol must be one of 'grpc', 'grpc\\+verbs', given: 'http'",
+    id='protocol',
+  ),
+  pytest.param(
+    lambda m: dict(session_config={'a': 1}),
+    exceptions.ArgumentTypeError,
+    'session_config must be a tf.compat.v1.ConfigProto',
+    id='session-config-type',
+  ),
+  pytest.param(
+    lambda m: dict(model_fn=_model_fn_without_params, params={'lr': 0.1}),
+    exceptions.ArgumentError,
+    r"params were given \(\{'lr': 0.1\}.*takes no `params` argument "
+    r'\(its arguments are features, labels, mode\). Add a `params`',
+    id='params-without-params-argument',
+  ),
+  pytest.param(
+    lambda m: dict(model_fn=_model_fn_without_features),
+    exceptions.ArgumentError,
+    'model_fn must be a function with a `features` argument.*'
+    r'Its arguments are \(x, labels, mode\)',
+    id='model-fn-without-features',
+  ),
+  pytest.param(
+    lambda m: dict(model_fn=_model_fn_with_hidden_units),
+    exceptions.ArgumentError,
+    'It also takes hidden_units, which the Estimator never passes',
+    id='model-fn-argument-never-passed',
+  ),
+  pytest.param(
+    lambda m: dict(params=[1]),
+    exceptions.ArgumentTypeError,
+    r'params must be a dict of hyperparameters or None, given: \[1\]',
+    id='params-type',
+  ),
+  pytest.param(
+    lambda m: dict(model_fn='boring'),
+    exceptions.ArgumentTypeError,
+    'model_fn must be callable',
+    id='model-fn-not-callable',
+  ),
+  pytest.param(
+    lambda m: dict(model_dir=_a_file(m)),
+    exceptions.ArgumentError,
+    'model_dir must be a directory, or a path where one can be created.*A file is already there',
+    id='model-dir-is-a-file',
+  ),
+  pytest.param(
+    lambda m: dict(config=tf.estimator.RunConfig(model_dir=str(m.parent / 'a'))),
+    exceptions.ArgumentError,
+    'model_dir and config.model_dir differ',
+    id='model-dir-and-config-differ',
+  ),
+  pytest.param(
+    lambda m: dict(warm_start_from=str(m.parent / 'nowhere')),
+    exceptions.ArgumentError,
+    'warm_start_from must be an existing checkpoint prefix.*given: '
+    "'.*nowhere'. Nothing to warm-start from",
+    id='warm-start-missing',
+  ),
+  pytest.param(
+    lambda m: dict(seed=-1),
+    exceptions.ArgumentError,
+    'seed must be a non-negative int, given: -1',
+    id='seed-negative',
+  ),
+  pytest.param(
+    lambda m: dict(seed=1, tf_random_seed=2),
+    exceptions.ArgumentError,
+    'seed and tf_random_seed disagree, given: seed=1, tf_random_seed=2',
+    id='seed-and-tf-random-seed',
+  ),
 ]
 
 
@@ -162,7 +213,8 @@ def _keras_model_fn(features, labels, mode, params):
   logits = tf.keras.layers.Dense(3, name='out')(tf.keras.layers.Dense(5, name='hid')(x))
   loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
   train_op = tf.compat.v1.train.GradientDescentOptimizer(params['lr']).minimize(
-      loss, global_step=tf.compat.v1.train.get_global_step())
+    loss, global_step=tf.compat.v1.train.get_global_step()
+  )
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
@@ -170,8 +222,9 @@ def test_same_seed_same_initial_weights_keras_included(tmp_path, small_data):
   features, labels = small_data
   kernels = []
   for name, seed in (('a', 0), ('b', 0), ('c', 1)):
-    est = tfa.make_estimator(_keras_model_fn, params={'lr': 0.0},
-                             model_dir=tmp_path / name, seed=seed)
+    est = tfa.make_estimator(
+      _keras_model_fn, params={'lr': 0.0}, model_dir=tmp_path / name, seed=seed
+    )
     est.train(boring_input_fn(features, labels), steps=1)
     kernels.append(est.get_variable_value('hid/kernel'))
   np.testing.assert_array_equal(kernels[0], kernels[1])
@@ -181,6 +234,7 @@ def test_same_seed_same_initial_weights_keras_included(tmp_path, small_data):
 def test_wrapped_model_fn_refuses_labels_it_does_not_take(tmp_path, small_data):
   def model_fn(features, mode):
     del features, mode
+
   features, labels = small_data
   est = tfa.make_estimator(model_fn, model_dir=tmp_path)
   with pytest.raises(ValueError, match='model_fn does not take labels, but input_fn returns'):
@@ -193,6 +247,7 @@ def test_seeded_model_fn_passes_only_named_arguments():
   def model_fn(features, config):
     seen.update(features=features, config=config)
     return 'spec'
+
   wrapped = _make.seeded_model_fn(model_fn)
   config = tf.estimator.RunConfig(tf_random_seed=None)
   with tf.Graph().as_default():
@@ -206,8 +261,9 @@ def test_warm_start_from_an_existing_model_dir(tmp_path, small_data):
   first = tfa.make_estimator(boring_model_fn, model_dir=tmp_path / 'a', seed=0)
   first.train(boring_input_fn(features, labels), steps=2)
   before = _files(first.model_dir)
-  second = tfa.make_estimator(boring_model_fn, model_dir=tmp_path / 'b', seed=5,
-                              warm_start_from=first.model_dir)
+  second = tfa.make_estimator(
+    boring_model_fn, model_dir=tmp_path / 'b', seed=5, warm_start_from=first.model_dir
+  )
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     second.train(boring_input_fn(features, labels, batch_size=64), steps=1)

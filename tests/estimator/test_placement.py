@@ -16,29 +16,49 @@ from tfest_adapters import exceptions
 from tfest_adapters.estimator import _placement
 
 
-@pytest.mark.parametrize('devices, expected', [
-    ('auto', 'auto'), ('CPU', 'cpu'),
+@pytest.mark.parametrize(
+  'devices, expected',
+  [
+    ('auto', 'auto'),
+    ('CPU', 'cpu'),
     (['/gpu:0', 'gpu:1'], ('/device:GPU:0', '/device:GPU:1')),
     (('/cpu',), ('/device:CPU:0',)),
-])
+  ],
+)
 def test_validate_devices_forms(devices, expected):
   assert _placement.validate_devices(devices) == expected
 
 
-@pytest.mark.parametrize('devices, error, match', [
-    ('gpu', exceptions.ArgumentError,
-     r"devices must be 'auto', 'cpu' or a list of device names such as \['/gpu:0', '/gpu:1'\], "
-     "given: 'gpu'"),
+@pytest.mark.parametrize(
+  'devices, error, match',
+  [
+    (
+      'gpu',
+      exceptions.ArgumentError,
+      r"devices must be 'auto', 'cpu' or a list of device names such as \['/gpu:0', '/gpu:1'\], "
+      "given: 'gpu'",
+    ),
     (2, exceptions.ArgumentTypeError, "devices must be 'auto', 'cpu' or a list.*given: 2"),
-    ([], exceptions.ArgumentError, "devices must be a non-empty list of device names, given: "
-     r"\[\] \(list\). Use devices='cpu'"),
-    (['/gpu:0', '/device:GPU:0'], exceptions.ArgumentError,
-     'devices must be distinct device names'),
+    (
+      [],
+      exceptions.ArgumentError,
+      'devices must be a non-empty list of device names, given: '
+      r"\[\] \(list\). Use devices='cpu'",
+    ),
+    (
+      ['/gpu:0', '/device:GPU:0'],
+      exceptions.ArgumentError,
+      'devices must be distinct device names',
+    ),
     (['/gpu:0', 1], exceptions.ArgumentTypeError, 'devices must be a list of device name strings'),
-    (['nonsense'], exceptions.ArgumentError,
-     "each device in devices must be a device name with a type, such as '/gpu:0'.*"
-     "given: 'nonsense'"),
-])
+    (
+      ['nonsense'],
+      exceptions.ArgumentError,
+      "each device in devices must be a device name with a type, such as '/gpu:0'.*"
+      "given: 'nonsense'",
+    ),
+  ],
+)
 def test_validate_devices_errors(devices, error, match):
   with pytest.raises(error, match=match):
     _placement.validate_devices(devices)
@@ -65,9 +85,11 @@ def test_no_strategy_without_several_gpus_or_on_cpu():
 
 
 def test_a_device_that_does_not_exist_is_named():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"each device in devices must be one of the visible devices "
-                     r"\(/device:CPU:0.*given: '/device:CPU:7'.*set_logical_device_configuration"):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'each device in devices must be one of the visible devices '
+    r"\(/device:CPU:0.*given: '/device:CPU:7'.*set_logical_device_configuration",
+  ):
     _placement.distribution(['/cpu:0', '/cpu:7'])
 
 
@@ -81,34 +103,44 @@ def test_device_list_mirrors_even_over_one_device(tmp_path):
   strategy = est.config.train_distribute
   assert isinstance(strategy, tf.distribute.MirroredStrategy)
   assert est.config.eval_distribute is strategy or isinstance(
-      est.config.eval_distribute, tf.distribute.MirroredStrategy)
+    est.config.eval_distribute, tf.distribute.MirroredStrategy
+  )
   assert _placement.num_replicas(est) == 1
   assert est.config.session_config.allow_soft_placement
 
 
 def test_devices_and_a_strategy_in_the_config_clash(tmp_path):
   strategy = tf.distribute.OneDeviceStrategy('/cpu:0')
-  with pytest.raises(exceptions.ArgumentError,
-                     match="devices='cpu' and a train_distribute strategy were both given"):
-    tfa.make_estimator(boring_model_fn, model_dir=tmp_path, devices='cpu',
-                       train_distribute=strategy)
+  with pytest.raises(
+    exceptions.ArgumentError, match="devices='cpu' and a train_distribute strategy were both given"
+  ):
+    tfa.make_estimator(
+      boring_model_fn, model_dir=tmp_path, devices='cpu', train_distribute=strategy
+    )
 
 
 def test_in_a_cluster_auto_leaves_placement_to_the_estimator(tmp_path, monkeypatch):
-  monkeypatch.setenv('TF_CONFIG', json.dumps({
-      'cluster': {'chief': ['127.0.0.1:1'], 'worker': ['127.0.0.1:2'], 'ps': ['127.0.0.1:3']},
-      'task': {'type': 'worker', 'index': 0}}))
+  monkeypatch.setenv(
+    'TF_CONFIG',
+    json.dumps(
+      {
+        'cluster': {'chief': ['127.0.0.1:1'], 'worker': ['127.0.0.1:2'], 'ps': ['127.0.0.1:3']},
+        'task': {'type': 'worker', 'index': 0},
+      }
+    ),
+  )
   est = tfa.make_estimator(boring_model_fn, model_dir=tmp_path)
   assert est.config.train_distribute is None
   # The cluster role's device filters survive; soft placement and memory growth are added.
   assert list(est.config.session_config.device_filters) == ['/job:ps', '/job:worker/task:0']
   assert est.config.session_config.gpu_options.allow_growth
-  with pytest.raises(exceptions.ArgumentError,
-                     match="devices must be 'auto' or 'cpu' in a TF_CONFIG cluster"):
+  with pytest.raises(
+    exceptions.ArgumentError, match="devices must be 'auto' or 'cpu' in a TF_CONFIG cluster"
+  ):
     tfa.make_estimator(boring_model_fn, model_dir=tmp_path, devices=['/cpu:0'])
 
 
-_MIRRORED_SCRIPT = textwrap.dedent('''
+_MIRRORED_SCRIPT = textwrap.dedent("""
     import json, os, sys
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
     import numpy as np
@@ -156,7 +188,7 @@ _MIRRORED_SCRIPT = textwrap.dedent('''
           steps_per_epoch=int(est.get_variable_value('global_step')) - before,
           kernel=est.get_variable_value('logits/kernel').tolist())
     print('RESULT ' + json.dumps(out))
-''')
+""")
 
 
 @pytest.mark.slow
@@ -166,11 +198,16 @@ def test_mirrored_on_two_logical_cpus_trains_like_one_device(tmp_path):
   script.write_text(_MIRRORED_SCRIPT)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=str(REPO_ROOT))
   env.pop('TF_CONFIG', None)
-  proc = subprocess.run([sys.executable, str(script), str(tmp_path), str(REPO_ROOT / 'tests')],
-                        capture_output=True, text=True, timeout=300, env=env)
+  proc = subprocess.run(
+    [sys.executable, str(script), str(tmp_path), str(REPO_ROOT / 'tests')],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = [out for out in proc.stdout.splitlines() if out.startswith('RESULT ')][-1]
-  result = json.loads(line[len('RESULT '):])
+  result = json.loads(line[len('RESULT ') :])
   single, mirrored = result['single'], result['mirrored']
   assert (single['replicas'], mirrored['replicas']) == (1, 2)
   assert single['global_step'] == mirrored['global_step'] == 20

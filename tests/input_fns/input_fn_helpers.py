@@ -28,9 +28,11 @@ def seeded_estimator(model_fn, model_dir, seed=SEED):
   ``tf.compat.v1.layers`` draw from a generator shared by the whole process: the model_fn
   also resets them (``seed_graph``), so the result does not depend on the tests run before.
   """
+
   def seeded_model_fn(features, labels, mode, params):
     seeding.seed_graph(seed)
     return model_fn(features, labels, mode, params)
 
-  return tf.estimator.Estimator(seeded_model_fn, str(model_dir), params={},
-                                config=tf.estimator.RunConfig(tf_random_seed=seed))
+  return tf.estimator.Estimator(
+    seeded_model_fn, str(model_dir), params={}, config=tf.estimator.RunConfig(tf_random_seed=seed)
+  )

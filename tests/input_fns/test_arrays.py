@@ -17,24 +17,23 @@ def test_columns_of_every_kind_round_trip_exactly():
   n = 9
   rng = np.random.default_rng(0)
   arrays = [
-      rng.normal(size=n).astype(np.float32),
-      rng.normal(size=(n, 1)).astype(np.float32),
-      rng.normal(size=(n, 2, 3)).astype(np.float32),
-      rng.integers(0, 255, size=n).astype(np.uint8),
-      rng.integers(0, 9, size=(n, 2)).astype(np.int64),
-      rng.integers(0, 9, size=n).astype(np.int64),
-      rng.normal(size=n) > 0,
-      (rng.normal(size=n) + 1j).astype(np.complex64),
-      rng.normal(size=n).astype(np.float16),
-      np.array(['s%d' % i for i in range(n)]),
-      np.zeros((n, 0), np.float32),
+    rng.normal(size=n).astype(np.float32),
+    rng.normal(size=(n, 1)).astype(np.float32),
+    rng.normal(size=(n, 2, 3)).astype(np.float32),
+    rng.integers(0, 255, size=n).astype(np.uint8),
+    rng.integers(0, 9, size=(n, 2)).astype(np.int64),
+    rng.integers(0, 9, size=n).astype(np.int64),
+    rng.normal(size=n) > 0,
+    (rng.normal(size=n) + 1j).astype(np.complex64),
+    rng.normal(size=n).astype(np.float16),
+    np.array(['s%d' % i for i in range(n)]),
+    np.zeros((n, 0), np.float32),
   ]
   dtypes = [tf.string if a.dtype.kind == 'U' else tf.as_dtype(a.dtype) for a in arrays]
   components = _arrays._components(arrays, dtypes)
   # float32 columns share one matrix, int64 columns another.
   assert len(components) == len(arrays) - 3
-  dataset = _arrays.make_dataset(arrays, dtypes, tuple, batch_size=4, num_epochs=1,
-                                 shuffle=False)
+  dataset = _arrays.make_dataset(arrays, dtypes, tuple, batch_size=4, num_epochs=1, shuffle=False)
   batches = list(dataset)
   assert [len(b[0]) for b in batches] == [4, 4, 1]
   for i, array in enumerate(arrays):
@@ -47,17 +46,21 @@ def test_columns_of_every_kind_round_trip_exactly():
 
 
 def _shuffled_rows(arrays, dtypes, seed=3):
-  dataset = _arrays.make_dataset(arrays, dtypes, tuple, batch_size=4, num_epochs=2,
-                                 shuffle=True, seed=seed)
+  dataset = _arrays.make_dataset(
+    arrays, dtypes, tuple, batch_size=4, num_epochs=2, shuffle=True, seed=seed
+  )
   return [tuple(t.numpy() for t in batch) for batch in dataset]
 
 
 def test_shuffled_reading_from_a_row_major_copy_gives_the_same_batches(monkeypatch):
   n = 11
   rng = np.random.default_rng(1)
-  arrays = [rng.normal(size=n).astype(np.float32), rng.normal(size=(n, 2)).astype(np.float32),
-            rng.integers(0, 9, size=n).astype(np.int64),
-            rng.integers(0, 9, size=n).astype(np.int64)]
+  arrays = [
+    rng.normal(size=n).astype(np.float32),
+    rng.normal(size=(n, 2)).astype(np.float32),
+    rng.integers(0, 9, size=n).astype(np.int64),
+    rng.integers(0, 9, size=n).astype(np.int64),
+  ]
   dtypes = [tf.as_dtype(a.dtype) for a in arrays]
   store = _arrays.ColumnStore(arrays, dtypes)
   copied = store.components(row_major=True)
@@ -95,8 +98,9 @@ def test_big_columns_are_read_in_place(monkeypatch):
 
 
 def _dir_size(path):
-  return sum(os.path.getsize(os.path.join(root, f))
-             for root, _, files in os.walk(path) for f in files)
+  return sum(
+    os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+  )
 
 
 def _biggest_constant(graph_def):
@@ -113,8 +117,9 @@ def test_large_arrays_never_enter_the_graph(builder, boring_model_fn, tmp_path):
   features = {'f%d' % i: rng.random(rows, dtype=np.float32) for i in range(4)}
   labels = (features['f0'] * 3).astype(np.int64)
   if builder == 'numpy':
-    input_fn = numpy_input_fn(features, labels, batch_size=32, num_epochs=None,
-                              shuffle=True, seed=0)
+    input_fn = numpy_input_fn(
+      features, labels, batch_size=32, num_epochs=None, shuffle=True, seed=0
+    )
   else:
     input_fn = tensor_slices_input_fn(features, labels, batch_size=32, seed=0)
   with tf.Graph().as_default() as graph:

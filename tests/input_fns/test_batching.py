@@ -9,8 +9,9 @@ from tfest_adapters.input_fns import _batching
 
 
 def stream(num_rows, batch_size, num_epochs, shuffle, **kwargs):
-  return [b.tolist() for b in _batching.index_batches(num_rows, batch_size, num_epochs,
-                                                      shuffle, **kwargs)]
+  return [
+    b.tolist() for b in _batching.index_batches(num_rows, batch_size, num_epochs, shuffle, **kwargs)
+  ]
 
 
 def test_unshuffled_stream_runs_across_epochs():
@@ -23,8 +24,12 @@ def test_unshuffled_stream_runs_across_epochs():
 def test_endless_stream_has_only_full_batches():
   plan = _batching.BatchPlan(5, 3, None, False)
   assert plan.num_batches is None and plan.full_batches_only
-  assert [plan.indices(i).tolist() for i in range(4)] == [[0, 1, 2], [3, 4, 0], [1, 2, 3],
-                                                          [4, 0, 1]]
+  assert [plan.indices(i).tolist() for i in range(4)] == [
+    [0, 1, 2],
+    [3, 4, 0],
+    [1, 2, 3],
+    [4, 0, 1],
+  ]
 
 
 def test_random_access_matches_sequential_order():
@@ -36,14 +41,25 @@ def test_random_access_matches_sequential_order():
   assert sequential == stream(50, 7, 3, True, seed=5)
 
 
-@pytest.mark.parametrize('num_epochs,shards,drop', [(3, (1, 0), False), (None, (1, 0), False),
-                                                    (3, (3, 1), False), (3, (1, 0), True)])
+@pytest.mark.parametrize(
+  'num_epochs,shards,drop',
+  [(3, (1, 0), False), (None, (1, 0), False), (3, (3, 1), False), (3, (1, 0), True)],
+)
 def test_several_batches_at_once_are_the_batches_in_a_row(num_epochs, shards, drop):
   # What a group of batches reads (_grouping.make_group_dataset): across epoch ends, with a
   # short last batch, sharded.
   def plan():
-    return _batching.BatchPlan(50, 7, num_epochs, True, seed=5, num_shards=shards[0],
-                               shard_index=shards[1], drop_remainder=drop)
+    return _batching.BatchPlan(
+      50,
+      7,
+      num_epochs,
+      True,
+      seed=5,
+      num_shards=shards[0],
+      shard_index=shards[1],
+      drop_remainder=drop,
+    )
+
   one_by_one, together = plan(), plan()
   num_batches = one_by_one.num_batches or 40
   for first in range(0, num_batches, 4):
@@ -56,7 +72,7 @@ def test_several_batches_at_once_are_the_batches_in_a_row(num_epochs, shards, dr
 def test_every_epoch_is_a_fresh_full_permutation(monkeypatch, exact_max):
   monkeypatch.setattr(_batching, 'EXACT_PERMUTATION_MAX_ROWS', exact_max)
   rows = sum(stream(1000, 64, 3, True, seed=1), [])
-  epochs = [rows[i:i + 1000] for i in range(0, 3000, 1000)]
+  epochs = [rows[i : i + 1000] for i in range(0, 3000, 1000)]
   for epoch in epochs:
     assert sorted(epoch) == list(range(1000))
   assert epochs[0] != epochs[1] != epochs[2] != list(range(1000))
@@ -74,8 +90,9 @@ def test_seed_reproducible_and_seedless_differs():
 @pytest.mark.parametrize('num_rows', [1, 2, 3, 5, 16, 17, 1000, 65537, 70001])
 def test_feistel_is_a_bijection(num_rows):
   permutation = _batching._FeistelPermutation(num_rows, np.random.default_rng(0))
-  values = np.concatenate([permutation(s, min(s + 4099, num_rows))
-                           for s in range(0, num_rows, 4099)])
+  values = np.concatenate(
+    [permutation(s, min(s + 4099, num_rows)) for s in range(0, num_rows, 4099)]
+  )
   assert np.array_equal(np.sort(values), np.arange(num_rows))
 
 
@@ -88,8 +105,9 @@ def test_feistel_first_batch_is_instant_for_huge_data():
 
 @pytest.mark.parametrize('shuffle', [False, True])
 def test_shards_are_disjoint_and_complete(shuffle):
-  shards = [sum(stream(23, 4, 1, shuffle, seed=0, num_shards=5, shard_index=i), [])
-            for i in range(5)]
+  shards = [
+    sum(stream(23, 4, 1, shuffle, seed=0, num_shards=5, shard_index=i), []) for i in range(5)
+  ]
   assert sorted(sum(shards, [])) == list(range(23))
   assert all(set(a).isdisjoint(b) for a, b in itertools.combinations(shards, 2))
   assert stream(3, 2, 1, False, num_shards=5, shard_index=4) == []

@@ -36,23 +36,29 @@ def _data(rows=10):
 
 def test_full_batches_are_stacked_with_a_static_batch_dimension():
   x, y = _data()
-  groups = list(group_batches(numpy_input_fn(x, y, batch_size=2, num_epochs=None,
-                                             shuffle=False), 3)(mode=ModeKeys.TRAIN).take(2))
+  groups = list(
+    group_batches(numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=False), 3)(
+      mode=ModeKeys.TRAIN
+    ).take(2)
+  )
   features, labels = groups[0]
   assert features['a'].shape == (3, 2) and labels.shape == (3, 2)
   assert features['a'].dtype == tf.float32 and features['b'].dtype == tf.int64
   np.testing.assert_array_equal(features['a'], [[0, 1], [2, 3], [4, 5]])
   np.testing.assert_array_equal(features[ROWS_KEY], [2, 2, 2])
   np.testing.assert_array_equal(groups[1][0]['a'], [[6, 7], [8, 9], [0, 1]])
-  spec = group_batches(numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=False),
-                       3)().element_spec
+  spec = group_batches(
+    numpy_input_fn(x, y, batch_size=2, num_epochs=None, shuffle=False), 3
+  )().element_spec
   assert spec[0]['a'].shape.as_list() == [None, 2]
 
 
 def test_the_last_short_batch_is_zero_padded_and_counted():
   x, y = _data()
-  groups = [_numpy(g) for g in group_batches(
-      numpy_input_fn(x, y, batch_size=4, num_epochs=1, shuffle=False), 3)()]
+  groups = [
+    _numpy(g)
+    for g in group_batches(numpy_input_fn(x, y, batch_size=4, num_epochs=1, shuffle=False), 3)()
+  ]
   assert [g[0][ROWS_KEY].tolist() for g in groups] == [[4, 4, 2]]
   features, labels = groups[0]
   np.testing.assert_array_equal(features['a'][2], [8, 9, 0, 0])
@@ -114,9 +120,14 @@ def test_docstring_example_runs(monkeypatch, capsys):
 @pytest.mark.parametrize('num_epochs, drop_remainder', [(None, False), (2, False), (1, True)])
 def test_make_group_dataset_gives_the_batches_of_make_dataset(num_epochs, drop_remainder):
   rng = np.random.default_rng(0)
-  columns = [rng.random(23).astype(np.float32), rng.integers(0, 9, 23),
-             rng.random((23, 2, 3)).astype(np.float64), np.array(['r%d' % i for i in range(23)]),
-             np.array(['o%d' % i for i in range(23)], dtype=object), np.arange(23) % 2 == 0]
+  columns = [
+    rng.random(23).astype(np.float32),
+    rng.integers(0, 9, 23),
+    rng.random((23, 2, 3)).astype(np.float64),
+    np.array(['r%d' % i for i in range(23)]),
+    np.array(['o%d' % i for i in range(23)], dtype=object),
+    np.arange(23) % 2 == 0,
+  ]
   dtypes = [tf.float32, tf.int64, tf.float64, tf.string, tf.string, tf.bool]
 
   def rebuild(tensors):
@@ -157,8 +168,11 @@ def _sparse_batches():
 
 
 def _batches_of_unknown_width():
-  return tf.data.Dataset.from_tensor_slices({'x': np.zeros((4, 3))}).batch(2).map(
-      lambda f: {'x': tf.compat.v1.placeholder_with_default(f['x'], [None, None])})
+  return (
+    tf.data.Dataset.from_tensor_slices({'x': np.zeros((4, 3))})
+    .batch(2)
+    .map(lambda f: {'x': tf.compat.v1.placeholder_with_default(f['x'], [None, None])})
+  )
 
 
 def _unbatched_labels():
@@ -177,36 +191,71 @@ def _x_batches():
   return _batches({'x': np.zeros(4)})
 
 
-@pytest.mark.parametrize('call, error, message', [
+@pytest.mark.parametrize(
+  'call, error, message',
+  [
     # When group_batches is called.
-    *[pytest.param(lambda s=s: group_batches(_x_batches(), s), exceptions.ArgumentError,
-                   'steps_per_run must be a positive int, given: ',
-                   id='steps_per_run=%r' % (s,)) for s in (0, '2', True)],
-    pytest.param(lambda: group_batches('train.csv', 2), exceptions.ArgumentTypeError,
-                 'input_fn must be callable', id='input_fn not callable'),
+    *[
+      pytest.param(
+        lambda s=s: group_batches(_x_batches(), s),
+        exceptions.ArgumentError,
+        'steps_per_run must be a positive int, given: ',
+        id='steps_per_run=%r' % (s,),
+      )
+      for s in (0, '2', True)
+    ],
+    pytest.param(
+      lambda: group_batches('train.csv', 2),
+      exceptions.ArgumentTypeError,
+      'input_fn must be callable',
+      id='input_fn not callable',
+    ),
     # When the grouped input_fn is called in TRAIN.
-    pytest.param(_train(group_batches(_x_batches()), params={'steps_per_run': 0}),
-                 exceptions.ArgumentError,
-                 re.escape('params["steps_per_run"] must be a positive int, given: 0'),
-                 id='params steps_per_run=0'),
-    pytest.param(_train(group_batches(_tensors, 2)), exceptions.ArgumentTypeError,
-                 re.escape('what input_fn returned in TRAIN must be a tf.data.Dataset of '
-                           'batches'), id='tensors, not a Dataset'),
-    pytest.param(group_batches(_sparse_batches, 2), exceptions.ArgumentTypeError,
-                 re.escape("features['s'] must be a dense Tensor to be grouped"), id='sparse'),
-    pytest.param(group_batches(_batches_of_unknown_width, 2), exceptions.ArgumentError,
-                 re.escape("features['x'] must be a batch whose dimensions after the first "
-                           'are known'), id='unknown shape after the batch'),
-    pytest.param(group_batches(_unbatched_labels, 2), exceptions.ArgumentError,
-                 re.escape('labels must be a batch [batch_size, ...] to be grouped'),
-                 id='unbatched labels'),
-    pytest.param(group_batches(_batches((np.zeros(4), np.zeros(4)), np.zeros(4)), 2),
-                 exceptions.ArgumentTypeError, 'features must be a dict of Tensors or a Tensor',
-                 id='features a tuple'),
+    pytest.param(
+      _train(group_batches(_x_batches()), params={'steps_per_run': 0}),
+      exceptions.ArgumentError,
+      re.escape('params["steps_per_run"] must be a positive int, given: 0'),
+      id='params steps_per_run=0',
+    ),
+    pytest.param(
+      _train(group_batches(_tensors, 2)),
+      exceptions.ArgumentTypeError,
+      re.escape('what input_fn returned in TRAIN must be a tf.data.Dataset of batches'),
+      id='tensors, not a Dataset',
+    ),
+    pytest.param(
+      group_batches(_sparse_batches, 2),
+      exceptions.ArgumentTypeError,
+      re.escape("features['s'] must be a dense Tensor to be grouped"),
+      id='sparse',
+    ),
+    pytest.param(
+      group_batches(_batches_of_unknown_width, 2),
+      exceptions.ArgumentError,
+      re.escape("features['x'] must be a batch whose dimensions after the first are known"),
+      id='unknown shape after the batch',
+    ),
+    pytest.param(
+      group_batches(_unbatched_labels, 2),
+      exceptions.ArgumentError,
+      re.escape('labels must be a batch [batch_size, ...] to be grouped'),
+      id='unbatched labels',
+    ),
+    pytest.param(
+      group_batches(_batches((np.zeros(4), np.zeros(4)), np.zeros(4)), 2),
+      exceptions.ArgumentTypeError,
+      'features must be a dict of Tensors or a Tensor',
+      id='features a tuple',
+    ),
     # group_dataset.
-    pytest.param(lambda: group_dataset(group_dataset(_x_batches()(), 2), 2),
-                 exceptions.ArgumentError, 'the input is already grouped', id='grouped twice'),
-])
+    pytest.param(
+      lambda: group_dataset(group_dataset(_x_batches()(), 2), 2),
+      exceptions.ArgumentError,
+      'the input is already grouped',
+      id='grouped twice',
+    ),
+  ],
+)
 def test_refusals(call, error, message):
   with pytest.raises(error, match=message):
     call()

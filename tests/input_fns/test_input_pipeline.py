@@ -18,8 +18,7 @@ def _load(name):
 @pytest.mark.slow
 def test_quick_modes_return_their_figures():
   figures = _load('input_pipeline').main(['--quick'])
-  assert set(figures['examples_per_s']) == {'legacy', 'naive', 'numpy', 'tensor_slices',
-                                            'ceiling'}
+  assert set(figures['examples_per_s']) == {'legacy', 'naive', 'numpy', 'tensor_slices', 'ceiling'}
   assert all(rate > 0 for rate in figures['examples_per_s'].values())
   assert figures['ratio_to_legacy']['legacy'] == 1.0
   big = figures['big']  # bench/big_arrays.py --quick, run in-process.

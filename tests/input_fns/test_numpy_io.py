@@ -17,10 +17,10 @@ ModeKeys = tf.estimator.ModeKeys
 N = 6
 X_ARRAY = np.arange(2 * N, dtype=np.float32).reshape(N, 2)
 X_DICT = {
-    'b': np.arange(N, dtype=np.int32) * 10,
-    'a': np.arange(2 * N, dtype=np.float64).reshape(N, 2),
-    'c': np.array([b'r%d' % i for i in range(N)]),
-    'd': np.arange(N, dtype=np.float64) / 2,
+  'b': np.arange(N, dtype=np.int32) * 10,
+  'a': np.arange(2 * N, dtype=np.float64).reshape(N, 2),
+  'c': np.array([b'r%d' % i for i in range(N)]),
+  'd': np.arange(N, dtype=np.float64) / 2,
 }
 Y_ARRAY = np.arange(N, dtype=np.int64) - 10
 Y_DICT = {'y2': np.arange(N, dtype=np.float32), 'y1': np.arange(N, dtype=np.int64) + 100}
@@ -85,8 +85,9 @@ def assert_same_batches(expected, actual):
       assert list(got) == list(want)  # Key order too.
 
 
-GRID = list(itertools.product(['array', 'dict'], ['none', 'array', 'dict'], [3, 4],
-                              [0, 1, 2, None]))
+GRID = list(
+  itertools.product(['array', 'dict'], ['none', 'array', 'dict'], [3, 4], [0, 1, 2, None])
+)
 
 
 def _case(x_kind, y_kind, batch_size, num_epochs):
@@ -118,14 +119,16 @@ def test_same_batches_as_legacy(legacy_runs, x_kind, y_kind, batch_size, num_epo
     assert spec.dtype == want.dtype
 
 
-@pytest.mark.parametrize('x_kind,y_kind,batch_size,num_epochs', [
-    ('dict', 'dict', 4, 2), ('array', 'array', 3, None)])
-def test_same_batches_in_a_graph_with_one_shot_iterator(legacy_runs, x_kind, y_kind,
-                                                        batch_size, num_epochs):
+@pytest.mark.parametrize(
+  'x_kind,y_kind,batch_size,num_epochs', [('dict', 'dict', 4, 2), ('array', 'array', 3, None)]
+)
+def test_same_batches_in_a_graph_with_one_shot_iterator(
+  legacy_runs, x_kind, y_kind, batch_size, num_epochs
+):
   legacy, legacy_tensors = legacy_runs[(x_kind, y_kind, batch_size, num_epochs)]
   ours, our_tensors = run_pipelines(
-      [numpy_input_fn(**_case(x_kind, y_kind, batch_size, num_epochs))], ENDLESS_BATCHES,
-      legacy=False)
+    [numpy_input_fn(**_case(x_kind, y_kind, batch_size, num_epochs))], ENDLESS_BATCHES, legacy=False
+  )
   assert_same_batches(legacy, ours[0])
   for want, got in zip(tf.nest.flatten(legacy_tensors), tf.nest.flatten(our_tensors[0])):
     assert got.shape.as_list() == want.shape.as_list()
@@ -152,23 +155,25 @@ def legacy_error(**kwargs):
 
 a4 = np.arange(4.0)
 SAME_TEXT = {
-    'shuffle_missing': dict(x={'a': a4}),
-    'shuffle_not_bool': dict(x={'a': a4}, shuffle=1),
-    'x_list': dict(x=[1, 2], shuffle=False),
-    'x_dataframe_like': dict(x=(a4,), shuffle=False),
-    'x_empty_dict': dict(x={}, shuffle=False),
-    'x_empty_array': dict(x=np.zeros((0, 3)), shuffle=False),
-    'y_empty_dict': dict(x=a4, y={}, shuffle=False),
-    'duplicate_keys': dict(x={'a': a4, 'b': a4}, y={'a': a4, 'b': a4}, shuffle=False),
-    'lengths_dict': dict(x={'a': a4, 'b': a4[:3]}, y=a4[:2], shuffle=False),
-    'lengths_array': dict(x=a4, y=a4[:2], shuffle=False),
-    'lengths_y_dict': dict(x=a4, y={'y': a4[:2]}, shuffle=False),
-    'lengths_no_y': dict(x={'a': a4, 'b': a4[:1]}, shuffle=False),
-    'mixed_key_types': dict(x={'a': a4, 1: a4}, shuffle=False),
-    'unsupported_dtype': dict(x={'a': np.array(['2020-01-01'], dtype='datetime64[D]')},
-                              shuffle=False),
-    'unsupported_y_dtype': dict(x={'a': a4}, y=np.array([1, 2, 3, 4], dtype='timedelta64[s]'),
-                                shuffle=False),
+  'shuffle_missing': dict(x={'a': a4}),
+  'shuffle_not_bool': dict(x={'a': a4}, shuffle=1),
+  'x_list': dict(x=[1, 2], shuffle=False),
+  'x_dataframe_like': dict(x=(a4,), shuffle=False),
+  'x_empty_dict': dict(x={}, shuffle=False),
+  'x_empty_array': dict(x=np.zeros((0, 3)), shuffle=False),
+  'y_empty_dict': dict(x=a4, y={}, shuffle=False),
+  'duplicate_keys': dict(x={'a': a4, 'b': a4}, y={'a': a4, 'b': a4}, shuffle=False),
+  'lengths_dict': dict(x={'a': a4, 'b': a4[:3]}, y=a4[:2], shuffle=False),
+  'lengths_array': dict(x=a4, y=a4[:2], shuffle=False),
+  'lengths_y_dict': dict(x=a4, y={'y': a4[:2]}, shuffle=False),
+  'lengths_no_y': dict(x={'a': a4, 'b': a4[:1]}, shuffle=False),
+  'mixed_key_types': dict(x={'a': a4, 1: a4}, shuffle=False),
+  'unsupported_dtype': dict(
+    x={'a': np.array(['2020-01-01'], dtype='datetime64[D]')}, shuffle=False
+  ),
+  'unsupported_y_dtype': dict(
+    x={'a': a4}, y=np.array([1, 2, 3, 4], dtype='timedelta64[s]'), shuffle=False
+  ),
 }
 
 
@@ -184,16 +189,23 @@ def test_same_error_as_legacy(name):
 
 # Where the legacy function crashed by accident: same built-in type, a clear message.
 SAME_TYPE = {
-    'list_value': (dict(x={'a': [1.0, 2.0]}, shuffle=False),
-                   r"x\['a'\] must be a numpy array, given: \[1.0, 2.0\] \(list\)"),
-    'list_y': (dict(x={'a': a4}, y=[1, 2, 3, 4], shuffle=False),
-               r'y must be a numpy array, given: \[1, 2, 3, 4\] \(list\)'),
-    'scalar_value': (dict(x={'a': np.array(1.0)}, shuffle=False),
-                     r"x\['a'\] must be an array with a first \(rows\) dimension"),
-    'no_rows': (dict(x={'a': a4[:0]}, shuffle=False),
-                'x must have at least one row, given: 0 rows'),
-    'queue_capacity_zero': (dict(x={'a': a4}, shuffle=False, queue_capacity=0),
-                            'queue_capacity must be a positive int, given: 0'),
+  'list_value': (
+    dict(x={'a': [1.0, 2.0]}, shuffle=False),
+    r"x\['a'\] must be a numpy array, given: \[1.0, 2.0\] \(list\)",
+  ),
+  'list_y': (
+    dict(x={'a': a4}, y=[1, 2, 3, 4], shuffle=False),
+    r'y must be a numpy array, given: \[1, 2, 3, 4\] \(list\)',
+  ),
+  'scalar_value': (
+    dict(x={'a': np.array(1.0)}, shuffle=False),
+    r"x\['a'\] must be an array with a first \(rows\) dimension",
+  ),
+  'no_rows': (dict(x={'a': a4[:0]}, shuffle=False), 'x must have at least one row, given: 0 rows'),
+  'queue_capacity_zero': (
+    dict(x={'a': a4}, shuffle=False, queue_capacity=0),
+    'queue_capacity must be a positive int, given: 0',
+  ),
 }
 
 
@@ -206,7 +218,9 @@ def test_same_error_type_as_legacy(name):
   assert isinstance(raised.value, exceptions.TfestError)
 
 
-@pytest.mark.parametrize('kwargs,error,message', [
+@pytest.mark.parametrize(
+  'kwargs,error,message',
+  [
     (dict(batch_size=0), ValueError, 'batch_size must be a positive int, given: 0'),
     (dict(batch_size=-2), ValueError, 'batch_size must be a positive int, given: -2'),
     (dict(batch_size=2.0), TypeError, 'batch_size must be a positive int, given: 2.0'),
@@ -220,7 +234,8 @@ def test_same_error_type_as_legacy(name):
     (dict(seed=-1), ValueError, 'seed must be None or a non-negative int, given: -1'),
     (dict(seed='1'), TypeError, "seed must be None or a non-negative int, given: '1'"),
     (dict(seed=True), TypeError, 'seed must be None or a non-negative int, given: True'),
-])
+  ],
+)
 def test_new_argument_errors(kwargs, error, message):
   with pytest.raises(error, match=message) as raised:
     numpy_input_fn({'a': a4}, shuffle=True, **kwargs)
@@ -241,7 +256,7 @@ def test_seed_reproducible_and_full_permutation_per_epoch():
   other = _rows(collect(numpy_input_fn(x, batch_size=4, num_epochs=3, shuffle=True, seed=8)))
   assert first == again
   assert first != other
-  epochs = [first[i:i + 10] for i in range(0, 30, 10)]
+  epochs = [first[i : i + 10] for i in range(0, 30, 10)]
   for epoch in epochs:
     assert sorted(epoch) == list(range(10))
   assert epochs[0] != epochs[1] != epochs[2]
@@ -261,8 +276,11 @@ def test_global_random_state_untouched():
 
 def test_num_threads_never_multiplies_epochs():
   for shuffle in (False, True):
-    batches = collect(numpy_input_fn({'i': np.arange(10)}, batch_size=3, num_epochs=1,
-                                     shuffle=shuffle, num_threads=4))
+    batches = collect(
+      numpy_input_fn(
+        {'i': np.arange(10)}, batch_size=3, num_epochs=1, shuffle=shuffle, num_threads=4
+      )
+    )
     assert sorted(_rows(batches)) == list(range(10))
 
 
@@ -287,20 +305,19 @@ def test_sharded_in_train_mode_only():
   assert sorted(sum(shards, [])) == list(range(11))
   assert all(set(a).isdisjoint(b) for a, b in itertools.combinations(shards, 2))
   config = tf.estimator.RunConfig()  # No TF_CONFIG: one worker.
-  assert sorted(_rows(collect(input_fn, mode=ModeKeys.TRAIN, config=config))) == list(
-      range(11))
+  assert sorted(_rows(collect(input_fn, mode=ModeKeys.TRAIN, config=config))) == list(range(11))
 
 
 def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path):
   features, labels = small_data
   estimator = input_fn_helpers.seeded_estimator(boring_model_fn, tmp_path)
-  estimator.train(numpy_input_fn(features, labels, batch_size=16, num_epochs=None,
-                                 shuffle=True, seed=0), steps=20)
+  estimator.train(
+    numpy_input_fn(features, labels, batch_size=16, num_epochs=None, shuffle=True, seed=0), steps=20
+  )
   metrics = estimator.evaluate(numpy_input_fn(features, labels, batch_size=16, shuffle=False))
   assert metrics['global_step'] == 20
   assert metrics['accuracy'] > 0.5
-  predictions = list(estimator.predict(numpy_input_fn(features, batch_size=10,
-                                                      shuffle=False)))
+  predictions = list(estimator.predict(numpy_input_fn(features, batch_size=10, shuffle=False)))
   assert len(predictions) == 64
   assert predictions[0]['probabilities'].shape == (3,)
 
@@ -311,10 +328,17 @@ def test_docstring_example_runs(monkeypatch, capsys):
 
 
 def test_numpy_integers_accepted():
-  batches = collect(numpy_input_fn({'i': np.arange(5)}, batch_size=np.int64(2),
-                                   num_epochs=np.int32(1), shuffle=False,
-                                   queue_capacity=np.int64(10), num_threads=np.int8(1),
-                                   seed=np.uint8(3)))
+  batches = collect(
+    numpy_input_fn(
+      {'i': np.arange(5)},
+      batch_size=np.int64(2),
+      num_epochs=np.int32(1),
+      shuffle=False,
+      queue_capacity=np.int64(10),
+      num_threads=np.int8(1),
+      seed=np.uint8(3),
+    )
+  )
   assert _rows(batches) == [0, 1, 2, 3, 4]
 
 
@@ -322,9 +346,11 @@ def test_successive_calls_read_on_and_stay_reproducible():
   # The Estimator calls the input_fn once per train(): a seeded input_fn must not replay the
   # same batches each time, yet the same sequence of calls must give the same data.
   def two_calls():
-    input_fn = numpy_input_fn({'i': np.arange(50)}, batch_size=10, num_epochs=1,
-                              shuffle=True, seed=11)
+    input_fn = numpy_input_fn(
+      {'i': np.arange(50)}, batch_size=10, num_epochs=1, shuffle=True, seed=11
+    )
     return _rows(collect(input_fn)), _rows(collect(input_fn))
+
   first, second = two_calls()
   assert first != second
   assert two_calls() == (first, second)

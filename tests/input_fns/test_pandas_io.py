@@ -17,16 +17,18 @@ LEGACY = tf.compat.v1.estimator.inputs.pandas_input_fn
 N = 7
 INDEX = np.arange(100, 100 + N)
 # Columns deliberately not in sorted order: the legacy output keeps the DataFrame's order.
-X = pd.DataFrame({
+X = pd.DataFrame(
+  {
     'z': np.arange(N, dtype=np.float32) / 2,
     'a': np.arange(N, dtype=np.int64) * 10,
     'm': np.arange(N) % 2 == 0,
     'b': np.arange(N, dtype=np.float64) - 3,
-}, index=INDEX)
+  },
+  index=INDEX,
+)
 Y_SERIES = pd.Series(np.arange(N, dtype=np.int32) + 1, index=INDEX)
 # 'a' is also a column of X: the legacy function renames it internally, the label keeps it.
-Y_FRAME = pd.DataFrame({'t2': np.arange(N, dtype=np.float32), 'a': np.arange(N) - 50},
-                       index=INDEX)
+Y_FRAME = pd.DataFrame({'t2': np.arange(N, dtype=np.float32), 'a': np.arange(N) - 50}, index=INDEX)
 ENDLESS_BATCHES = 6
 
 
@@ -113,8 +115,9 @@ def test_same_batches_in_a_graph(legacy_runs):
 
 def test_dataframe_not_copied():
   input_fn = pandas_input_fn(X, Y_SERIES, shuffle=False)
-  captured = dict(zip(input_fn.__code__.co_freevars,
-                      (cell.cell_contents for cell in input_fn.__closure__)))
+  captured = dict(
+    zip(input_fn.__code__.co_freevars, (cell.cell_contents for cell in input_fn.__closure__))
+  )
   # The legacy function copies the whole DataFrame; the columns read here are views of it.
   store = captured['store']
   assert np.shares_memory(store.arrays[0], X['z'].to_numpy())
@@ -137,22 +140,24 @@ def legacy_error(**kwargs):
 
 df = pd.DataFrame({'a': np.arange(4.0)})
 SAME_TEXT = {
-    'shuffle_missing': dict(x=df),
-    'shuffle_not_bool': dict(x=df, shuffle='yes'),
-    'target_column_not_str': dict(x=df, shuffle=False, target_column=1),
-    'target_column_taken': dict(x=pd.DataFrame({'target': np.arange(4.0)}),
-                                y=pd.Series(np.arange(4)), shuffle=False),
-    'target_column_taken_y_frame': dict(x=pd.DataFrame({'target': np.arange(4.0)}),
-                                        y=pd.DataFrame({'t': np.arange(4)}), shuffle=False),
-    'index_mismatch': dict(x=df, y=pd.Series(np.arange(4), index=[1, 2, 3, 4]),
-                           shuffle=False),
-    'string_column': dict(x=pd.DataFrame({'a': ['x', 'y']}), shuffle=False),
-    'string_index': dict(x=pd.DataFrame({'a': [1.0, 2.0]}, index=['x', 'y']), shuffle=False),
-    'categorical_column': dict(x=pd.DataFrame({'a': pd.Categorical(['x', 'y'])}),
-                               shuffle=False),
-    'nullable_int_label': dict(x=pd.DataFrame({'a': [1.0, 2.0]}),
-                               y=pd.Series(pd.array([1, None], dtype='Int64')),
-                               shuffle=False),
+  'shuffle_missing': dict(x=df),
+  'shuffle_not_bool': dict(x=df, shuffle='yes'),
+  'target_column_not_str': dict(x=df, shuffle=False, target_column=1),
+  'target_column_taken': dict(
+    x=pd.DataFrame({'target': np.arange(4.0)}), y=pd.Series(np.arange(4)), shuffle=False
+  ),
+  'target_column_taken_y_frame': dict(
+    x=pd.DataFrame({'target': np.arange(4.0)}), y=pd.DataFrame({'t': np.arange(4)}), shuffle=False
+  ),
+  'index_mismatch': dict(x=df, y=pd.Series(np.arange(4), index=[1, 2, 3, 4]), shuffle=False),
+  'string_column': dict(x=pd.DataFrame({'a': ['x', 'y']}), shuffle=False),
+  'string_index': dict(x=pd.DataFrame({'a': [1.0, 2.0]}, index=['x', 'y']), shuffle=False),
+  'categorical_column': dict(x=pd.DataFrame({'a': pd.Categorical(['x', 'y'])}), shuffle=False),
+  'nullable_int_label': dict(
+    x=pd.DataFrame({'a': [1.0, 2.0]}),
+    y=pd.Series(pd.array([1, None], dtype='Int64')),
+    shuffle=False,
+  ),
 }
 
 
@@ -166,17 +171,27 @@ def test_same_error_as_legacy(name):
 
 
 SAME_TYPE = {
-    'x_dict': (dict(x={'a': np.arange(4.0)}, shuffle=False),
-               r"x must be a pandas DataFrame, given: \{'a': array"),
-    'x_array': (dict(x=np.arange(4.0), shuffle=False),
-                'x must be a pandas DataFrame, given: ndarray of shape'),
-    'x_none': (dict(x=None, shuffle=False), 'x must be a pandas DataFrame, given: None'),
-    'y_array': (dict(x=df, y=np.arange(4), shuffle=False),
-                'y must be a pandas Series or DataFrame, or None, given: ndarray'),
-    'y_list': (dict(x=df, y=[1, 2, 3, 4], shuffle=False),
-               r'y must be a pandas Series or DataFrame, or None, given: \[1, 2, 3, 4\]'),
-    'no_rows': (dict(x=pd.DataFrame({'a': np.zeros(0)}), shuffle=False),
-                'x must have at least one row, given: 0 rows'),
+  'x_dict': (
+    dict(x={'a': np.arange(4.0)}, shuffle=False),
+    r"x must be a pandas DataFrame, given: \{'a': array",
+  ),
+  'x_array': (
+    dict(x=np.arange(4.0), shuffle=False),
+    'x must be a pandas DataFrame, given: ndarray of shape',
+  ),
+  'x_none': (dict(x=None, shuffle=False), 'x must be a pandas DataFrame, given: None'),
+  'y_array': (
+    dict(x=df, y=np.arange(4), shuffle=False),
+    'y must be a pandas Series or DataFrame, or None, given: ndarray',
+  ),
+  'y_list': (
+    dict(x=df, y=[1, 2, 3, 4], shuffle=False),
+    r'y must be a pandas Series or DataFrame, or None, given: \[1, 2, 3, 4\]',
+  ),
+  'no_rows': (
+    dict(x=pd.DataFrame({'a': np.zeros(0)}), shuffle=False),
+    'x must have at least one row, given: 0 rows',
+  ),
 }
 
 
@@ -189,13 +204,16 @@ def test_same_error_type_as_legacy(name):
   assert isinstance(raised.value, exceptions.TfestError)
 
 
-@pytest.mark.parametrize('kwargs,error,message', [
+@pytest.mark.parametrize(
+  'kwargs,error,message',
+  [
     (dict(batch_size=0), ValueError, 'batch_size must be a positive int, given: 0'),
     (dict(num_epochs=-1), ValueError, 'num_epochs must be None .* given: -1'),
     (dict(queue_capacity=0), ZeroDivisionError, 'queue_capacity must be a positive int'),
     (dict(num_threads=0), ValueError, 'num_threads must be a positive int, given: 0'),
     (dict(seed=-3), ValueError, 'seed must be None or a non-negative int, given: -3'),
-])
+  ],
+)
 def test_new_argument_errors(kwargs, error, message):
   with pytest.raises(error, match=message):
     pandas_input_fn(df, shuffle=True, **kwargs)
@@ -218,10 +236,8 @@ def test_queue_capacity_none_accepted():
 def test_seed_full_permutation_and_random_untouched():
   frame = pd.DataFrame({'i': np.arange(10)})
   state = random.getstate()
-  first = eager_batches(pandas_input_fn(frame, batch_size=5, num_epochs=2, shuffle=True,
-                                        seed=3)())
-  again = eager_batches(pandas_input_fn(frame, batch_size=5, num_epochs=2, shuffle=True,
-                                        seed=3)())
+  first = eager_batches(pandas_input_fn(frame, batch_size=5, num_epochs=2, shuffle=True, seed=3)())
+  again = eager_batches(pandas_input_fn(frame, batch_size=5, num_epochs=2, shuffle=True, seed=3)())
   assert random.getstate() == state
   rows = np.concatenate([b['i'] for b in first]).tolist()
   assert rows == np.concatenate([b['i'] for b in again]).tolist()
@@ -235,8 +251,10 @@ def test_estimator_train_evaluate_predict(small_data, boring_model_fn, tmp_path)
   label_series = pd.Series(labels)
   # Seeded: from some initial weights 20 steps leave the accuracy at 0.5.
   estimator = input_fn_helpers.seeded_estimator(boring_model_fn, tmp_path)
-  estimator.train(pandas_input_fn(frame, label_series, batch_size=16, num_epochs=None,
-                                  shuffle=True, seed=0), steps=20)
+  estimator.train(
+    pandas_input_fn(frame, label_series, batch_size=16, num_epochs=None, shuffle=True, seed=0),
+    steps=20,
+  )
   metrics = estimator.evaluate(pandas_input_fn(frame, label_series, shuffle=False))
   assert metrics['global_step'] == 20
   assert metrics['accuracy'] > 0.5

@@ -15,8 +15,10 @@ CLUSTER = {'chief': ['host:0'], 'worker': ['host:1', 'host:2'], 'ps': ['host:3']
 
 
 def tf_config(monkeypatch, task_type, index, cluster=None):
-  monkeypatch.setenv('TF_CONFIG', json.dumps(
-      {'cluster': cluster or CLUSTER, 'task': {'type': task_type, 'index': index}}))
+  monkeypatch.setenv(
+    'TF_CONFIG',
+    json.dumps({'cluster': cluster or CLUSTER, 'task': {'type': task_type, 'index': index}}),
+  )
 
 
 def test_input_context_wins_in_every_mode():
@@ -27,9 +29,16 @@ def test_input_context_wins_in_every_mode():
   assert _sharding.resolve(ModeKeys.TRAIN, None, single) == _sharding.NO_SHARDING
 
 
-@pytest.mark.parametrize('task_type,index,expected', [
-    ('chief', 0, (3, 0)), ('worker', 0, (3, 1)), ('worker', 1, (3, 2)),
-    ('ps', 0, (1, 0)), ('evaluator', 0, (1, 0))])
+@pytest.mark.parametrize(
+  'task_type,index,expected',
+  [
+    ('chief', 0, (3, 0)),
+    ('worker', 0, (3, 1)),
+    ('worker', 1, (3, 2)),
+    ('ps', 0, (1, 0)),
+    ('evaluator', 0, (1, 0)),
+  ],
+)
 def test_tf_config_in_train_mode(monkeypatch, task_type, index, expected):
   tf_config(monkeypatch, task_type, index)
   config = tf.estimator.RunConfig()
@@ -43,10 +52,12 @@ def test_master_cluster(monkeypatch):
   assert _sharding.resolve(ModeKeys.TRAIN, tf.estimator.RunConfig()) == (2, 1)
 
 
-@pytest.mark.parametrize('task_type,index,expected', [
-    ('chief', 0, (3, 0)), ('worker', 0, (3, 1)), ('worker', 1, (3, 2))])
+@pytest.mark.parametrize(
+  'task_type,index,expected', [('chief', 0, (3, 0)), ('worker', 0, (3, 1)), ('worker', 1, (3, 2))]
+)
 def test_evaluator_listed_in_the_cluster_does_not_shift_workers(
-    monkeypatch, task_type, index, expected):
+  monkeypatch, task_type, index, expected
+):
   # Some launchers list the evaluator in the cluster; RunConfig.global_id_in_cluster then
   # numbers it before the workers ('evaluator' < 'worker'), and worker 1 would get id 3 of 3.
   cluster = dict(CLUSTER, evaluator=['host:4'])
@@ -79,6 +90,7 @@ def test_workers_read_disjoint_complete_shards(monkeypatch):
 def test_too_few_rows_for_the_workers(monkeypatch):
   tf_config(monkeypatch, 'worker', 1)
   input_fn = tensor_slices_input_fn({'i': np.arange(2)}, batch_size=4)
-  with pytest.raises(ValueError, match='at least one row per input pipeline, given: 2 rows '
-                     'for 3 pipelines'):
+  with pytest.raises(
+    ValueError, match='at least one row per input pipeline, given: 2 rows for 3 pipelines'
+  ):
     input_fn(mode=ModeKeys.TRAIN, config=tf.estimator.RunConfig())

@@ -13,8 +13,9 @@ from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import dry_run
 
 ModeKeys = tf.estimator.ModeKeys
-PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[5], n_classes=3,
-              learning_rate=0.1)
+PARAMS = dict(
+  feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[5], n_classes=3, learning_rate=0.1
+)
 
 
 @pytest.fixture(scope='module')
@@ -32,8 +33,12 @@ def report(data, tmp_path_factory):
   def input_fn():
     return tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(16)
 
-  result = dry_run(classifier_model_fn, input_fn, params=PARAMS,
-                   config=tf.estimator.RunConfig(model_dir=str(model_dir), tf_random_seed=1))
+  result = dry_run(
+    classifier_model_fn,
+    input_fn,
+    params=PARAMS,
+    config=tf.estimator.RunConfig(model_dir=str(model_dir), tf_random_seed=1),
+  )
   assert os.listdir(model_dir) == []  # Nothing read or written there.
   return result
 
@@ -67,15 +72,16 @@ def test_predict_report_has_keys_shapes_and_signatures(report):
   assert predictions[K.PROBABILITIES] == ((16, 3), 'float32')
   assert predictions[K.CLASSES] == ((16, 1), 'string')
   assert report.predict.export_outputs == {
-      'serving_default': 'ClassificationOutput', 'classification': 'ClassificationOutput',
-      'predict': 'PredictOutput'}
+    'serving_default': 'ClassificationOutput',
+    'classification': 'ClassificationOutput',
+    'predict': 'PredictOutput',
+  }
   assert report.predict.labels is None and report.predict.loss is None
 
 
 def test_report_reads_as_text_and_html(report):
   text = str(report)
-  assert text.startswith('dry run: TRAIN, EVAL, PREDICT built on one batch each, nothing '
-                         'trained')
+  assert text.startswith('dry run: TRAIN, EVAL, PREDICT built on one batch each, nothing trained')
   assert 'train_op increments the global step' in text
   assert 'metrics: accuracy=' in text
   assert 'class_ids (16, 1) int64' in text
@@ -87,11 +93,16 @@ def test_report_reads_as_text_and_html(report):
 
 def test_missing_mode_is_refused(data):
   x, _ = data
-  report = dry_run(classifier_model_fn, lambda: tf.data.Dataset.from_tensor_slices(x).batch(4),
-                   params=PARAMS, modes=[ModeKeys.PREDICT])
+  report = dry_run(
+    classifier_model_fn,
+    lambda: tf.data.Dataset.from_tensor_slices(x).batch(4),
+    params=PARAMS,
+    modes=[ModeKeys.PREDICT],
+  )
   assert len(report) == 1
-  with pytest.raises(exceptions.ArgumentKeyError,
-                     match=r"this dry run has no mode 'train'; it has PREDICT"):
+  with pytest.raises(
+    exceptions.ArgumentKeyError, match=r"this dry run has no mode 'train'; it has PREDICT"
+  ):
     report['train']
 
 
@@ -104,8 +115,9 @@ def test_input_fn_gets_mode_params_and_config_as_from_the_estimator(data):
     features = {k: tf.constant(v[:8]) for k, v in x.items()}  # A (features, labels) tuple.
     return features, tf.constant(y[:8])
 
-  report = dry_run(classifier_model_fn, input_fn, params=PARAMS,
-                   config=tf.estimator.RunConfig(tf_random_seed=5))
+  report = dry_run(
+    classifier_model_fn, input_fn, params=PARAMS, config=tf.estimator.RunConfig(tf_random_seed=5)
+  )
   assert seen == [(ModeKeys.TRAIN, 3, 5), (ModeKeys.EVAL, 3, 5), (ModeKeys.PREDICT, 3, 5)]
   assert report.predict.predictions[K.LOGITS] == ((8, 3), 'float32')
 
@@ -119,12 +131,14 @@ def test_the_train_op_is_never_run(data):
       return tf.estimator.EstimatorSpec(mode, predictions=logits)
     loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
     step = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
-        loss, global_step=tf.compat.v1.train.get_global_step())
+      loss, global_step=tf.compat.v1.train.get_global_step()
+    )
     never = tf.debugging.Assert(False, ['the train op ran'])
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.group(step, never))
 
-  report = dry_run(model_fn, lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(8),
-                   modes=[ModeKeys.TRAIN])
+  report = dry_run(
+    model_fn, lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(8), modes=[ModeKeys.TRAIN]
+  )
   assert report.train.increments_global_step is True
 
 
@@ -139,29 +153,37 @@ def test_a_wrong_model_fn_gets_the_same_clear_error(data):
     return tf.estimator.EstimatorSpec(mode, loss=loss)
 
   input_fn = lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # noqa: E731
-  with pytest.raises(exceptions.SpecError,
-                     match=r'PREDICT spec has no predictions: return EstimatorSpec\(mode, '
-                           r'predictions=\.\.\.\) before computing a loss \(labels are None in '
-                           r'PREDICT\)'):
+  with pytest.raises(
+    exceptions.SpecError,
+    match=r'PREDICT spec has no predictions: return EstimatorSpec\(mode, '
+    r'predictions=\.\.\.\) before computing a loss \(labels are None in '
+    r'PREDICT\)',
+  ):
     dry_run(model_fn, input_fn, modes=[ModeKeys.PREDICT])
   with pytest.raises(exceptions.SpecError, match=r'^TRAIN spec has no train_op'):
     dry_run(model_fn, input_fn, modes=[ModeKeys.TRAIN])
 
 
 def test_input_fn_returning_three_items_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'what input_fn returned in TRAIN must be a tf.data.Dataset, a '
-                           r'\(features, labels\) pair or the features, given: '):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'what input_fn returned in TRAIN must be a tf.data.Dataset, a '
+    r'\(features, labels\) pair or the features, given: ',
+  ):
     dry_run(classifier_model_fn, lambda: ({}, None, None), params=PARAMS)
 
 
 def test_empty_dataset_is_refused(data):
   x, y = data
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'the input_fn gave no batch in EVAL: its Dataset is empty'):
-    dry_run(classifier_model_fn,
-            lambda: tf.data.Dataset.from_tensor_slices((x, y)).take(0).batch(8),
-            params=PARAMS, modes=[ModeKeys.EVAL])
+  with pytest.raises(
+    exceptions.ArgumentError, match=r'the input_fn gave no batch in EVAL: its Dataset is empty'
+  ):
+    dry_run(
+      classifier_model_fn,
+      lambda: tf.data.Dataset.from_tensor_slices((x, y)).take(0).batch(8),
+      params=PARAMS,
+      modes=[ModeKeys.EVAL],
+    )
 
 
 def test_model_fn_without_labels_given_labels_is_refused(data):
@@ -170,30 +192,37 @@ def test_model_fn_without_labels_given_labels_is_refused(data):
   def model_fn(features, mode):
     return tf.estimator.EstimatorSpec(mode, predictions=features['f0'])
 
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'model_fn does not take labels, but the input_fn returns labels in '
-                           r'EVAL'):
-    dry_run(model_fn, lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(8),
-            modes=[ModeKeys.EVAL])
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'model_fn does not take labels, but the input_fn returns labels in '
+    r'EVAL',
+  ):
+    dry_run(
+      model_fn, lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(8), modes=[ModeKeys.EVAL]
+    )
 
 
 def test_params_for_a_model_fn_without_params_are_refused():
   def model_fn(features, labels, mode):
     del features, labels, mode
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params were given, but model_fn takes no params argument'):
+
+  with pytest.raises(
+    exceptions.ArgumentError, match=r'params were given, but model_fn takes no params argument'
+  ):
     dry_run(model_fn, lambda: None, params={'a': 1})
 
 
 def test_bad_config_is_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'config must be a tf.estimator.RunConfig, given: '):
+  with pytest.raises(
+    exceptions.ArgumentTypeError, match=r'config must be a tf.estimator.RunConfig, given: '
+  ):
     dry_run(classifier_model_fn, lambda: None, params=PARAMS, config={'tf_random_seed': 1})
 
 
 def test_bad_params_are_refused():
-  with pytest.raises(exceptions.ArgumentTypeError,
-                     match=r'params must be None or a dict, given: \[1\]'):
+  with pytest.raises(
+    exceptions.ArgumentTypeError, match=r'params must be None or a dict, given: \[1\]'
+  ):
     dry_run(classifier_model_fn, lambda: None, params=[1])
 
 

@@ -35,23 +35,37 @@ def _initial_weights(model_fn, mode=ModeKeys.TRAIN, seed=3):
 
 def _canned_model_fn(hidden_units, dropout=None):
   canned = tf.estimator.DNNClassifier(
-      hidden_units, [tf.feature_column.numeric_column(k) for k in KEYS], n_classes=3,
-      dropout=dropout, optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.1))
+    hidden_units,
+    [tf.feature_column.numeric_column(k) for k in KEYS],
+    n_classes=3,
+    dropout=dropout,
+    optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.1),
+  )
   return lambda features, labels, mode: canned.model_fn(features, labels, mode, canned.config)
 
 
 def _template_model_fn(hidden_units, dropout=None):
-  params = dict(feature_keys=KEYS, hidden_units=hidden_units, n_classes=3, dropout=dropout,
-                learning_rate=0.1)
+  params = dict(
+    feature_keys=KEYS, hidden_units=hidden_units, n_classes=3, dropout=dropout, learning_rate=0.1
+  )
   return lambda features, labels, mode: classifier_model_fn(features, labels, mode, params)
 
 
 def test_same_variables_and_same_initial_values_as_the_canned_dnn():
   canned = _initial_weights(_canned_model_fn([5, 4]))
   ours = _initial_weights(_template_model_fn([5, 4]))
-  assert sorted(ours) == sorted(canned) == [
-      'dnn/hiddenlayer_0/bias:0', 'dnn/hiddenlayer_0/kernel:0', 'dnn/hiddenlayer_1/bias:0',
-      'dnn/hiddenlayer_1/kernel:0', 'dnn/logits/bias:0', 'dnn/logits/kernel:0']
+  assert (
+    sorted(ours)
+    == sorted(canned)
+    == [
+      'dnn/hiddenlayer_0/bias:0',
+      'dnn/hiddenlayer_0/kernel:0',
+      'dnn/hiddenlayer_1/bias:0',
+      'dnn/hiddenlayer_1/kernel:0',
+      'dnn/logits/bias:0',
+      'dnn/logits/kernel:0',
+    ]
+  )
   for name, value in canned.items():
     assert value.shape == ours[name].shape, name
     assert np.array_equal(value, ours[name]), name  # Same glorot init, same op seeds.
@@ -62,14 +76,16 @@ def _op_names(mode, dropout):
   with tf.Graph().as_default() as graph:
     tf.compat.v1.train.create_global_step()
     labels = tf.constant([0, 1, 2, 0, 1, 2], tf.int64)
-    _template_model_fn([4], dropout)(_features(), None if mode == ModeKeys.PREDICT else labels,
-                                     mode)
+    _template_model_fn([4], dropout)(
+      _features(), None if mode == ModeKeys.PREDICT else labels, mode
+    )
     return [op.name for op in graph.get_operations()]
 
 
 def test_dropout_only_in_train():
   def has_dropout(mode, dropout):
     return any('dropout' in name for name in _op_names(mode, dropout))
+
   assert has_dropout(ModeKeys.TRAIN, 0.5)
   assert not has_dropout(ModeKeys.EVAL, 0.5)
   assert not has_dropout(ModeKeys.PREDICT, 0.5)
@@ -93,28 +109,35 @@ def test_dnn_network_fn_with_feature_columns():
 
 
 def test_dnn_network_fn_refuses_bad_hidden_units():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'hidden_units must be a list of positive ints, given: \[0\]'):
+  with pytest.raises(
+    exceptions.ArgumentError, match=r'hidden_units must be a list of positive ints, given: \[0\]'
+  ):
     dnn_network_fn([0], feature_keys=KEYS)
 
 
 def test_dnn_network_fn_needs_features():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"feature_columns or feature_keys must be given \(exactly one of "
-                           r"them\), given: neither"):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'feature_columns or feature_keys must be given \(exactly one of '
+    r'them\), given: neither',
+  ):
     dnn_network_fn([3])
 
 
 def test_dnn_network_fn_refuses_bad_dropout():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'dropout must be None or a drop probability in \[0, 1\), given: 2'):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'dropout must be None or a drop probability in \[0, 1\), given: 2',
+  ):
     dnn_network_fn([3], feature_keys=KEYS, dropout=2)
 
 
 def test_dnn_network_fn_refuses_bad_activation():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"activation must be a tf.keras.activations name or a callable, "
-                           r"given: 'nope'"):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'activation must be a tf.keras.activations name or a callable, '
+    r"given: 'nope'",
+  ):
     dnn_network_fn([3], feature_keys=KEYS, activation='nope')
 
 
@@ -126,8 +149,9 @@ def test_dnn_network_fn_refuses_non_bool_batch_norm():
 def test_dnn_network_needs_a_features_dict():
   network_fn = dnn_network_fn([3], feature_keys=KEYS)
   with tf.Graph().as_default():
-    with pytest.raises(exceptions.ArgumentTypeError,
-                       match=r'features must be a dict of feature name to Tensor'):
+    with pytest.raises(
+      exceptions.ArgumentTypeError, match=r'features must be a dict of feature name to Tensor'
+    ):
       network_fn(tf.zeros([6, 3]), ModeKeys.TRAIN, {}, 3)
 
 
@@ -152,8 +176,9 @@ def _input_layer(features, keys, fast):
       return session.run(net), ops
 
 
-@pytest.mark.parametrize('shape, dtype', [((5,), np.float32), ((5, 1), np.float32),
-                                          ((5,), np.float64), ((5,), np.int64)])
+@pytest.mark.parametrize(
+  'shape, dtype', [((5,), np.float32), ((5, 1), np.float32), ((5,), np.float64), ((5,), np.int64)]
+)
 def test_plain_numeric_columns_give_dense_features_values_in_one_op(shape, dtype):
   rng = np.random.RandomState(1)
   keys = ['b', 'c', 'a']  # DenseFeatures sorts the columns by name.
@@ -174,8 +199,7 @@ def test_columns_of_one_packed_matrix_are_taken_as_the_matrix():
     sorted_keys = _networks._plain_numeric_input({'a': a, 'c': c, 'b': b}, ('a', 'b', 'c'))
     assert sorted_keys.op.type == 'GatherV2'
     with tf.compat.v1.Session() as session:
-      np.testing.assert_array_equal(session.run(sorted_keys),
-                                    session.run(matrix)[:, [0, 2, 1]])
+      np.testing.assert_array_equal(session.run(sorted_keys), session.run(matrix)[:, [0, 2, 1]])
 
 
 def test_only_columns_unstack_columns_made_are_taken_as_a_matrix():
@@ -193,27 +217,34 @@ def test_only_columns_unstack_columns_made_are_taken_as_a_matrix():
     assert _group_batch.matrix_of_columns([x, a]) is None
 
 
-@pytest.mark.parametrize('column', [
+@pytest.mark.parametrize(
+  'column',
+  [
     tf.feature_column.numeric_column('a', shape=(2,)),
     tf.feature_column.numeric_column('a', normalizer_fn=lambda x: x * 2),
     tf.feature_column.bucketized_column(tf.feature_column.numeric_column('a'), [0.0]),
-])
+  ],
+)
 def test_other_columns_go_through_dense_features(column):
   assert _networks._plain_numeric_keys([tf.feature_column.numeric_column('b'), column]) is None
 
 
-@pytest.mark.parametrize('features', [
+@pytest.mark.parametrize(
+  'features',
+  [
     {'a': np.ones(3, np.float32), 'b': np.ones(3, np.float64)},
     {'a': np.ones(3, np.float32), 'b': np.ones((3, 1), np.float32)},
     {'a': np.ones(3, np.float32), 'b': np.ones((3, 2), np.float32)},
     {'a': np.ones(3, np.float32), 'b': np.ones(4, np.float32)},
     {'a': np.ones(3, np.float32), 'b': np.array([b'x'] * 3)},
-])
+  ],
+)
 def test_other_features_go_through_dense_features(features):
   keys = ('a', 'b')
   with tf.Graph().as_default():
-    assert _networks._plain_numeric_input(
-        {k: tf.constant(v) for k, v in features.items()}, keys) is None
+    assert (
+      _networks._plain_numeric_input({k: tf.constant(v) for k, v in features.items()}, keys) is None
+    )
 
 
 def test_the_fast_input_layer_trains_as_dense_features_does():

@@ -46,8 +46,10 @@ def _input_fn(small_data, boring_input_fn):
 def _global_step_after(trainings, optimizer, small_data, boring_input_fn, tmp_path, **kwargs):
   """Trains ``trainings`` times (one graph each: the optimizer must work in each)."""
   estimator = tf.estimator.Estimator(
-      make_model_fn(_network_fn, 'multi_class', n_classes=3, optimizer=optimizer, **kwargs),
-      model_dir=str(tmp_path), config=tf.estimator.RunConfig(tf_random_seed=0))
+    make_model_fn(_network_fn, 'multi_class', n_classes=3, optimizer=optimizer, **kwargs),
+    model_dir=str(tmp_path),
+    config=tf.estimator.RunConfig(tf_random_seed=0),
+  )
   for _ in range(trainings):
     estimator.train(_input_fn(small_data, boring_input_fn), hooks=[_RunLimitHook(RUNS)])
   return estimator.get_variable_value('global_step')
@@ -55,21 +57,32 @@ def _global_step_after(trainings, optimizer, small_data, boring_input_fn, tmp_pa
 
 # Instances are trained twice: each train() builds a new graph, where the same instance (v1)
 # or a clone (Keras) must work again.
-@pytest.mark.parametrize('trainings,make_optimizer', [
+@pytest.mark.parametrize(
+  'trainings,make_optimizer',
+  [
     (1, lambda: 'Adam'),
     (2, lambda: tf.compat.v1.train.AdamOptimizer(0.01)),
     (2, lambda: tf.keras.optimizers.legacy.Adam(0.01)),
     (2, lambda: tf.keras.optimizers.Adam(0.01)),
-    (1, lambda: (lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9))),
-    (1, lambda: (lambda: tf.compat.v1.train.GradientDescentOptimizer(
-        tf.compat.v1.train.exponential_decay(
-            0.1, tf.compat.v1.train.get_global_step(), 10, 0.9)))),
-], ids=['name', 'v1', 'keras_legacy', 'keras_new', 'callable_keras_new',
-        'callable_v1_decay'])
+    (1, lambda: lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9)),
+    (
+      1,
+      lambda: (
+        lambda: tf.compat.v1.train.GradientDescentOptimizer(
+          tf.compat.v1.train.exponential_decay(0.1, tf.compat.v1.train.get_global_step(), 10, 0.9)
+        )
+      ),
+    ),
+  ],
+  ids=['name', 'v1', 'keras_legacy', 'keras_new', 'callable_keras_new', 'callable_v1_decay'],
+)
 def test_every_optimizer_kind_trains_and_advances_the_global_step(
-    trainings, make_optimizer, small_data, boring_input_fn, tmp_path):
-  assert _global_step_after(trainings, make_optimizer(), small_data, boring_input_fn,
-                            tmp_path) == trainings * RUNS
+  trainings, make_optimizer, small_data, boring_input_fn, tmp_path
+):
+  assert (
+    _global_step_after(trainings, make_optimizer(), small_data, boring_input_fn, tmp_path)
+    == trainings * RUNS
+  )
 
 
 def test_learning_rate_goes_to_the_named_optimizer(small_data, boring_input_fn, tmp_path):
@@ -78,10 +91,16 @@ def test_learning_rate_goes_to_the_named_optimizer(small_data, boring_input_fn, 
   assert reader.get_tensor('training/SGD/learning_rate') == np.float32(0.25)
 
 
-@pytest.mark.parametrize('name,cls', [
-    ('Adagrad', tf.keras.optimizers.legacy.Adagrad), ('adam', _optimizers._Adam),
-    ('FTRL', tf.keras.optimizers.legacy.Ftrl), ('rmsprop', tf.keras.optimizers.legacy.RMSprop),
-    ('Sgd', tf.keras.optimizers.legacy.SGD)])
+@pytest.mark.parametrize(
+  'name,cls',
+  [
+    ('Adagrad', tf.keras.optimizers.legacy.Adagrad),
+    ('adam', _optimizers._Adam),
+    ('FTRL', tf.keras.optimizers.legacy.Ftrl),
+    ('rmsprop', tf.keras.optimizers.legacy.RMSprop),
+    ('Sgd', tf.keras.optimizers.legacy.SGD),
+  ],
+)
 def test_names_are_case_insensitive_and_make_the_canned_legacy_classes(name, cls):
   with tf.Graph().as_default():
     optimizer = _optimizers.make_optimizer_fn(name, 0.5)()
@@ -98,8 +117,10 @@ def _adam_graph(optimizer_fn, device=None):
     y = tf.constant(rng.integers(0, 3, 64))
     with tf.device(device):
       glorot = tf.keras.initializers.GlorotUniform
-      layers = [tf.keras.layers.Dense(8, 'relu', kernel_initializer=glorot(1)),
-                tf.keras.layers.Dense(3, kernel_initializer=glorot(2))]
+      layers = [
+        tf.keras.layers.Dense(8, 'relu', kernel_initializer=glorot(1)),
+        tf.keras.layers.Dense(3, kernel_initializer=glorot(2)),
+      ]
       logits = layers[1](layers[0](x))
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
     optimizer = optimizer_fn()
@@ -121,17 +142,24 @@ def _trained(graph, train_op, weights, steps):
     return session.run(weights)
 
 
-@pytest.mark.parametrize('optimizer', [
-    'Adam', tf.keras.optimizers.legacy.Adam(0.01, beta_1=0.8, epsilon=1e-4),
-    tf.keras.optimizers.Adam(0.01)], ids=['name', 'legacy_instance', 'new_converted'])
+@pytest.mark.parametrize(
+  'optimizer',
+  [
+    'Adam',
+    tf.keras.optimizers.legacy.Adam(0.01, beta_1=0.8, epsilon=1e-4),
+    tf.keras.optimizers.Adam(0.01),
+  ],
+  ids=['name', 'legacy_instance', 'new_converted'],
+)
 def test_adam_on_a_cpu_is_elementwise_and_bitwise_tfs_fused_kernel(optimizer):
   ours = _optimizers.make_optimizer_fn(optimizer, 0.01 if optimizer == 'Adam' else None)
   graph, train_op, weights = _adam_graph(ours)
   with graph.as_default():
     config = ours().get_config()
   # A callable's legacy optimizer is used as it is: TF's fused kernel, same hyperparameters.
-  fused = _adam_graph(_optimizers.make_optimizer_fn(
-      lambda: tf.keras.optimizers.legacy.Adam.from_config(config)))
+  fused = _adam_graph(
+    _optimizers.make_optimizer_fn(lambda: tf.keras.optimizers.legacy.Adam.from_config(config))
+  )
   assert 'ResourceApplyAdam' not in _op_types(graph)
   assert 'AssignSubVariableOp' in _op_types(graph)
   assert 'ResourceApplyAdam' in _op_types(fused[0])
@@ -154,7 +182,8 @@ def test_learning_rate_schedule_follows_the_global_step():
   schedule = tf.keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
   optimizer_fn = _optimizers.make_optimizer_fn('SGD', schedule)
   assert optimizer_fn.description == (
-      'tf.keras.optimizers.legacy.SGD(learning_rate=ExponentialDecay)')
+    'tf.keras.optimizers.legacy.SGD(learning_rate=ExponentialDecay)'
+  )
   with tf.Graph().as_default():
     optimizer = optimizer_fn()
     rate = optimizer._decayed_lr(tf.float32)
@@ -168,19 +197,25 @@ def test_name_without_learning_rate_uses_the_optimizer_default_as_canned():
   with tf.Graph().as_default():
     optimizer = _optimizers.make_optimizer_fn('Adagrad')()
   assert optimizer.get_config()['learning_rate'] == pytest.approx(
-      tf.keras.optimizers.legacy.Adagrad().get_config()['learning_rate'])
+    tf.keras.optimizers.legacy.Adagrad().get_config()['learning_rate']
+  )
 
 
 def test_new_keras_optimizer_converts_with_the_same_hyperparameters():
   optimizer_fn = _optimizers.make_optimizer_fn(
-      tf.keras.optimizers.Adam(0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5, clipnorm=1.0))
+    tf.keras.optimizers.Adam(0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5, clipnorm=1.0)
+  )
   with tf.Graph().as_default():
     legacy = optimizer_fn()
   assert type(legacy) is _optimizers._Adam  # legacy.Adam, with its CPU update.
   config = legacy.get_config()
   assert config['learning_rate'] == pytest.approx(0.02)
   assert (config['beta_1'], config['beta_2'], config['epsilon'], config['clipnorm']) == (
-      pytest.approx(0.8), pytest.approx(0.99), pytest.approx(1e-5), 1.0)
+    pytest.approx(0.8),
+    pytest.approx(0.99),
+    pytest.approx(1e-5),
+    1.0,
+  )
   assert 'converted from tf.keras.optimizers.Adam' in optimizer_fn.description
 
 
@@ -195,15 +230,16 @@ def test_legacy_keras_instance_is_cloned_per_graph_and_tied_to_its_global_step()
   assert made[0] is not made[1] and given not in made
 
 
-def test_optimizer_fn_survives_the_estimator_params_deepcopy(small_data, boring_input_fn,
-                                                           tmp_path):
+def test_optimizer_fn_survives_the_estimator_params_deepcopy(small_data, boring_input_fn, tmp_path):
   x, y = small_data
   optimizer_fn = make_optimizer_fn(tf.keras.optimizers.Adam(0.01))  # Itself not deep-copyable.
   assert copy.deepcopy(optimizer_fn).description == optimizer_fn.description
   assert make_optimizer_fn(optimizer_fn) is optimizer_fn
   estimator = tf.estimator.Estimator(
-      classifier_model_fn, model_dir=str(tmp_path), params=dict(
-          feature_keys=['f0', 'f1'], hidden_units=[4], n_classes=3, optimizer=optimizer_fn))
+    classifier_model_fn,
+    model_dir=str(tmp_path),
+    params=dict(feature_keys=['f0', 'f1'], hidden_units=[4], n_classes=3, optimizer=optimizer_fn),
+  )
   estimator.train(boring_input_fn(x, y, repeat=False), hooks=[_RunLimitHook(RUNS)])
   assert estimator.get_variable_value('global_step') == RUNS
 
@@ -213,15 +249,18 @@ def test_callable_may_wire_the_global_step_itself():
     optimizer = tf.keras.optimizers.legacy.SGD(0.1)
     optimizer.iterations = tf.compat.v1.train.get_or_create_global_step()
     return optimizer
+
   with tf.Graph().as_default():
     optimizer = make_optimizer_fn(make)()
     assert optimizer.iterations is tf.compat.v1.train.get_global_step()
 
 
 def test_unknown_name_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r"optimizer must be one of 'Adagrad', 'Adam', 'Ftrl', 'RMSProp', "
-                           r"'SGD' \(any case\).*given: 'adamw'"):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r"optimizer must be one of 'Adagrad', 'Adam', 'Ftrl', 'RMSProp', "
+    r"'SGD' \(any case\).*given: 'adamw'",
+  ):
     _optimizers.make_optimizer_fn('adamw')
 
 
@@ -232,46 +271,57 @@ def test_wrong_type_is_refused():
 
 @pytest.mark.parametrize('learning_rate', [0, -0.1, float('nan'), '0.1', True])
 def test_bad_learning_rate_is_refused(learning_rate):
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'learning_rate must be a positive finite number, given: .*or a '
-                           r'tf.keras.optimizers.schedules.LearningRateSchedule'):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'learning_rate must be a positive finite number, given: .*or a '
+    r'tf.keras.optimizers.schedules.LearningRateSchedule',
+  ):
     _optimizers.make_optimizer_fn('Adam', learning_rate)
 
 
 def test_learning_rate_with_an_optimizer_instance_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'learning_rate must be None when optimizer is not a name, given: '
-                           r'0.1\. set the learning rate on the optimizer itself'):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'learning_rate must be None when optimizer is not a name, given: '
+    r'0.1\. set the learning rate on the optimizer itself',
+  ):
     _optimizers.make_optimizer_fn(tf.keras.optimizers.legacy.Adam(), 0.1)
 
 
 def test_params_names_appear_in_messages():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'params\["learning_rate"\] must be a positive finite number'):
+  with pytest.raises(
+    exceptions.ArgumentError, match=r'params\["learning_rate"\] must be a positive finite number'
+  ):
     _optimizers.make_optimizer_fn('Adam', -1, name='params["optimizer"]')
 
 
 def test_new_keras_optimizer_without_legacy_twin_is_refused():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'tf.keras.optimizers.AdamW has no legacy equivalent.*use one of '
-                           r'tf.keras.optimizers.legacy.Adadelta'):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'tf.keras.optimizers.AdamW has no legacy equivalent.*use one of '
+    r'tf.keras.optimizers.legacy.Adadelta',
+  ):
     _optimizers.make_optimizer_fn(tf.keras.optimizers.AdamW(0.01))
 
 
 def test_new_keras_optimizer_with_weight_decay_is_refused_not_silently_dropped():
-  with pytest.raises(exceptions.ArgumentError,
-                     match=r'optimizer must be convertible to a legacy Keras optimizer.*'
-                           r'weight_decay=0.1.*would be dropped'):
+  with pytest.raises(
+    exceptions.ArgumentError,
+    match=r'optimizer must be convertible to a legacy Keras optimizer.*'
+    r'weight_decay=0.1.*would be dropped',
+  ):
     _optimizers.make_optimizer_fn(tf.keras.optimizers.SGD(0.1, weight_decay=0.1))
 
 
 def test_callable_returning_something_else_is_refused_in_the_graph():
   optimizer_fn = _optimizers.make_optimizer_fn(lambda: 'adam')
   with tf.Graph().as_default():
-    with pytest.raises(exceptions.ArgumentTypeError,
-                       match=r'what the optimizer callable <lambda> returned must be a '
-                             r"tf.compat.v1.train.Optimizer or a tf.keras optimizer, given: "
-                             r"'adam'"):
+    with pytest.raises(
+      exceptions.ArgumentTypeError,
+      match=r'what the optimizer callable <lambda> returned must be a '
+      r'tf.compat.v1.train.Optimizer or a tf.keras optimizer, given: '
+      r"'adam'",
+    ):
       optimizer_fn()
 
 
@@ -284,9 +334,11 @@ def test_callable_returning_one_used_legacy_instance_is_refused_clearly():
       if attempt == 0:
         _optimizers.minimize(variable * 2.0, optimizer_fn())
       else:
-        with pytest.raises(exceptions.ArgumentError,
-                           match=r'already has weights from another graph.*Return a new '
-                                 r'optimizer from the callable'):
+        with pytest.raises(
+          exceptions.ArgumentError,
+          match=r'already has weights from another graph.*Return a new '
+          r'optimizer from the callable',
+        ):
           optimizer_fn()
 
 
@@ -299,6 +351,7 @@ def test_minimize_without_trainable_variables_is_refused():
 def test_minimize_without_gradients_is_refused():
   with tf.Graph().as_default():
     tf.Variable(1.0)
-    with pytest.raises(exceptions.ArgumentError,
-                       match=r'the loss does not depend on any trainable variable'):
+    with pytest.raises(
+      exceptions.ArgumentError, match=r'the loss does not depend on any trainable variable'
+    ):
       _optimizers.minimize(tf.constant(1.0), _optimizers.make_optimizer_fn('SGD')())

@@ -47,15 +47,25 @@ def _input_fn(data, batch_size, num_epochs, steps_per_run, native=False):
   """numpy_input_fn's batches (shuffled, seed 0), grouped by the wrapper or gathered at once."""
   features, labels = data
   if not native:
-    return group_batches(numpy_input_fn(features, labels, batch_size=batch_size,
-                                        num_epochs=num_epochs, shuffle=True, seed=0),
-                         steps_per_run)
+    return group_batches(
+      numpy_input_fn(
+        features, labels, batch_size=batch_size, num_epochs=num_epochs, shuffle=True, seed=0
+      ),
+      steps_per_run,
+    )
 
   def input_fn():  # What numpy_input_fn(..., steps_per_run=K) builds: call 0 of seed 0.
     return make_group_dataset(
-        [features[k] for k in KEYS] + [labels], [tf.float32] * 4 + [tf.int64],
-        lambda c: (dict(zip(KEYS, c[:4])), c[4]), batch_size, num_epochs, True, seed=(0, 0),
-        steps_per_run=steps_per_run)
+      [features[k] for k in KEYS] + [labels],
+      [tf.float32] * 4 + [tf.int64],
+      lambda c: (dict(zip(KEYS, c[:4])), c[4]),
+      batch_size,
+      num_epochs,
+      True,
+      seed=(0, 0),
+      steps_per_run=steps_per_run,
+    )
+
   return input_fn
 
 
@@ -76,8 +86,12 @@ class _Losses(tf.compat.v1.train.SessionRunHook):
 
 
 def _estimator(model_fn, model_dir, params=None, **config):
-  return tf.estimator.Estimator(model_fn, str(model_dir), params=params,
-                                config=tf.estimator.RunConfig(tf_random_seed=7, **config))
+  return tf.estimator.Estimator(
+    model_fn,
+    str(model_dir),
+    params=params,
+    config=tf.estimator.RunConfig(tf_random_seed=7, **config),
+  )
 
 
 def _weights(estimator):
@@ -91,21 +105,33 @@ def _assert_same_weights(a, b):
     np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-7, err_msg=name)
 
 
-@pytest.mark.parametrize('optimizer, batch_norm, native', [
-    ('Adagrad', False, True), ('Adam', True, False)])
+@pytest.mark.parametrize(
+  'optimizer, batch_norm, native', [('Adagrad', False, True), ('Adam', True, False)]
+)
 def test_k_steps_per_run_equal_k_runs_from_the_same_checkpoint(
-    data, tmp_path, optimizer, batch_norm, native):
-  params = dict(feature_keys=KEYS, hidden_units=[8, 6], n_classes=3, optimizer=optimizer,
-                learning_rate=0.05, batch_norm=batch_norm)
+  data, tmp_path, optimizer, batch_norm, native
+):
+  params = dict(
+    feature_keys=KEYS,
+    hidden_units=[8, 6],
+    n_classes=3,
+    optimizer=optimizer,
+    learning_rate=0.05,
+    batch_norm=batch_norm,
+  )
   _estimator(classifier_model_fn, tmp_path / 'start', params).train(
-      _input_fn(data, 8, None, 1), steps=3)
+    _input_fn(data, 8, None, 1), steps=3
+  )
   results = {}
   for k in (1, 8):
     shutil.copytree(tmp_path / 'start', tmp_path / str(k))
     estimator = _estimator(classifier_model_fn, tmp_path / str(k), params)
     losses = _Losses()
-    estimator.train(_input_fn(data, 8, None, k, native), steps=13,
-                    hooks=[losses, StepsPerRunStopHook(num_steps=13)])
+    estimator.train(
+      _input_fn(data, 8, None, k, native),
+      steps=13,
+      hooks=[losses, StepsPerRunStopHook(num_steps=13)],
+    )
     results[k] = estimator, losses.values
   (one, one_losses), (eight, eight_losses) = results[1], results[8]
   assert one.get_variable_value('global_step') == eight.get_variable_value('global_step') == 16
@@ -113,8 +139,9 @@ def test_k_steps_per_run_equal_k_runs_from_the_same_checkpoint(
   # One run of 8 steps, then one of the last 5 (the stop hook ends the loop there): each
   # reports the mean of its steps' losses.
   assert len(one_losses) == 13 and len(eight_losses) == 2
-  np.testing.assert_allclose(eight_losses, [np.mean(one_losses[:8]), np.mean(one_losses[8:])],
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    eight_losses, [np.mean(one_losses[:8]), np.mean(one_losses[8:])], rtol=1e-5
+  )
 
 
 def test_shuffled_columns_travel_as_one_matrix_and_train_the_same(data, tmp_path):
@@ -125,8 +152,9 @@ def test_shuffled_columns_travel_as_one_matrix_and_train_the_same(data, tmp_path
   features, labels = data
   keys = KEYS[::-1]
   features = {k: features[k] for k in keys}
-  params = dict(feature_keys=KEYS, hidden_units=[8], n_classes=3, optimizer='Adam',
-                learning_rate=0.05)
+  params = dict(
+    feature_keys=KEYS, hidden_units=[8], n_classes=3, optimizer='Adam', learning_rate=0.05
+  )
   grouped = tensor_slices_input_fn(features, labels, batch_size=8, seed=0, steps_per_run=4)
   spec = grouped(mode=ModeKeys.TRAIN).element_spec[0]
   assert sorted(spec) == sorted([ROWS_KEY, packed_key(keys)])
@@ -134,9 +162,11 @@ def test_shuffled_columns_travel_as_one_matrix_and_train_the_same(data, tmp_path
   weights = {}
   for k in (1, 4):
     estimator = _estimator(classifier_model_fn, tmp_path / str(k), params)
-    estimator.train(tensor_slices_input_fn(features, labels, batch_size=8, seed=0,
-                                           steps_per_run=k), steps=12,
-                    hooks=[StepsPerRunStopHook(num_steps=12)])
+    estimator.train(
+      tensor_slices_input_fn(features, labels, batch_size=8, seed=0, steps_per_run=k),
+      steps=12,
+      hooks=[StepsPerRunStopHook(num_steps=12)],
+    )
     assert estimator.get_variable_value('global_step') == 12
     weights[k] = _weights(estimator)
   _assert_same_weights(weights[1], weights[4])
@@ -145,19 +175,22 @@ def test_shuffled_columns_travel_as_one_matrix_and_train_the_same(data, tmp_path
 def _keras_and_v1_network(features, mode):
   del mode  # Unused.
   x = tf.stack([features[k] for k in KEYS], axis=1)
-  hidden = tf.keras.layers.Dense(8, activation='relu',
-                                 kernel_regularizer=tf.keras.regularizers.l2(0.01))
+  hidden = tf.keras.layers.Dense(
+    8, activation='relu', kernel_regularizer=tf.keras.regularizers.l2(0.01)
+  )
   x = hidden(x)
-  x = tf.compat.v1.layers.dense(x, 6, activation=tf.nn.relu,
-                                kernel_regularizer=tf.keras.regularizers.l2(0.01))
+  x = tf.compat.v1.layers.dense(
+    x, 6, activation=tf.nn.relu, kernel_regularizer=tf.keras.regularizers.l2(0.01)
+  )
   return tf.compat.v1.layers.dense(x, 3, name='logits'), hidden
 
 
 @pytest.mark.parametrize('native', [False, True])
 def test_from_scratch_to_the_end_of_the_data_with_padded_groups(data, tmp_path, native):
   """Keras and tf.compat.v1 layers with regularizers, a new-style Keras Adam, a short batch."""
-  model_fn = make_model_fn(_keras_and_v1_network, 'multi_class', n_classes=3,
-                           optimizer=tf.keras.optimizers.Adam(0.02))
+  model_fn = make_model_fn(
+    _keras_and_v1_network, 'multi_class', n_classes=3, optimizer=tf.keras.optimizers.Adam(0.02)
+  )
   weights = {}
   for k in (1, 4):
     estimator = _estimator(model_fn, tmp_path / str(k), save_summary_steps=1)
@@ -166,8 +199,7 @@ def test_from_scratch_to_the_end_of_the_data_with_padded_groups(data, tmp_path, 
     weights[k] = _weights(estimator)
   _assert_same_weights(weights[1], weights[4])
   events = tf.io.gfile.glob(str(tmp_path / '4' / 'events.out.tfevents.*'))
-  tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0])
-          for v in e.summary.value}
+  tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0]) for v in e.summary.value}
   assert {'loss', 'regularization_loss'} <= tags
 
 
@@ -186,8 +218,7 @@ def test_the_stop_hook_stops_exactly_where_the_estimators_own_overshoots(data, t
   exact.train(grouped, steps=6, hooks=[StepsPerRunStopHook(num_steps=6)])
   assert exact.get_variable_value('global_step') == 6
   # Two hooks in one session (fit's and a caller's): the first last step wins.
-  exact.train(grouped, hooks=[StepsPerRunStopHook(num_steps=9),
-                              StepsPerRunStopHook(last_step=11)])
+  exact.train(grouped, hooks=[StepsPerRunStopHook(num_steps=9), StepsPerRunStopHook(last_step=11)])
   assert exact.get_variable_value('global_step') == 11
   # Without a loop in the graph it is TF's StopAtStepHook.
   single = _estimator(model_fn, tmp_path / 'single')
@@ -200,17 +231,18 @@ def test_checkpoints_meta_graphs_are_written_without_warnings(data, tmp_path, ca
   about ("Issue encountered when serializing")."""
   model_fn = make_model_fn(_linear, 'multi_class', n_classes=3)
   estimator = _estimator(model_fn, tmp_path / 'm')
-  estimator.train(_input_fn(data, 8, None, 4, native=True),
-                  hooks=[StepsPerRunStopHook(num_steps=8)])
+  estimator.train(
+    _input_fn(data, 8, None, 4, native=True), hooks=[StepsPerRunStopHook(num_steps=8)]
+  )
   assert (tmp_path / 'm' / 'model.ckpt-8.meta').exists()
   assert not [r.getMessage() for r in caplog.records if 'serializing' in r.getMessage()]
 
 
 def test_params_steps_per_run_groups_and_eval_and_predict_read_batches(data, tmp_path):
-  params = dict(feature_keys=KEYS, hidden_units=[6], n_classes=3, dropout=0.2,
-                steps_per_run=4)
-  grouped = group_batches(numpy_input_fn(*data, batch_size=8, num_epochs=None, shuffle=True,
-                                         seed=1))  # Groups of params['steps_per_run'].
+  params = dict(feature_keys=KEYS, hidden_units=[6], n_classes=3, dropout=0.2, steps_per_run=4)
+  grouped = group_batches(
+    numpy_input_fn(*data, batch_size=8, num_epochs=None, shuffle=True, seed=1)
+  )  # Groups of params['steps_per_run'].
   estimator = _estimator(classifier_model_fn, tmp_path, params)
   losses = _Losses()
   estimator.train(grouped, steps=8, hooks=[losses, StepsPerRunStopHook(num_steps=8)])
@@ -233,8 +265,11 @@ def test_a_group_is_refused_in_eval_and_predict(mode, name):
   params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3)
   with tf.Graph().as_default():
     features, labels = _group_features()
-    with pytest.raises(exceptions.ArgumentError, match=re.escape(
-        'steps_per_run: %s got a group of batches' % name) + '.*groups are for training only'):
+    with pytest.raises(
+      exceptions.ArgumentError,
+      match=re.escape('steps_per_run: %s got a group of batches' % name)
+      + '.*groups are for training only',
+    ):
       classifier_model_fn(features, labels, mode, params)
 
 
@@ -243,23 +278,32 @@ def test_steps_per_run_in_params_with_single_batches_warns():
   with tf.Graph().as_default():
     tf.compat.v1.train.get_or_create_global_step()
     features = {key: tf.zeros([3]) for key in KEYS}
-    with pytest.warns(UserWarning, match=re.escape(
+    with pytest.warns(
+      UserWarning,
+      match=re.escape(
         'params["steps_per_run"]=4 asks for 4 training steps per session.run, but the '
-        'input_fn gives one batch per run')):
+        'input_fn gives one batch per run'
+      ),
+    ):
       classifier_model_fn(features, tf.zeros([3], tf.int64), ModeKeys.TRAIN, params)
 
 
-@pytest.mark.parametrize('model_fn', [
-    classifier_model_fn, make_model_fn(_linear, 'multi_class', n_classes=3)])
+@pytest.mark.parametrize(
+  'model_fn', [classifier_model_fn, make_model_fn(_linear, 'multi_class', n_classes=3)]
+)
 def test_a_bad_steps_per_run_param_is_refused(model_fn):
   params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3, steps_per_run=0)
   if model_fn is not classifier_model_fn:
     params = dict(steps_per_run=0)
   with tf.Graph().as_default():
     features, labels = _group_features()
-    with pytest.raises(exceptions.ArgumentError, match=re.escape(
+    with pytest.raises(
+      exceptions.ArgumentError,
+      match=re.escape(
         'params["steps_per_run"] must be a positive int, given: 0. Give the number of '
-        'training steps each session.run performs, e.g. 8')):
+        'training steps each session.run performs, e.g. 8'
+      ),
+    ):
       model_fn(features, labels, ModeKeys.TRAIN, params, None)
 
 
@@ -268,8 +312,10 @@ def test_malformed_row_counts_are_refused():
   with tf.Graph().as_default():
     features, labels = _group_features()
     features[ROWS_KEY] = tf.constant(3)
-    with pytest.raises(exceptions.ArgumentError, match=re.escape(
-        "features['%s'] must be the int row counts [k] of a group" % ROWS_KEY)):
+    with pytest.raises(
+      exceptions.ArgumentError,
+      match=re.escape("features['%s'] must be the int row counts [k] of a group" % ROWS_KEY),
+    ):
       classifier_model_fn(features, labels, ModeKeys.TRAIN, params)
 
 
@@ -277,9 +323,13 @@ def test_a_group_under_a_distribution_strategy_is_refused():
   params = dict(feature_keys=KEYS, hidden_units=[4], n_classes=3)
   with tf.Graph().as_default(), tf.distribute.OneDeviceStrategy('/cpu:0').scope():
     features, labels = _group_features()
-    with pytest.raises(exceptions.ArgumentError, match=re.escape(
+    with pytest.raises(
+      exceptions.ArgumentError,
+      match=re.escape(
         'steps_per_run: groups of batches cannot be trained under a distribution strategy '
-        '(OneDeviceStrategy)')):
+        '(OneDeviceStrategy)'
+      ),
+    ):
       classifier_model_fn(features, labels, ModeKeys.TRAIN, params)
 
 
@@ -295,8 +345,11 @@ def test_a_variable_made_from_a_tensor_of_the_step_is_refused():
   def network_fn(features):
     x = tf.stack([features[k] for k in KEYS], axis=1)
     return tf.matmul(x, tf.Variable(tf.zeros([4, 3]), name='w'))
-  with pytest.raises(exceptions.SpecError, match=re.escape(
-      "steps_per_run: the network creates variable 'w' from a tensor")):
+
+  with pytest.raises(
+    exceptions.SpecError,
+    match=re.escape("steps_per_run: the network creates variable 'w' from a tensor"),
+  ):
     _train_graph(network_fn)
 
 
@@ -304,8 +357,10 @@ def test_reference_variables_are_refused():
   def network_fn(features):
     x = tf.stack([features[k] for k in KEYS], axis=1)
     return tf.matmul(x, tf.compat.v1.get_variable('w', [4, 3], use_resource=False))
-  with pytest.raises(exceptions.SpecError,
-                     match=re.escape('steps_per_run: w:0 is a reference variable')):
+
+  with pytest.raises(
+    exceptions.SpecError, match=re.escape('steps_per_run: w:0 is a reference variable')
+  ):
     _train_graph(network_fn)
 
 
@@ -320,9 +375,13 @@ def test_a_value_computed_outside_the_loop_from_a_variable_is_refused():
       return i + stale
 
     while_v2.while_loop(lambda i: i < 3.0, body, [tf.constant(0.0)])
-    with pytest.raises(exceptions.SpecError, match=re.escape(
+    with pytest.raises(
+      exceptions.SpecError,
+      match=re.escape(
         'steps_per_run: the training step uses stale:0, computed outside the training loop '
-        "from the value of variable 'weight'")):
+        "from the value of variable 'weight'"
+      ),
+    ):
       _steps_per_run._check_captures(body_graphs[0], allowed=[])
 
 

@@ -23,6 +23,7 @@ def _input_fn(features, labels, train):
     if train:
       ds = ds.shuffle(len(labels), seed=SEED).repeat()
     return ds.batch(32)
+
   return input_fn
 
 
@@ -34,8 +35,10 @@ def _synthetic_10_classes():
   x = (centers[labels] + rng.normal(size=(900, 8))).astype(np.float32)
   features = {'x%d' % i: x[:, i] for i in range(8)}
   split = lambda a, s: {k: v[s] for k, v in a.items()}  # noqa: E731
-  return ((split(features, slice(0, 600)), labels[:600].astype(np.int64)),
-          (split(features, slice(600, None)), labels[600:].astype(np.int64)))
+  return (
+    (split(features, slice(0, 600)), labels[:600].astype(np.int64)),
+    (split(features, slice(600, None)), labels[600:].astype(np.int64)),
+  )
 
 
 def _accuracies(train, test, n_classes, model_dir):
@@ -43,19 +46,31 @@ def _accuracies(train, test, n_classes, model_dir):
   keys = sorted(train_x)
   config = tf.estimator.RunConfig(tf_random_seed=SEED)
   canned = tf.estimator.DNNClassifier(
-      hidden_units=HIDDEN_UNITS, feature_columns=[tf.feature_column.numeric_column(k)
-                                                  for k in keys],
-      n_classes=n_classes, model_dir=str(model_dir / 'canned'), config=config,
-      optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(learning_rate=LEARNING_RATE))
+    hidden_units=HIDDEN_UNITS,
+    feature_columns=[tf.feature_column.numeric_column(k) for k in keys],
+    n_classes=n_classes,
+    model_dir=str(model_dir / 'canned'),
+    config=config,
+    optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(learning_rate=LEARNING_RATE),
+  )
   ours = tf.estimator.Estimator(
-      classifier_model_fn, model_dir=str(model_dir / 'ours'), config=config,
-      params=dict(feature_keys=keys, hidden_units=HIDDEN_UNITS, n_classes=n_classes,
-                  optimizer='Adagrad', learning_rate=LEARNING_RATE))
+    classifier_model_fn,
+    model_dir=str(model_dir / 'ours'),
+    config=config,
+    params=dict(
+      feature_keys=keys,
+      hidden_units=HIDDEN_UNITS,
+      n_classes=n_classes,
+      optimizer='Adagrad',
+      learning_rate=LEARNING_RATE,
+    ),
+  )
   accuracies = []
   for estimator in (canned, ours):
     estimator.train(_input_fn(train_x, train_y, train=True), steps=STEPS)
-    accuracies.append(estimator.evaluate(_input_fn(test_x, test_y, train=False))[
-        MetricKeys.ACCURACY])
+    accuracies.append(
+      estimator.evaluate(_input_fn(test_x, test_y, train=False))[MetricKeys.ACCURACY]
+    )
   return accuracies
 
 

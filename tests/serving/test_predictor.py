@@ -27,8 +27,9 @@ def trained(tmp_path_factory):
   base = tmp_path_factory.mktemp('predictor')
   est = tfa.make_estimator(boring_model_fn, params={}, seed=0, model_dir=str(base / 'm'))
   est.train(boring_input_fn(FEATURES, LABELS), steps=10)
-  export_dir = tfa.export_saved_model(est, str(base / 'export'),
-                                      sample_features={k: v[:2] for k, v in FEATURES.items()})
+  export_dir = tfa.export_saved_model(
+    est, str(base / 'export'), sample_features={k: v[:2] for k, v in FEATURES.items()}
+  )
   return est, export_dir
 
 
@@ -67,8 +68,7 @@ def test_a_single_example_without_batch_dimension(predictor):
   one = {k: float(v[0]) for k, v in ROWS.items()}
   out = predictor(one)
   assert out['probabilities'].shape == (3,) and out['class_ids'].shape == (1,)
-  np.testing.assert_allclose(out['probabilities'], predictor(ROWS)['probabilities'][0],
-                             rtol=1e-6)
+  np.testing.assert_allclose(out['probabilities'], predictor(ROWS)['probabilities'][0], rtol=1e-6)
 
 
 def test_batch_size_splits_the_calls(predictor):
@@ -88,22 +88,39 @@ def test_describes_its_inputs_and_outputs(predictor, trained):
   assert "signature='serving_default'" in repr(predictor)
 
 
-@pytest.mark.parametrize('features, error, match', [
-    ({k: v for k, v in ROWS.items() if k != 'f2'}, exceptions.ArgumentKeyError,
-     "features is missing 'f2'; the model expects keys: 'f0', 'f1', 'f2', 'f3'; given keys: "
-     "'f0', 'f1', 'f3'"),
-    (dict(ROWS, f1=np.array(['a'] * 7)), exceptions.ArgumentError,
-     r"features\['f1'\] must be float32 \(or numbers that cast to it\), given dtype <U1"),
-    (dict(ROWS, f1=ROWS['f1'][:, None]), exceptions.ArgumentError,
-     r"features\['f1'\] must have shape \(n,\) \(n rows\), given shape \(7, 1\)"),
-    (dict(ROWS, f3=ROWS['f3'][:5]), exceptions.ArgumentError,
-     "features must all have the same number of rows, given 7 for 'f0', 7 for 'f1', 7 for "
-     "'f2', 5 for 'f3'"),
-    (dict(ROWS, f0=1.0), exceptions.ArgumentError,
-     'features mix single examples and batches'),
-    ([1.0, 2.0], exceptions.ArgumentTypeError,
-     r'features must be a dict of arrays \(feature name -> values\) or a pandas DataFrame'),
-])
+@pytest.mark.parametrize(
+  'features, error, match',
+  [
+    (
+      {k: v for k, v in ROWS.items() if k != 'f2'},
+      exceptions.ArgumentKeyError,
+      "features is missing 'f2'; the model expects keys: 'f0', 'f1', 'f2', 'f3'; given keys: "
+      "'f0', 'f1', 'f3'",
+    ),
+    (
+      dict(ROWS, f1=np.array(['a'] * 7)),
+      exceptions.ArgumentError,
+      r"features\['f1'\] must be float32 \(or numbers that cast to it\), given dtype <U1",
+    ),
+    (
+      dict(ROWS, f1=ROWS['f1'][:, None]),
+      exceptions.ArgumentError,
+      r"features\['f1'\] must have shape \(n,\) \(n rows\), given shape \(7, 1\)",
+    ),
+    (
+      dict(ROWS, f3=ROWS['f3'][:5]),
+      exceptions.ArgumentError,
+      "features must all have the same number of rows, given 7 for 'f0', 7 for 'f1', 7 for "
+      "'f2', 5 for 'f3'",
+    ),
+    (dict(ROWS, f0=1.0), exceptions.ArgumentError, 'features mix single examples and batches'),
+    (
+      [1.0, 2.0],
+      exceptions.ArgumentTypeError,
+      r'features must be a dict of arrays \(feature name -> values\) or a pandas DataFrame',
+    ),
+  ],
+)
 def test_bad_features_are_named(predictor, features, error, match):
   with pytest.raises(error, match=match):
     predictor(features)
@@ -116,12 +133,12 @@ def test_parsing_export_takes_raw_features_or_serialized_examples(trained, tmp_p
     assert parsing.input_keys == ('f0', 'f1', 'f2', 'f3')
     assert parsing.input_spec == {'examples': ('string', (None,))}
     expected = _estimator_predict(est, ROWS)
-    np.testing.assert_allclose(parsing(ROWS)['probabilities'], expected['probabilities'],
-                               rtol=1e-6)
+    np.testing.assert_allclose(parsing(ROWS)['probabilities'], expected['probabilities'], rtol=1e-6)
     spec = {k: tf.io.FixedLenFeature([], tf.float32) for k in ROWS}
     serialized = _receivers.serialize_examples(ROWS, spec)
-    np.testing.assert_allclose(parsing({'examples': serialized})['probabilities'],
-                               expected['probabilities'], rtol=1e-6)
+    np.testing.assert_allclose(
+      parsing({'examples': serialized})['probabilities'], expected['probabilities'], rtol=1e-6
+    )
     with pytest.raises(exceptions.ArgumentKeyError, match="features is missing feature 'f3'"):
       parsing({k: v for k, v in ROWS.items() if k != 'f3'})
 
@@ -131,8 +148,9 @@ def test_from_estimator_exports_to_a_temporary_dir_removed_on_close(trained):
   predictor = tfa.Predictor.from_estimator(est, sample_features=ROWS)
   base = os.path.dirname(predictor.export_dir)
   assert os.path.isdir(base)
-  np.testing.assert_allclose(predictor(ROWS)['logits'], _estimator_predict(est, ROWS)['logits'],
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    predictor(ROWS)['logits'], _estimator_predict(est, ROWS)['logits'], rtol=1e-6
+  )
   predictor.close()
   assert not os.path.exists(base)
   with pytest.raises(exceptions.TfestError, match='This Predictor is closed'):
@@ -145,13 +163,24 @@ def test_from_saved_model_on_an_export_base_loads_the_newest(trained):
     assert loaded.export_dir == export_dir
 
 
-@pytest.mark.parametrize('where, signature_key, error, match', [
-    ('empty_dir', None, exceptions.ArgumentError,
-     r'path must be a SavedModel directory \(holding saved_model.pb\)'),
-    ('export', 'classify', exceptions.ArgumentKeyError,
-     r"signature_key must be one of the signatures of .* \(serving_default\), given: "
-     r"'classify'"),
-])
+@pytest.mark.parametrize(
+  'where, signature_key, error, match',
+  [
+    (
+      'empty_dir',
+      None,
+      exceptions.ArgumentError,
+      r'path must be a SavedModel directory \(holding saved_model.pb\)',
+    ),
+    (
+      'export',
+      'classify',
+      exceptions.ArgumentKeyError,
+      r'signature_key must be one of the signatures of .* \(serving_default\), given: '
+      r"'classify'",
+    ),
+  ],
+)
 def test_bad_paths_and_signatures(trained, tmp_path, where, signature_key, error, match):
   path = {'empty_dir': tmp_path, 'export': trained[1]}[where]
   with pytest.raises(error, match=match):
@@ -165,6 +194,7 @@ def test_safe_to_call_from_threads(predictor):
   def work():
     for _ in range(20):
       results.append(np.array_equal(predictor(ROWS)['logits'], expected))
+
   threads = [threading.Thread(target=work) for _ in range(4)]
   for thread in threads:
     thread.start()
@@ -175,7 +205,8 @@ def test_safe_to_call_from_threads(predictor):
 
 def test_bench_predict_latency_quick_runs(capsys):
   spec = importlib.util.spec_from_file_location(
-      'predict_latency', REPO_ROOT / 'bench' / 'predict_latency.py')
+    'predict_latency', REPO_ROOT / 'bench' / 'predict_latency.py'
+  )
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   figures = module.main(['--quick', '--rounds', '1'])

@@ -11,22 +11,29 @@ from tfest_adapters.serving import _receivers
 
 # Each serving module and the serving modules it may import: imports point one way.
 _SERVING_IMPORTS = {
-    '_receivers': set(),
-    '_session': {'_receivers'},
-    '_export': {'_receivers', '_session'},
-    '_predictor': {'_export', '_session'},
+  '_receivers': set(),
+  '_session': {'_receivers'},
+  '_export': {'_receivers', '_session'},
+  '_predictor': {'_export', '_session'},
 }
 
 
 def test_raw_receiver_keeps_row_shapes_and_dtypes():
-  receiver_fn = _receivers.build_serving_input_receiver_fn(sample_features={
-      'image': np.zeros((2, 3, 4), np.float16), 'word': np.array(['a', 'b']),
-      'Sepal Length': np.array([1, 2], np.int32)})
+  receiver_fn = _receivers.build_serving_input_receiver_fn(
+    sample_features={
+      'image': np.zeros((2, 3, 4), np.float16),
+      'word': np.array(['a', 'b']),
+      'Sepal Length': np.array([1, 2], np.int32),
+    }
+  )
   with tf.Graph().as_default():
     receiver = receiver_fn()
   shapes = {k: (t.dtype, t.shape.as_list()) for k, t in receiver.receiver_tensors.items()}
-  assert shapes == {'image': (tf.float16, [None, 3, 4]), 'word': (tf.string, [None]),
-                    'Sepal Length': (tf.int32, [None])}
+  assert shapes == {
+    'image': (tf.float16, [None, 3, 4]),
+    'word': (tf.string, [None]),
+    'Sepal Length': (tf.int32, [None]),
+  }
 
 
 def _serving_imports(path):
@@ -36,7 +43,8 @@ def _serving_imports(path):
     if isinstance(node, ast.ImportFrom) and node.module == 'tfest_adapters.serving':
       names.update(alias.name for alias in node.names)
     elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith(
-        'tfest_adapters.serving.'):
+      'tfest_adapters.serving.'
+    ):
       names.add(node.module.split('.')[2])
   return names
 

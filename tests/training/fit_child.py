@@ -71,13 +71,24 @@ def main(argv=None):
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
 
   features, labels = data()
-  estimator = tfa.make_estimator(boring_model_fn, params={}, model_dir=args.model_dir, seed=0,
-                                 save_checkpoints_steps=args.save_steps, save_summary_steps=1,
-                                 log_step_count_steps=None)
+  estimator = tfa.make_estimator(
+    boring_model_fn,
+    params={},
+    model_dir=args.model_dir,
+    seed=0,
+    save_checkpoints_steps=args.save_steps,
+    save_summary_steps=1,
+    log_step_count_steps=None,
+  )
   print('start %d' % _checkpoints.checkpoint_step(args.model_dir)[0], flush=True)
   try:
-    history = tfa.fit(estimator, boring_input_fn(features, labels), max_steps=args.max_steps,
-                      hooks=[StepHook(args.step_delay, args.print_steps)], progress=False)
+    history = tfa.fit(
+      estimator,
+      boring_input_fn(features, labels),
+      max_steps=args.max_steps,
+      hooks=[StepHook(args.step_delay, args.print_steps)],
+      progress=False,
+    )
   except exceptions.ModelDirError as e:
     print('refused %s' % e, flush=True)
     return 3
@@ -85,11 +96,15 @@ def main(argv=None):
     print('interrupted %s' % e, flush=True)
     return 130
   print('done %d' % _checkpoints.checkpoint_step(args.model_dir)[0], flush=True)
-  print('history %s' % json.dumps({'step': [int(s) for s in history['step']],
-                                   'loss': [float(v) for v in history['loss']]}), flush=True)
+  print(
+    'history %s'
+    % json.dumps(
+      {'step': [int(s) for s in history['step']], 'loss': [float(v) for v in history['loss']]}
+    ),
+    flush=True,
+  )
   if args.evaluate:
-    metrics = estimator.evaluate(boring_input_fn(features, labels, batch_size=64,
-                                                 repeat=False))
+    metrics = estimator.evaluate(boring_input_fn(features, labels, batch_size=64, repeat=False))
     print('evaluated %s' % json.dumps({k: float(v) for k, v in metrics.items()}), flush=True)
   return 0
 

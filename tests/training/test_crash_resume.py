@@ -29,9 +29,13 @@ def start_child(model_dir, max_steps, *extra):
   """Starts fit_child.py; returns the Popen (stdout and stderr piped, text)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
   return subprocess.Popen(
-      [sys.executable, CHILD, '--model-dir', str(model_dir), '--max-steps', str(max_steps)] +
-      [str(e) for e in extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=env)
+    [sys.executable, CHILD, '--model-dir', str(model_dir), '--max-steps', str(max_steps)]
+    + [str(e) for e in extra],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    env=env,
+  )
 
 
 def read_line(proc, prefix, timeout=120):
@@ -40,10 +44,11 @@ def read_line(proc, prefix, timeout=120):
   while time.monotonic() < deadline:
     line = proc.stdout.readline()
     if not line:
-      raise AssertionError('child ended without printing %r; stderr:\n%s' % (
-          prefix, proc.stderr.read()[-3000:]))
+      raise AssertionError(
+        'child ended without printing %r; stderr:\n%s' % (prefix, proc.stderr.read()[-3000:])
+      )
     if line.startswith(prefix):
-      return line[len(prefix):].strip()
+      return line[len(prefix) :].strip()
   raise AssertionError('no %r line in %d s' % (prefix, timeout))
 
 
@@ -63,8 +68,10 @@ def wait_for_checkpoint_after(model_dir, step, proc, timeout=120):
     if checkpoint_step(model_dir) > step:
       return
     if proc.poll() is not None:
-      raise AssertionError('child exited (%s) before a checkpoint after step %d: %s' % (
-          proc.returncode, step, proc.stderr.read()[-3000:]))
+      raise AssertionError(
+        'child exited (%s) before a checkpoint after step %d: %s'
+        % (proc.returncode, step, proc.stderr.read()[-3000:])
+      )
     time.sleep(0.02)
   raise AssertionError('no checkpoint after step %d in %d s' % (step, timeout))
 
@@ -82,8 +89,7 @@ def test_sigkill_at_random_points_then_restarts_resume_and_finish(tmp_path):
   previous_pid = None
   killed_at = []
   for kill in range(KILLS):
-    proc = start_child(model_dir, MAX_STEPS, '--save-steps', SAVE_STEPS,
-                       '--step-delay', 0.01)
+    proc = start_child(model_dir, MAX_STEPS, '--save-steps', SAVE_STEPS, '--step-delay', 0.01)
     try:
       # Every restart resumes from the latest checkpoint: the global step never goes back.
       assert int(read_line(proc, 'start ')) == latest
@@ -138,7 +144,7 @@ def test_sigkill_at_random_points_then_restarts_resume_and_finish(tmp_path):
   assert steps[-1] == MAX_STEPS
   assert steps[0] <= 2
   earlier = [s for s in steps if s <= latest]
-  print("killed at", killed_at, "rows before the last restart", len(earlier), "of", latest)
+  print('killed at', killed_at, 'rows before the last restart', len(earlier), 'of', latest)
   assert len(earlier) >= 0.9 * latest, (len(earlier), latest)
   assert set(range(latest + 1, MAX_STEPS + 1)) <= set(steps)
   for step in killed_at:

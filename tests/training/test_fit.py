@@ -25,8 +25,15 @@ def fitted(tmp_path_factory):
   """30 steps, evaluated every 10, early stopping armed (patience 5: never fires)."""
   model_dir = str(tmp_path_factory.mktemp('fit') / 'model')
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=model_dir, seed=0)
-  history = tfa.fit(est, TRAIN, max_steps=30, eval_input_fn=EVAL, eval_every_steps=10,
-                    early_stopping=dict(metric='loss', patience=5), progress=False)
+  history = tfa.fit(
+    est,
+    TRAIN,
+    max_steps=30,
+    eval_input_fn=EVAL,
+    eval_every_steps=10,
+    early_stopping=dict(metric='loss', patience=5),
+    progress=False,
+  )
   return est, history
 
 
@@ -66,11 +73,18 @@ def test_best_checkpoint_is_kept_aside_and_restorable(fitted):
 
 def test_early_stopping_stops_after_patience_evaluations(tmp_path):
   # A learning rate of 0: the eval loss never improves after the first evaluation.
-  est = tfa.make_estimator(boring_model_fn, params={'learning_rate': 0.0},
-                           model_dir=tmp_path, seed=0)
-  history = tfa.fit(est, TRAIN, max_steps=1000, eval_input_fn=EVAL, eval_every_steps=4,
-                    early_stopping=dict(metric='loss', patience=1, min_delta=1e-6),
-                    progress=False)
+  est = tfa.make_estimator(
+    boring_model_fn, params={'learning_rate': 0.0}, model_dir=tmp_path, seed=0
+  )
+  history = tfa.fit(
+    est,
+    TRAIN,
+    max_steps=1000,
+    eval_input_fn=EVAL,
+    eval_every_steps=4,
+    early_stopping=dict(metric='loss', patience=1, min_delta=1e-6),
+    progress=False,
+  )
   assert history.stopped_early
   assert list(history.eval['step']) == [4, 8]
   assert history.best_step == 4
@@ -78,8 +92,9 @@ def test_early_stopping_stops_after_patience_evaluations(tmp_path):
 
 
 def test_steps_continue_from_the_checkpoint_and_history_continues(tmp_path):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
-                           save_summary_steps=1)
+  est = tfa.make_estimator(
+    boring_model_fn, params={}, model_dir=tmp_path, seed=0, save_summary_steps=1
+  )
   first = tfa.fit(est, TRAIN, steps=3, progress=False)
   second = tfa.fit(est, TRAIN, steps=2, progress=False)
   assert list(first['step']) == [1, 2, 3]
@@ -89,10 +104,12 @@ def test_steps_continue_from_the_checkpoint_and_history_continues(tmp_path):
 
 def test_input_running_out_before_max_steps_warns_and_stops(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0)
-  with pytest.warns(UserWarning, match='train_input_fn ran out of data at global step 4, '
-                    'before step 100'):
-    history = tfa.fit(est, boring_input_fn(FEATURES, LABELS, repeat=False), max_steps=100,
-                      progress=False)
+  with pytest.warns(
+    UserWarning, match='train_input_fn ran out of data at global step 4, before step 100'
+  ):
+    history = tfa.fit(
+      est, boring_input_fn(FEATURES, LABELS, repeat=False), max_steps=100, progress=False
+    )
   assert history['step'].iloc[-1] == 4
 
 
@@ -108,9 +125,11 @@ def _no_step_model_fn(features, labels, mode, params):
 
 def test_global_step_not_advancing_fails_fast(tmp_path):
   est = tfa.make_estimator(_no_step_model_fn, model_dir=tmp_path)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'The global step did not advance in 10 training steps \(it stayed '
-                     r'at 0\).*Pass global_step=tf.compat.v1.train.get_global_step\(\)'):
+  with pytest.raises(
+    exceptions.TrainingError,
+    match=r'The global step did not advance in 10 training steps \(it stayed '
+    r'at 0\).*Pass global_step=tf.compat.v1.train.get_global_step\(\)',
+  ):
     tfa.fit(est, TRAIN, max_steps=5, progress=False)
   # Nothing saved: fit does not write TF's untrained ckpt-0 when the session starts, and
   # nothing after the failure.
@@ -119,39 +138,78 @@ def test_global_step_not_advancing_fails_fast(tmp_path):
 
 @pytest.fixture(scope='module')
 def untrained(tmp_path_factory):
-  return tfa.make_estimator(boring_model_fn, params={},
-                            model_dir=str(tmp_path_factory.mktemp('untrained')))
+  return tfa.make_estimator(
+    boring_model_fn, params={}, model_dir=str(tmp_path_factory.mktemp('untrained'))
+  )
 
 
-@pytest.mark.parametrize('kwargs, error, match', [
-    (dict(steps=5, max_steps=10), exceptions.ArgumentError,
-     'steps and max_steps cannot both be given, given: steps=5, max_steps=10'),
+@pytest.mark.parametrize(
+  'kwargs, error, match',
+  [
+    (
+      dict(steps=5, max_steps=10),
+      exceptions.ArgumentError,
+      'steps and max_steps cannot both be given, given: steps=5, max_steps=10',
+    ),
     (dict(steps=0), exceptions.ArgumentError, 'steps must be a positive int, given: 0'),
-    (dict(max_steps=10, eval_every_steps=5), exceptions.ArgumentError,
-     'eval_input_fn must be given when eval_every_steps is'),
-    (dict(max_steps=10, eval_input_fn=EVAL, early_stopping=dict(patience=1)),
-     exceptions.ArgumentError, 'eval_every_steps must be given with early_stopping'),
-    (dict(eval_input_fn=EVAL, eval_every_steps=5), exceptions.ArgumentError,
-     'steps or max_steps must be given with eval_every_steps'),
-    (dict(max_steps=10, eval_input_fn=EVAL, eval_every_steps=5,
-          early_stopping=dict(metric='accuracy', patience=2)), exceptions.ArgumentError,
-     r"early_stopping\['mode'\] must be 'min' or 'max', given: None. Say whether a larger "
-     "'accuracy' is better"),
-    (dict(max_steps=10, eval_input_fn=EVAL, eval_every_steps=5,
-          early_stopping=dict(patience=2, patience_steps=3)), exceptions.ArgumentError,
-     'early_stopping must be a dict with keys among metric, patience, min_delta, mode.*'
-     'Unknown: patience_steps'),
-    (dict(max_steps=10, eval_input_fn=EVAL, eval_every_steps=5,
-          early_stopping=dict(metric='loss')), exceptions.ArgumentError,
-     r"early_stopping\['patience'\] must be given"),
-    (dict(max_steps=10, eval_input_fn=EVAL, eval_every_steps=5,
-          early_stopping=dict(metric='auc', patience=1, mode='max')),
-     exceptions.ArgumentKeyError,
-     r"early_stopping\['metric'\] must be one of the metrics the evaluation returns "
-     r"\(accuracy, global_step, loss\), given: 'auc'"),
-    (dict(max_steps=10, progress='yes'), exceptions.ArgumentTypeError,
-     'progress must be a bool'),
-])
+    (
+      dict(max_steps=10, eval_every_steps=5),
+      exceptions.ArgumentError,
+      'eval_input_fn must be given when eval_every_steps is',
+    ),
+    (
+      dict(max_steps=10, eval_input_fn=EVAL, early_stopping=dict(patience=1)),
+      exceptions.ArgumentError,
+      'eval_every_steps must be given with early_stopping',
+    ),
+    (
+      dict(eval_input_fn=EVAL, eval_every_steps=5),
+      exceptions.ArgumentError,
+      'steps or max_steps must be given with eval_every_steps',
+    ),
+    (
+      dict(
+        max_steps=10,
+        eval_input_fn=EVAL,
+        eval_every_steps=5,
+        early_stopping=dict(metric='accuracy', patience=2),
+      ),
+      exceptions.ArgumentError,
+      r"early_stopping\['mode'\] must be 'min' or 'max', given: None. Say whether a larger "
+      "'accuracy' is better",
+    ),
+    (
+      dict(
+        max_steps=10,
+        eval_input_fn=EVAL,
+        eval_every_steps=5,
+        early_stopping=dict(patience=2, patience_steps=3),
+      ),
+      exceptions.ArgumentError,
+      'early_stopping must be a dict with keys among metric, patience, min_delta, mode.*'
+      'Unknown: patience_steps',
+    ),
+    (
+      dict(
+        max_steps=10, eval_input_fn=EVAL, eval_every_steps=5, early_stopping=dict(metric='loss')
+      ),
+      exceptions.ArgumentError,
+      r"early_stopping\['patience'\] must be given",
+    ),
+    (
+      dict(
+        max_steps=10,
+        eval_input_fn=EVAL,
+        eval_every_steps=5,
+        early_stopping=dict(metric='auc', patience=1, mode='max'),
+      ),
+      exceptions.ArgumentKeyError,
+      r"early_stopping\['metric'\] must be one of the metrics the evaluation returns "
+      r"\(accuracy, global_step, loss\), given: 'auc'",
+    ),
+    (dict(max_steps=10, progress='yes'), exceptions.ArgumentTypeError, 'progress must be a bool'),
+  ],
+)
 def test_bad_arguments_are_refused_before_training(untrained, kwargs, error, match):
   with pytest.raises(error, match=match):
     tfa.fit(untrained, TRAIN, **kwargs)
@@ -162,6 +220,7 @@ def test_progress_is_off_in_ci_and_without_a_terminal(monkeypatch):
   class Tty(io.StringIO):
     def isatty(self):
       return True
+
   monkeypatch.delenv('CI', raising=False)
   assert _callbacks.progress_enabled(True, Tty())
   assert not _callbacks.progress_enabled(False, Tty())
@@ -174,6 +233,7 @@ def test_progress_bar_shows_step_loss_and_rate(tmp_path, monkeypatch):
   class Tty(io.StringIO):
     def isatty(self):
       return True
+
   stream = Tty()
   monkeypatch.delenv('CI', raising=False)
   monkeypatch.setattr('sys.stderr', stream)

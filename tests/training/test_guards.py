@@ -37,6 +37,7 @@ def _with_nan(features, key, row):
 
 def _nan_from_step(step, value=np.nan):
   """boring_model_fn whose loss is ``value`` from the run that reaches global step ``step``."""
+
   def model_fn(features, labels, mode, params):
     spec = boring_model_fn(features, labels, mode, params)
     if mode != tf.estimator.ModeKeys.TRAIN:
@@ -44,8 +45,10 @@ def _nan_from_step(step, value=np.nan):
     global_step = tf.compat.v1.train.get_global_step()
     loss = spec.loss * tf.where(global_step >= step - 1, tf.constant(value, tf.float32), 1.0)
     train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
-        loss, global_step=global_step)
+      loss, global_step=global_step
+    )
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
   return model_fn
 
 
@@ -69,8 +72,12 @@ def _checkpoint_files(directory):
 
 def test_tf_alone_saves_a_nan_step_as_the_latest_checkpoint(tmp_path):
   """The trap the guard closes: the saver hook runs before TF's own NanTensorHook."""
-  est = tf.estimator.Estimator(_nan_from_step(10), model_dir=str(tmp_path), params={},
-                               config=tf.estimator.RunConfig(save_checkpoints_steps=5))
+  est = tf.estimator.Estimator(
+    _nan_from_step(10),
+    model_dir=str(tmp_path),
+    params={},
+    config=tf.estimator.RunConfig(save_checkpoints_steps=5),
+  )
   with pytest.raises(tf.compat.v1.train.NanLossDuringTrainingError):
     est.train(TRAIN, max_steps=30)
   latest = tf.train.latest_checkpoint(str(tmp_path))
@@ -80,21 +87,25 @@ def test_tf_alone_saves_a_nan_step_as_the_latest_checkpoint(tmp_path):
 
 
 def test_nan_just_before_a_save_is_not_saved_and_the_last_good_checkpoint_restores(tmp_path):
-  est = tfa.make_estimator(_nan_from_step(10), params={}, model_dir=tmp_path, seed=0,
-                           save_checkpoints_steps=5)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'The training loss was NaN at global step 10\. Training stopped, '
-                     r'and nothing from that step on was saved: the latest checkpoint, '
-                     r'.*model\.ckpt-5 \(step 5\), is intact\. The batch\'s features and '
-                     r'labels were all finite: the model diverged'):
+  est = tfa.make_estimator(
+    _nan_from_step(10), params={}, model_dir=tmp_path, seed=0, save_checkpoints_steps=5
+  )
+  with pytest.raises(
+    exceptions.TrainingError,
+    match=r'The training loss was NaN at global step 10\. Training stopped, '
+    r'and nothing from that step on was saved: the latest checkpoint, '
+    r'.*model\.ckpt-5 \(step 5\), is intact\. The batch\'s features and '
+    r'labels were all finite: the model diverged',
+  ):
     tfa.fit(est, TRAIN, max_steps=30, progress=False)
   latest = tf.train.latest_checkpoint(str(tmp_path))
   assert latest.endswith('model.ckpt-5')
   assert not any('ckpt-10' in name for name in os.listdir(tmp_path))
   assert np.isfinite(tf.train.load_variable(latest, 'logits/kernel')).all()
   # The model_dir goes on with a healthy model_fn from step 5.
-  healthy = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
-                               save_checkpoints_steps=5)
+  healthy = tfa.make_estimator(
+    boring_model_fn, params={}, model_dir=tmp_path, seed=0, save_checkpoints_steps=5
+  )
   history = tfa.fit(healthy, TRAIN, max_steps=8, progress=False)
   assert list(history.train['step'])[-3:] == [6, 7, 8]
 
@@ -107,7 +118,8 @@ def _regression_model_fn(features, labels, mode, params):
     return tf.estimator.EstimatorSpec(mode, predictions=predictions)
   loss = tf.compat.v1.losses.mean_squared_error(labels, predictions)
   train_op = tf.compat.v1.train.GradientDescentOptimizer(0.01).minimize(
-      loss, global_step=tf.compat.v1.train.get_global_step())
+    loss, global_step=tf.compat.v1.train.get_global_step()
+  )
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
@@ -118,7 +130,8 @@ def _overflowing_model_fn(features, labels, mode, params):
   logits = tf.compat.v1.layers.dense(x, 3, name='logits')
   loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
   train_op = tf.compat.v1.train.GradientDescentOptimizer(1e38).minimize(
-      loss * 1e10, global_step=tf.compat.v1.train.get_global_step())
+    loss * 1e10, global_step=tf.compat.v1.train.get_global_step()
+  )
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
@@ -132,40 +145,65 @@ def _nan_labels():
 _NAN_F1 = boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS)
 
 
-@pytest.mark.parametrize('model_fn, estimator_kwargs, train, fit_kwargs, match, saved', [
+@pytest.mark.parametrize(
+  'model_fn, estimator_kwargs, train, fit_kwargs, match, saved',
+  [
     pytest.param(
-        _nan_from_step(7, np.inf), dict(params={}, save_checkpoints_steps=5), TRAIN,
-        dict(max_steps=30),
-        r'The training loss was \+Inf at global step 7\. .*model\.ckpt-5 \(step 5\), is intact',
-        5, id='inf_loss_between_saves_names_the_step'),
+      _nan_from_step(7, np.inf),
+      dict(params={}, save_checkpoints_steps=5),
+      TRAIN,
+      dict(max_steps=30),
+      r'The training loss was \+Inf at global step 7\. .*model\.ckpt-5 \(step 5\), is intact',
+      5,
+      id='inf_loss_between_saves_names_the_step',
+    ),
     pytest.param(
-        boring_model_fn, dict(params={}, save_checkpoints_steps=2), _NAN_F1,
-        dict(max_steps=30),
-        r"loss was NaN at global step 3\..*model\.ckpt-2 \(step 2\), is intact\. The batch "
-        r"held non-finite values in features\['f1'\] \(labels were finite\)",
-        2, id='non_finite_features_are_named'),
+      boring_model_fn,
+      dict(params={}, save_checkpoints_steps=2),
+      _NAN_F1,
+      dict(max_steps=30),
+      r'loss was NaN at global step 3\..*model\.ckpt-2 \(step 2\), is intact\. The batch '
+      r"held non-finite values in features\['f1'\] \(labels were finite\)",
+      2,
+      id='non_finite_features_are_named',
+    ),
     # Nothing at all saved: no untrained ckpt-0 either.
     pytest.param(
-        _regression_model_fn, dict(params={}), boring_input_fn(FEATURES, _nan_labels()),
-        dict(max_steps=30),
-        r'loss was NaN at global step 1\. .*no checkpoint was written: model_dir .* holds '
-        r'none\. The batch held non-finite values in labels \(features were finite\)',
-        None, id='non_finite_labels_are_named'),
+      _regression_model_fn,
+      dict(params={}),
+      boring_input_fn(FEATURES, _nan_labels()),
+      dict(max_steps=30),
+      r'loss was NaN at global step 1\. .*no checkpoint was written: model_dir .* holds '
+      r'none\. The batch held non-finite values in labels \(features were finite\)',
+      None,
+      id='non_finite_labels_are_named',
+    ),
     pytest.param(
-        boring_model_fn, dict(params={}, save_checkpoints_steps=2), _NAN_F1,
-        dict(max_steps=30, check_numerics=True),
-        r"check_numerics: features\['f1'\] held NaN values in the batch of global step 3\. "
-        r'The step was not taken and nothing after it was saved: the latest checkpoint, '
-        r'.*model\.ckpt-2 \(step 2\), is intact',
-        2, id='check_numerics_stops_before_the_step_naming_the_feature'),
+      boring_model_fn,
+      dict(params={}, save_checkpoints_steps=2),
+      _NAN_F1,
+      dict(max_steps=30, check_numerics=True),
+      r"check_numerics: features\['f1'\] held NaN values in the batch of global step 3\. "
+      r'The step was not taken and nothing after it was saved: the latest checkpoint, '
+      r'.*model\.ckpt-2 \(step 2\), is intact',
+      2,
+      id='check_numerics_stops_before_the_step_naming_the_feature',
+    ),
     pytest.param(
-        _overflowing_model_fn, dict(save_checkpoints_steps=1), TRAIN, dict(max_steps=5),
-        r"The model's variables held non-finite values at global step 1, so they were not "
-        r'saved: no checkpoint was written',
-        None, id='variables_overflowing_with_a_finite_loss_are_not_saved'),
-])
+      _overflowing_model_fn,
+      dict(save_checkpoints_steps=1),
+      TRAIN,
+      dict(max_steps=5),
+      r"The model's variables held non-finite values at global step 1, so they were not "
+      r'saved: no checkpoint was written',
+      None,
+      id='variables_overflowing_with_a_finite_loss_are_not_saved',
+    ),
+  ],
+)
 def test_a_non_finite_step_stops_training_and_is_not_saved(
-    tmp_path, model_fn, estimator_kwargs, train, fit_kwargs, match, saved):
+  tmp_path, model_fn, estimator_kwargs, train, fit_kwargs, match, saved
+):
   est = tfa.make_estimator(model_fn, model_dir=tmp_path, **estimator_kwargs)
   with pytest.raises(exceptions.TrainingError, match=match):
     tfa.fit(est, train, progress=False, **fit_kwargs)
@@ -179,29 +217,36 @@ def test_check_numerics_input_fn_keeps_structure_and_arguments():
   def input_fn(params, input_context=None):
     del params, input_context
     return tf.data.Dataset.from_tensor_slices(
-        ({'x': [1.0, np.inf], 'n': [1, 2]}, [0.5, 0.5])).batch(1)
+      ({'x': [1.0, np.inf], 'n': [1, 2]}, [0.5, 0.5])
+    ).batch(1)
 
   checked = _numerics.check_numerics_input_fn(input_fn)
   from tensorflow.python.util import function_utils
+
   assert {'params', 'input_context'} <= set(function_utils.fn_args(checked))
   dataset = checked(params={})
   assert dataset.element_spec == input_fn({}).element_spec
   iterator = iter(dataset)
   features, labels = next(iterator)
   assert float(features['x'][0]) == 1.0 and int(features['n'][0]) == 1
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=r"tfest check_numerics: features\['x'\] : Tensor had Inf values"):
+  with pytest.raises(
+    tf.errors.InvalidArgumentError,
+    match=r"tfest check_numerics: features\['x'\] : Tensor had Inf values",
+  ):
     next(iterator)
   del labels
 
 
 def test_train_and_evaluate_vetoes_a_nan_save_with_tfs_own_saver(tmp_path):
-  est = tfa.make_estimator(_nan_from_step(10), params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=5)
+  est = tfa.make_estimator(
+    _nan_from_step(10), params={}, model_dir=tmp_path, save_checkpoints_steps=5
+  )
   evaluation = boring_input_fn(FEATURES, LABELS, batch_size=64, repeat=False)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'loss was NaN at global step 10\. .*model\.ckpt-5 \(step 5\), '
-                     r'is intact'):
+  with pytest.raises(
+    exceptions.TrainingError,
+    match=r'loss was NaN at global step 10\. .*model\.ckpt-5 \(step 5\), '
+    r'is intact',
+  ):
     tfa.train_and_evaluate(est, TRAIN, evaluation, max_steps=30)
   assert checkpoint_step(str(tmp_path)) == 5
   assert _lock.holder(str(tmp_path)) is None
@@ -209,11 +254,13 @@ def test_train_and_evaluate_vetoes_a_nan_save_with_tfs_own_saver(tmp_path):
 
 def test_a_step_failing_on_its_data_names_the_step_and_the_op(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path)
-  with pytest.raises(exceptions.TrainingError,
-                     match=r'Training step 1 failed: InvalidArgumentError: Received a label '
-                     r'value of 3 which is outside the valid range of \[0, 3\)\..* \(op '
-                     r'sparse_softmax_cross_entropy_loss/xentropy/xentropy\)\. Nothing from '
-                     r'that step on was saved: no checkpoint was written') as info:
+  with pytest.raises(
+    exceptions.TrainingError,
+    match=r'Training step 1 failed: InvalidArgumentError: Received a label '
+    r'value of 3 which is outside the valid range of \[0, 3\)\..* \(op '
+    r'sparse_softmax_cross_entropy_loss/xentropy/xentropy\)\. Nothing from '
+    r'that step on was saved: no checkpoint was written',
+  ) as info:
     tfa.fit(est, boring_input_fn(FEATURES, LABELS + 1), max_steps=10, progress=False)
   assert isinstance(info.value.__cause__, tf.errors.InvalidArgumentError)
 
@@ -222,16 +269,19 @@ def test_a_step_failing_on_its_data_names_the_step_and_the_op(tmp_path):
 
 
 def test_resumed_fit_does_not_rewrite_the_restored_checkpoint(tmp_path):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, seed=0,
-                           save_checkpoints_steps=100)
+  est = tfa.make_estimator(
+    boring_model_fn, params={}, model_dir=tmp_path, seed=0, save_checkpoints_steps=100
+  )
   tfa.fit(est, TRAIN, max_steps=3, progress=False)
   before = _checkpoint_files(str(tmp_path))
   assert sorted(k for k in before if k.startswith('model.ckpt')) == [
-      'model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index', 'model.ckpt-3.meta']
+    'model.ckpt-3.data-00000-of-00001',
+    'model.ckpt-3.index',
+    'model.ckpt-3.meta',
+  ]
   tfa.fit(est, TRAIN, max_steps=5, progress=False)
   after = _checkpoint_files(str(tmp_path))
-  for name in ('model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index',
-               'model.ckpt-3.meta'):
+  for name in ('model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index', 'model.ckpt-3.meta'):
     assert after[name] == before[name], name
   assert 'model.ckpt-5.index' in after and 'graph.pbtxt' in after
   assert checkpoint_step(str(tmp_path)) == 5
@@ -242,8 +292,9 @@ def test_a_first_step_failure_leaves_an_existing_model_dir_untouched(tmp_path):
   tfa.fit(est, TRAIN, max_steps=3, progress=False)
   before = _checkpoint_files(str(tmp_path))
   with pytest.raises(exceptions.TrainingError, match='held non-finite values'):
-    tfa.fit(est, boring_input_fn(_with_nan(FEATURES, 'f0', 0), LABELS), max_steps=10,
-            progress=False)
+    tfa.fit(
+      est, boring_input_fn(_with_nan(FEATURES, 'f0', 0), LABELS), max_steps=10, progress=False
+    )
   assert _checkpoint_files(str(tmp_path)) == before
 
 
@@ -267,20 +318,26 @@ def trained_dir(tmp_path_factory):
   return model_dir
 
 
-@pytest.mark.parametrize('model_fn, params, match', [
+@pytest.mark.parametrize(
+  'model_fn, params, match',
+  [
     pytest.param(
-        tfa.classifier_model_fn,
-        dict(feature_keys=sorted(FEATURES), hidden_units=[4], n_classes=3),
-        r'model_dir .* holds a checkpoint of another model \(.*model\.ckpt-3\): it lacks 10 '
-        r'variable\(s\) of this model: dnn/hiddenlayer_0/kernel \[4, 4\], .*\(4 more\)\. '
-        r'Nothing was changed',
-        id='another_model_naming_the_variables'),
+      tfa.classifier_model_fn,
+      dict(feature_keys=sorted(FEATURES), hidden_units=[4], n_classes=3),
+      r'model_dir .* holds a checkpoint of another model \(.*model\.ckpt-3\): it lacks 10 '
+      r'variable\(s\) of this model: dnn/hiddenlayer_0/kernel \[4, 4\], .*\(4 more\)\. '
+      r'Nothing was changed',
+      id='another_model_naming_the_variables',
+    ),
     pytest.param(
-        boring_model_fn, {'n_classes': 4},
-        r'2 differ: logits/kernel: float32 \[4, 3\] in the checkpoint, float32 \[4, 4\] in '
-        r'the model, logits/bias: float32 \[3\] in the checkpoint, float32 \[4\] in the model',
-        id='other_shapes'),
-])
+      boring_model_fn,
+      {'n_classes': 4},
+      r'2 differ: logits/kernel: float32 \[4, 3\] in the checkpoint, float32 \[4, 4\] in '
+      r'the model, logits/bias: float32 \[3\] in the checkpoint, float32 \[4\] in the model',
+      id='other_shapes',
+    ),
+  ],
+)
 def test_a_checkpoint_of_another_model_is_refused(trained_dir, model_fn, params, match):
   before = _checkpoint_files(trained_dir)
   est = tfa.make_estimator(model_fn, params=params, model_dir=trained_dir)
@@ -314,19 +371,24 @@ class _SignalAtStep(tf.compat.v1.train.SessionRunHook):
 # signal is left alone on purpose (see SaveOnSignal), so there is nothing to test then.
 _SIGINT_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 _NEEDS_SIGINT = pytest.mark.skipif(
-    _SIGINT_IGNORED, reason='SIGINT is ignored in this process (started in the background '
-    'by a shell without job control)')
+  _SIGINT_IGNORED,
+  reason='SIGINT is ignored in this process (started in the background '
+  'by a shell without job control)',
+)
 
 
 @_NEEDS_SIGINT
 def test_sigint_saves_the_current_step_then_raises_keyboard_interrupt(tmp_path):
   before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=1000)
+  est = tfa.make_estimator(
+    boring_model_fn, params={}, model_dir=tmp_path, save_checkpoints_steps=1000
+  )
   hook = _SignalAtStep(signal.SIGINT, 7)
-  with pytest.raises(KeyboardInterrupt,
-                     match=r'SIGINT received: training stopped after saving, the latest '
-                     r'checkpoint, .*model\.ckpt-7 \(step 7\), holds every step'):
+  with pytest.raises(
+    KeyboardInterrupt,
+    match=r'SIGINT received: training stopped after saving, the latest '
+    r'checkpoint, .*model\.ckpt-7 \(step 7\), holds every step',
+  ):
     tfa.fit(est, TRAIN, max_steps=1000, hooks=[hook], progress=False)
   assert hook.steps[-1] == 7
   assert checkpoint_step(str(tmp_path)) == 7
@@ -343,10 +405,12 @@ def test_sigterm_saves_then_calls_the_previous_handler(tmp_path):
 
   previous = signal.signal(signal.SIGTERM, handler)
   try:
-    est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                             save_checkpoints_steps=1000)
-    history = tfa.fit(est, TRAIN, max_steps=1000, hooks=[_SignalAtStep(signal.SIGTERM, 4)],
-                      progress=False)
+    est = tfa.make_estimator(
+      boring_model_fn, params={}, model_dir=tmp_path, save_checkpoints_steps=1000
+    )
+    history = tfa.fit(
+      est, TRAIN, max_steps=1000, hooks=[_SignalAtStep(signal.SIGTERM, 4)], progress=False
+    )
     assert calls == [signal.SIGTERM]
     assert history['step'].iloc[-1] == 4
     assert checkpoint_step(str(tmp_path)) == 4
@@ -364,8 +428,9 @@ def test_fit_outside_the_main_thread_leaves_signals_alone(tmp_path):
     def after_run(self, run_context, run_values):
       seen.append(signal.getsignal(signal.SIGINT))
 
-  thread = threading.Thread(target=lambda: tfa.fit(est, TRAIN, max_steps=2, hooks=[Probe()],
-                                                   progress=False))
+  thread = threading.Thread(
+    target=lambda: tfa.fit(est, TRAIN, max_steps=2, hooks=[Probe()], progress=False)
+  )
   thread.start()
   thread.join()
   assert seen == [before, before]
@@ -373,12 +438,16 @@ def test_fit_outside_the_main_thread_leaves_signals_alone(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('signum', [
-    signal.SIGTERM, pytest.param(signal.SIGINT, marks=_NEEDS_SIGINT)], ids=['SIGTERM', 'SIGINT'])
+@pytest.mark.parametrize(
+  'signum',
+  [signal.SIGTERM, pytest.param(signal.SIGINT, marks=_NEEDS_SIGINT)],
+  ids=['SIGTERM', 'SIGINT'],
+)
 def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum):
   model_dir = str(tmp_path / 'model')
-  proc = start_child(model_dir, 100000, '--save-steps', 100000, '--step-delay', 0.005,
-                     '--print-steps')
+  proc = start_child(
+    model_dir, 100000, '--save-steps', 100000, '--step-delay', 0.005, '--print-steps'
+  )
   try:
     assert read_line(proc, 'start ') == '0'
     while int(read_line(proc, 'step ')) < 20:
@@ -403,9 +472,18 @@ def test_a_signal_to_a_training_process_saves_its_current_step(tmp_path, signum)
 
 
 def test_inputs_of_a_group_sent_as_one_matrix_are_named_by_their_features():
-  spec = ({groups.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
-           groups.ROWS_KEY: tf.TensorSpec([None], tf.int32)}, tf.TensorSpec([None, 8]))
+  spec = (
+    {
+      groups.packed_key(['a', 'b', 'c', 'd']): tf.TensorSpec([None, 8, 4]),
+      groups.ROWS_KEY: tf.TensorSpec([None], tf.int32),
+    },
+    tf.TensorSpec([None, 8]),
+  )
   assert _nan_guard._input_names(spec) == [
-      ('features', "one of features['a'], features['b'], features['c'], ... "
-                   '(a matrix of 4 features)'),
-      ('features', "features['%s']" % groups.ROWS_KEY), ('labels', 'labels')]
+    (
+      'features',
+      "one of features['a'], features['b'], features['c'], ... (a matrix of 4 features)",
+    ),
+    ('features', "features['%s']" % groups.ROWS_KEY),
+    ('labels', 'labels'),
+  ]

@@ -15,17 +15,28 @@ from tfest_adapters.training import _history
 
 def _history_from_records():
   return tfa.History.from_records(
-      [1, 2, 3, 4], [1.0, 0.8, 0.6, 0.5], [10.0, 11.0, 12.0, 13.0],
-      [(2, 11.5, {'loss': 0.7, 'accuracy': 0.5, 'global_step': 2}, None),
-       (4, 13.5, {'loss': 0.55, 'accuracy': np.float32(0.75), 'global_step': 4}, None),
-       (4, 13.6, {'loss': 0.6}, 'test')],
-      best_step=4)
+    [1, 2, 3, 4],
+    [1.0, 0.8, 0.6, 0.5],
+    [10.0, 11.0, 12.0, 13.0],
+    [
+      (2, 11.5, {'loss': 0.7, 'accuracy': 0.5, 'global_step': 2}, None),
+      (4, 13.5, {'loss': 0.55, 'accuracy': np.float32(0.75), 'global_step': 4}, None),
+      (4, 13.6, {'loss': 0.6}, 'test'),
+    ],
+    best_step=4,
+  )
 
 
 def test_from_records_merges_train_and_eval_rows_by_step():
   history = _history_from_records()
-  assert list(history.columns) == ['step', 'wall_time', 'loss', 'eval_loss', 'eval_accuracy',
-                                   'eval_test_loss']
+  assert list(history.columns) == [
+    'step',
+    'wall_time',
+    'loss',
+    'eval_loss',
+    'eval_accuracy',
+    'eval_test_loss',
+  ]
   assert list(history['step']) == [1, 2, 3, 4]
   assert history['step'].dtype == np.int64
   assert list(history.eval['step']) == [2, 4]
@@ -60,6 +71,7 @@ def test_plot_draws_loss_and_each_metric(tmp_path):
   history = _history_from_records()
   figure = history.plot()
   from matplotlib.figure import Figure
+
   assert isinstance(figure, Figure)
   axes = figure.axes
   assert [ax.get_ylabel() for ax in axes] == ['loss', 'accuracy']
@@ -85,11 +97,22 @@ def trained(tmp_path_factory):
   x = rng.normal(size=(64, 4)).astype(np.float32)
   y = np.argmax(x[:, :3], axis=1).astype(np.int64)
   features = {'f%d' % i: x[:, i] for i in range(4)}
-  est = tfa.make_estimator(boring_model_fn, params={}, seed=0, save_summary_steps=1,
-                           model_dir=str(tmp_path_factory.mktemp('hist') / 'm'))
+  est = tfa.make_estimator(
+    boring_model_fn,
+    params={},
+    seed=0,
+    save_summary_steps=1,
+    model_dir=str(tmp_path_factory.mktemp('hist') / 'm'),
+  )
   evaluation = boring_input_fn(features, y, batch_size=64, repeat=False)
-  history = tfa.fit(est, boring_input_fn(features, y), max_steps=8,
-                    eval_input_fn=evaluation, eval_every_steps=4, progress=False)
+  history = tfa.fit(
+    est,
+    boring_input_fn(features, y),
+    max_steps=8,
+    eval_input_fn=evaluation,
+    eval_every_steps=4,
+    progress=False,
+  )
   est.evaluate(evaluation, name='test')
   return est, history
 
@@ -107,14 +130,22 @@ def test_read_history_is_the_same_as_fit_s(trained):
   np.testing.assert_allclose(read.eval['eval_accuracy'], fitted.eval['eval_accuracy'])
   # The named evaluation, of the same final checkpoint.
   assert read.eval['eval_test_loss'].dropna().tolist() == pytest.approx(
-      [fitted.eval['eval_loss'].iloc[-1]], rel=1e-6)
+    [fitted.eval['eval_loss'].iloc[-1]], rel=1e-6
+  )
 
 
-@pytest.mark.parametrize('subdirectory, match', [
+@pytest.mark.parametrize(
+  'subdirectory, match',
+  [
     ('missing', "model_dir must be an existing directory, given: '.*missing'"),
-    ('', r'model_dir must be a model_dir with event files \(events.out.tfevents.\*\), '
-         r"given: '.*'. Has it been trained"),
-], ids=['missing', 'without_event_files'])
+    (
+      '',
+      r'model_dir must be a model_dir with event files \(events.out.tfevents.\*\), '
+      r"given: '.*'. Has it been trained",
+    ),
+  ],
+  ids=['missing', 'without_event_files'],
+)
 def test_read_history_refuses_a_model_dir_without_history(tmp_path, subdirectory, match):
   with pytest.raises(exceptions.ArgumentError, match=match):
     tfa.read_history(tmp_path / subdirectory if subdirectory else tmp_path)

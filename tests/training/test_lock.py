@@ -23,7 +23,7 @@ from tfest_adapters import exceptions
 from tfest_adapters.training import _lock
 
 # A process that takes the lock (without TensorFlow) and holds it until its stdin closes.
-_HOLDER = r'''
+_HOLDER = r"""
 import sys, time
 sys.path.insert(0, %r)
 from tfest_adapters import exceptions
@@ -40,15 +40,16 @@ else:
   sys.stdin.readline()
 lock.release()
 print('released', flush=True)
-''' % str(REPO_ROOT)
+""" % str(REPO_ROOT)
 
 
 def _holder(model_dir, hold_secs=None):
   args = [sys.executable, '-c', _HOLDER, str(model_dir)]
   if hold_secs is not None:
     args.append(str(hold_secs))
-  return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  return subprocess.Popen(
+    args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+  )
 
 
 @contextlib.contextmanager
@@ -72,8 +73,14 @@ def _dead_pid():
 
 def _write_lock(model_dir, **fields):
   os.makedirs(model_dir, exist_ok=True)
-  data = dict(pid=_dead_pid(), host=socket.gethostname(), started='2026-01-01T00:00:00',
-              command='train.py', purpose='fit', token='t')
+  data = dict(
+    pid=_dead_pid(),
+    host=socket.gethostname(),
+    started='2026-01-01T00:00:00',
+    command='train.py',
+    purpose='fit',
+    token='t',
+  )
   data.update(fields)
   path = os.path.join(model_dir, _lock.LOCK_NAME)
   with open(path, 'w') as f:
@@ -108,21 +115,24 @@ def test_lock_is_released_when_the_body_raises(tmp_path):
 
 def test_a_second_lock_in_this_process_is_refused(tmp_path):
   with _lock.ModelDirLock(str(tmp_path), 'fit'):
-    with pytest.raises(exceptions.ModelDirError,
-                       match=r'model_dir .* is locked by this process \(PID %d\): another fit '
-                       r'or train_and_evaluate into it is still running here \(fit since '
-                       % os.getpid()):
+    with pytest.raises(
+      exceptions.ModelDirError,
+      match=r'model_dir .* is locked by this process \(PID %d\): another fit '
+      r'or train_and_evaluate into it is still running here \(fit since ' % os.getpid(),
+    ):
       _lock.ModelDirLock(str(tmp_path)).acquire()
   _lock.ModelDirLock(str(tmp_path)).acquire().release()
 
 
 def test_a_live_holder_in_another_process_is_refused_until_it_releases(tmp_path):
   with held_by_another_process(tmp_path) as proc:
-    with pytest.raises(exceptions.ModelDirError,
-                       match=r'model_dir %s is locked by another training: PID %d on host %s '
-                       r'\(holder since .*\), and it is still running\. Two trainings in one '
-                       r"model_dir overwrite each other's checkpoints\..* if that run is gone, "
-                       r'delete .*tfest\.lock' % (tmp_path, proc.pid, socket.gethostname())):
+    with pytest.raises(
+      exceptions.ModelDirError,
+      match=r'model_dir %s is locked by another training: PID %d on host %s '
+      r'\(holder since .*\), and it is still running\. Two trainings in one '
+      r"model_dir overwrite each other's checkpoints\..* if that run is gone, "
+      r'delete .*tfest\.lock' % (tmp_path, proc.pid, socket.gethostname()),
+    ):
       _lock.ModelDirLock(str(tmp_path)).acquire()
   with _lock.ModelDirLock(str(tmp_path)):
     pass
@@ -136,16 +146,19 @@ def test_the_lock_of_a_killed_process_is_taken_over_with_a_warning(tmp_path):
   proc.stdout.close()
   proc.stderr.close()
   assert _lock.holder(str(tmp_path)).pid == proc.pid
-  with pytest.warns(UserWarning, match=r'Taking over the stale lock on model_dir .*: it was '
-                    r'held by PID %d on host .*, but PID %d no longer runs' % (
-                        proc.pid, proc.pid)):
+  with pytest.warns(
+    UserWarning,
+    match=r'Taking over the stale lock on model_dir .*: it was '
+    r'held by PID %d on host .*, but PID %d no longer runs' % (proc.pid, proc.pid),
+  ):
     lock = _lock.ModelDirLock(str(tmp_path)).acquire()
   assert _lock.holder(str(tmp_path)).pid == os.getpid()
   lock.release()
 
 
-_PROC = pytest.mark.skipif(not os.path.exists('/proc/self/stat'),
-                           reason='process start times are read from /proc (Linux)')
+_PROC = pytest.mark.skipif(
+  not os.path.exists('/proc/self/stat'), reason='process start times are read from /proc (Linux)'
+)
 
 
 @_PROC
@@ -157,8 +170,10 @@ def test_a_pid_now_used_by_another_process_is_not_taken_for_the_holder(tmp_path)
       _lock.ModelDirLock(str(tmp_path)).acquire().release()
 
 
-@pytest.mark.skipif(not os.path.exists('/proc/sys/kernel/random/boot_id'),
-                    reason='the boot id is read from /proc (Linux)')
+@pytest.mark.skipif(
+  not os.path.exists('/proc/sys/kernel/random/boot_id'),
+  reason='the boot id is read from /proc (Linux)',
+)
 def test_a_lock_from_before_a_reboot_is_stale(tmp_path):
   _write_lock(str(tmp_path), pid=os.getppid(), boot_id='another-boot')
   with pytest.warns(UserWarning, match='this host has rebooted since'):
@@ -167,10 +182,12 @@ def test_a_lock_from_before_a_reboot_is_stale(tmp_path):
 
 def test_a_lock_from_another_host_is_refused_naming_the_file(tmp_path):
   path = _write_lock(str(tmp_path), host='gpu-node-7', pid=4242)
-  with pytest.raises(exceptions.ModelDirError,
-                     match=r'locked by another training: PID 4242 on host gpu-node-7 \(fit '
-                     r'since 2026-01-01T00:00:00: train.py\), and it cannot be checked from '
-                     r'host .*if that run is gone, delete %s' % path):
+  with pytest.raises(
+    exceptions.ModelDirError,
+    match=r'locked by another training: PID 4242 on host gpu-node-7 \(fit '
+    r'since 2026-01-01T00:00:00: train.py\), and it cannot be checked from '
+    r'host .*if that run is gone, delete %s' % path,
+  ):
     _lock.ModelDirLock(str(tmp_path)).acquire()
   assert os.path.exists(path)
 
@@ -198,18 +215,21 @@ def test_racing_takeovers_of_a_stale_lock_let_exactly_one_process_in(tmp_path):
 
 def _config(monkeypatch, task_type):
   import tensorflow as tf
-  cluster = {'chief': ['localhost:2222'], 'worker': ['localhost:2223'],
-             'ps': ['localhost:2224']}
+
+  cluster = {'chief': ['localhost:2222'], 'worker': ['localhost:2223'], 'ps': ['localhost:2224']}
   if task_type is None:
     monkeypatch.delenv('TF_CONFIG', raising=False)
   else:
-    monkeypatch.setenv('TF_CONFIG', json.dumps(
-        {'cluster': cluster, 'task': {'type': task_type, 'index': 0}}))
+    monkeypatch.setenv(
+      'TF_CONFIG', json.dumps({'cluster': cluster, 'task': {'type': task_type, 'index': 0}})
+    )
   return tf.estimator.RunConfig()
 
 
-@pytest.mark.parametrize('task_type, locks', [
-    (None, True), ('chief', True), ('worker', False), ('ps', False), ('evaluator', False)])
+@pytest.mark.parametrize(
+  'task_type, locks',
+  [(None, True), ('chief', True), ('worker', False), ('ps', False), ('evaluator', False)],
+)
 def test_only_the_chief_or_a_local_run_holds_the_lock(monkeypatch, tmp_path, task_type, locks):
   config = _config(monkeypatch, task_type)
   assert _lock.should_lock(config) is locks
@@ -243,14 +263,13 @@ def _train_and_evaluate(est):
   return metrics['global_step']
 
 
-@pytest.mark.parametrize('train', [_fit, _train_and_evaluate],
-                         ids=['fit', 'train_and_evaluate'])
+@pytest.mark.parametrize('train', [_fit, _train_and_evaluate], ids=['fit', 'train_and_evaluate'])
 def test_training_is_refused_while_another_process_holds_the_lock(tmp_path, train):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=5)
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, save_checkpoints_steps=5)
   with held_by_another_process(tmp_path) as proc:
-    with pytest.raises(exceptions.ModelDirError,
-                       match=r'is locked by another training: PID %d on host' % proc.pid):
+    with pytest.raises(
+      exceptions.ModelDirError, match=r'is locked by another training: PID %d on host' % proc.pid
+    ):
       train(est)
     # Refused before any graph or session: nothing but the holder's lock file.
     assert os.listdir(tmp_path) == [_lock.LOCK_NAME]
@@ -268,18 +287,20 @@ def test_fit_with_lock_false_trains_while_another_process_holds_the_lock(tmp_pat
 
 
 def test_an_evaluator_role_runs_while_the_chief_holds_the_lock(tmp_path, monkeypatch):
-  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                           save_checkpoints_steps=5)
+  est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path, save_checkpoints_steps=5)
   tfa.fit(est, TRAIN, max_steps=5, progress=False)
   with held_by_another_process(tmp_path) as proc:
     _config(monkeypatch, 'evaluator')
-    evaluator = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path,
-                                   save_checkpoints_steps=5)
+    evaluator = tfa.make_estimator(
+      boring_model_fn, params={}, model_dir=tmp_path, save_checkpoints_steps=5
+    )
     assert evaluator.config.task_type == 'evaluator'
     # The evaluator evaluates the checkpoint at max_steps and ends; it writes no checkpoint
     # and takes no lock.
-    assert tfa.train_and_evaluate(evaluator, TRAIN, EVAL, max_steps=5,
-                                  throttle_secs=0) == (None, [])
+    assert tfa.train_and_evaluate(evaluator, TRAIN, EVAL, max_steps=5, throttle_secs=0) == (
+      None,
+      [],
+    )
     assert _lock.holder(str(tmp_path)).pid == proc.pid
   assert tfa.read_history(str(tmp_path)).eval['step'].tolist() == [5]
 
@@ -287,16 +308,17 @@ def test_an_evaluator_role_runs_while_the_chief_holds_the_lock(tmp_path, monkeyp
 @pytest.mark.slow
 def test_a_second_training_process_is_refused_while_the_first_trains(tmp_path):
   model_dir = str(tmp_path / 'model')
-  first = start_child(model_dir, 100000, '--save-steps', 10, '--step-delay', 0.01,
-                      '--print-steps')
+  first = start_child(model_dir, 100000, '--save-steps', 10, '--step-delay', 0.01, '--print-steps')
   try:
     read_line(first, 'start ')
     read_line(first, 'step ')
     second = start_child(model_dir, 500, '--save-steps', 5)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 3, err[-3000:]
-    assert ('refused model_dir %s is locked by another training: PID %d on host %s' % (
-        model_dir, first.pid, socket.gethostname())) in out
+    assert (
+      'refused model_dir %s is locked by another training: PID %d on host %s'
+      % (model_dir, first.pid, socket.gethostname())
+    ) in out
     # The first run was not disturbed: stopped now, it saves its own current step.
     first.send_signal(signal.SIGTERM)
     first_out, first_err = first.communicate(timeout=120)

@@ -41,7 +41,7 @@ def packed_keys(key):
   """The feature keys a packed matrix's key names, in column order; None for other keys."""
   if not (isinstance(key, str) and key.startswith(PACKED_PREFIX)):
     return None
-  return json.loads(key[len(PACKED_PREFIX):])
+  return json.loads(key[len(PACKED_PREFIX) :])
 
 
 def feature_keys(features):
@@ -84,15 +84,18 @@ def validate_steps_per_run(steps_per_run):
   """Checks a builder's ``steps_per_run``: None (the Estimator's params say) or an int > 0."""
   if steps_per_run is None:
     return None
-  return validation.check_positive_int('steps_per_run', steps_per_run,
-                                       'Give the number of batches per session.run, e.g. 8')
+  return validation.check_positive_int(
+    'steps_per_run', steps_per_run, 'Give the number of batches per session.run, e.g. 8'
+  )
 
 
 def check_params_steps_per_run(value):
   """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
   return validation.check_positive_int(
-      'params["%s"]' % PARAMS_KEY, value,
-      'Give the number of training steps each session.run performs, e.g. 8')
+    'params["%s"]' % PARAMS_KEY,
+    value,
+    'Give the number of training steps each session.run performs, e.g. 8',
+  )
 
 
 def params_steps_per_run(params):
@@ -116,4 +119,3 @@ def steps_per_run_of(mode, params, steps_per_run=None):
   if steps_per_run is not None:
     return steps_per_run
   return params_steps_per_run(params)
-

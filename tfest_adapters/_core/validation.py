@@ -19,7 +19,7 @@ def describe(value, limit=80):
     return '%s of shape %s and dtype %s' % (type(value).__name__, tuple(shape), dtype)
   text = repr(value)
   if len(text) > limit:
-    text = text[:limit - 3] + '...'
+    text = text[: limit - 3] + '...'
   if isinstance(value, (str, bytes, bool, numbers.Number, type(None))):
     return text
   return '%s (%s)' % (text, type(value).__name__)
@@ -70,8 +70,13 @@ def check_bool(name, value, fix=None):
 
 def check_positive_number(name, value, fix=None):
   """Accepts a finite real number > 0."""
-  if (not isinstance(value, numbers.Real) or isinstance(value, bool) or
-      not value > 0 or value != value or value == float('inf')):
+  if (
+    not isinstance(value, numbers.Real)
+    or isinstance(value, bool)
+    or not value > 0
+    or value != value
+    or value == float('inf')
+  ):
     fail(name, 'a positive finite number', value, fix)
   return value
 

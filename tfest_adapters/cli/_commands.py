@@ -53,18 +53,25 @@ def prepare_train(args):
   if not new_model:
     record_lib.check_same_model(args, record)
   if args.eval_every is not None and args.eval is None:
-    messages.fail('--eval-every needs --eval, given: --eval-every %d without --eval' %
-                  args.eval_every)
+    messages.fail(
+      '--eval-every needs --eval, given: --eval-every %d without --eval' % args.eval_every
+    )
   train_table = _read(args, args.train, '--train')
   if new_model:
     model = args.model or schema_lib.CLASSIFIER
     if args.n_classes is not None and model == schema_lib.REGRESSOR:
-      messages.fail('--n-classes must be left out for --model regressor, given: %d' %
-                    args.n_classes)
+      messages.fail(
+        '--n-classes must be left out for --model regressor, given: %d' % args.n_classes
+      )
     schema = schema_lib.infer_schema(
-        train_table, args.label, model, features=args.features,
-        categorical=args.categorical or (), n_classes=args.n_classes,
-        normalize=args.normalize is not False)
+      train_table,
+      args.label,
+      model,
+      features=args.features,
+      categorical=args.categorical or (),
+      n_classes=args.n_classes,
+      normalize=args.normalize is not False,
+    )
     record = record_lib.new_record(model, args.hidden_units, schema)
   else:
     record = dict(record)
@@ -77,32 +84,61 @@ def prepare_train(args):
   train_x, train_y = schema_lib.conform(train_table, record['schema'], with_labels=True)
   eval_x = eval_y = None
   if args.eval is not None:
-    eval_x, eval_y = schema_lib.conform(_read(args, args.eval, '--eval'), record['schema'],
-                                        with_labels=True)
+    eval_x, eval_y = schema_lib.conform(
+      _read(args, args.eval, '--eval'), record['schema'], with_labels=True
+    )
   if not resuming:
     record['sample'] = schema_lib.sample_rows(train_x)
   record['train'] = {'file': os.path.abspath(args.train), 'rows': len(train_y)}
   # Last, the model template's own check of the params (optimizer and activation names, ...):
   # this imports TensorFlow, but builds no graph.
   from tfest_adapters.cli import _model
+
   _model.check_params(record, args.steps_per_run)
-  return _Plan(args=args, record=record, resuming=resuming, train_x=train_x, train_y=train_y,
-               eval_x=eval_x, eval_y=eval_y)
+  return _Plan(
+    args=args,
+    record=record,
+    resuming=resuming,
+    train_x=train_x,
+    train_y=train_y,
+    eval_x=eval_x,
+    eval_y=eval_y,
+  )
 
 
 def run_train(plan):
   from tfest_adapters.cli import _model
+
   args, record = plan.args, plan.record
   out = sys.stdout
-  print('%s %s: %s, %s (%d training rows from %s)' % (
-      'Continuing' if plan.resuming else 'Training', args.model_dir,
-      record_lib.describe_model(record), schema_lib.describe_schema(record['schema']),
-      len(plan.train_y), args.train), file=out, flush=True)
+  print(
+    '%s %s: %s, %s (%d training rows from %s)'
+    % (
+      'Continuing' if plan.resuming else 'Training',
+      args.model_dir,
+      record_lib.describe_model(record),
+      schema_lib.describe_schema(record['schema']),
+      len(plan.train_y),
+      args.train,
+    ),
+    file=out,
+    flush=True,
+  )
   result = _model.train(
-      record, args.model_dir, plan.train_x, plan.train_y, eval_x=plan.eval_x,
-      eval_y=plan.eval_y, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-      steps_per_run=args.steps_per_run, eval_every=args.eval_every, progress=args.progress,
-      save_record=lambda r: record_lib.write_record(args.model_dir, r))
+    record,
+    args.model_dir,
+    plan.train_x,
+    plan.train_y,
+    eval_x=plan.eval_x,
+    eval_y=plan.eval_y,
+    steps=args.steps,
+    batch_size=args.batch_size,
+    seed=args.seed,
+    steps_per_run=args.steps_per_run,
+    eval_every=args.eval_every,
+    progress=args.progress,
+    save_record=lambda r: record_lib.write_record(args.model_dir, r),
+  )
   where = args.eval if args.eval is not None else args.train + ' (the training data)'
   print('Evaluation on %s at step %d:' % (where, result['metrics']['global_step']), file=out)
   _print_metrics(result['metrics'], out)
@@ -116,20 +152,25 @@ def run_train(plan):
 
 def prepare_evaluate(args):
   record = record_lib.load_record(args.model_dir)
-  eval_x, eval_y = schema_lib.conform(_read(args, args.eval, '--eval'), record['schema'],
-                                      with_labels=True)
+  eval_x, eval_y = schema_lib.conform(
+    _read(args, args.eval, '--eval'), record['schema'], with_labels=True
+  )
   return _Plan(args=args, record=record, eval_x=eval_x, eval_y=eval_y)
 
 
 def run_evaluate(plan):
   from tfest_adapters.cli import _model
-  metrics = _model.evaluate(plan.record, plan.args.model_dir, plan.eval_x, plan.eval_y,
-                            batch_size=plan.args.batch_size)
+
+  metrics = _model.evaluate(
+    plan.record, plan.args.model_dir, plan.eval_x, plan.eval_y, batch_size=plan.args.batch_size
+  )
   if plan.args.json:
     print(json.dumps(metrics, sort_keys=True))
   else:
-    print('Evaluation of %s on %s (%d rows) at step %d:' % (
-        plan.args.model_dir, plan.args.eval, len(plan.eval_y), metrics['global_step']))
+    print(
+      'Evaluation of %s on %s (%d rows) at step %d:'
+      % (plan.args.model_dir, plan.args.eval, len(plan.eval_y), metrics['global_step'])
+    )
     _print_metrics(metrics, sys.stdout)
   return 0
 
@@ -141,16 +182,21 @@ def _check_saved_model(path):
   """Refuses ``--saved-model`` values that are not a SavedModel directory."""
   if not os.path.isdir(path):
     messages.fail(
-        '--saved-model must be a SavedModel directory, given: %r (%s)' % (
-            path, 'a file' if os.path.exists(path) else 'no such directory'),
-        exceptions.ModelDirError)
+      '--saved-model must be a SavedModel directory, given: %r (%s)'
+      % (path, 'a file' if os.path.exists(path) else 'no such directory'),
+      exceptions.ModelDirError,
+    )
   if not record_lib.is_saved_model(path):
     hint = ''
     if record_lib.has_checkpoint(path) or os.path.isfile(
-        os.path.join(path, record_lib.RECORD_NAME)):
+      os.path.join(path, record_lib.RECORD_NAME)
+    ):
       hint = '; it is a model_dir: use --model-dir %s' % path
-    messages.fail('--saved-model must be a SavedModel directory (with saved_model.pb), given: '
-                  '%r%s' % (path, hint), exceptions.ModelDirError)
+    messages.fail(
+      '--saved-model must be a SavedModel directory (with saved_model.pb), given: '
+      '%r%s' % (path, hint),
+      exceptions.ModelDirError,
+    )
 
 
 def prepare_predict(args):
@@ -159,9 +205,11 @@ def prepare_predict(args):
     record = record_lib.record_of_saved_model(args.saved_model)
   else:
     if os.path.isdir(args.model_dir) and record_lib.is_saved_model(args.model_dir):
-      messages.fail('--model-dir must be a model_dir trained by tfest train, given: %r, which '
-                    'is a SavedModel; use --saved-model %s' % (args.model_dir, args.model_dir),
-                    exceptions.ModelDirError)
+      messages.fail(
+        '--model-dir must be a model_dir trained by tfest train, given: %r, which '
+        'is a SavedModel; use --saved-model %s' % (args.model_dir, args.model_dir),
+        exceptions.ModelDirError,
+      )
     record = record_lib.load_record(args.model_dir)
   table = _read(args, args.input, '--input')
   if record is not None:
@@ -171,8 +219,10 @@ def prepare_predict(args):
   if args.output is not None:
     parent = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(parent):
-      messages.fail('--output must be in an existing directory, given: %r (no directory %r)' % (
-          args.output, parent))
+      messages.fail(
+        '--output must be in an existing directory, given: %r (no directory %r)'
+        % (args.output, parent)
+      )
     if os.path.isdir(args.output):
       messages.fail('--output must be a file, given: %r (a directory)' % args.output)
   return _Plan(args=args, record=record, table=table, features=features)
@@ -180,13 +230,16 @@ def prepare_predict(args):
 
 def run_predict(plan):
   from tfest_adapters.cli import _model
+
   args = plan.args
   if args.saved_model is not None:
-    frame = _model.predict_saved_model(args.saved_model, plan.record, plan.features,
-                                       plan.table, batch_size=args.batch_size)
+    frame = _model.predict_saved_model(
+      args.saved_model, plan.record, plan.features, plan.table, batch_size=args.batch_size
+    )
   else:
-    frame = _model.predict_model_dir(plan.record, args.model_dir, plan.features,
-                                     batch_size=args.batch_size)
+    frame = _model.predict_model_dir(
+      plan.record, args.model_dir, plan.features, batch_size=args.batch_size
+    )
   if args.output is None:
     frame.to_csv(sys.stdout, index=False)
   else:
@@ -208,8 +261,10 @@ def prepare_export(args):
 
 def run_export(plan):
   from tfest_adapters.cli import _model
-  path = _model.export(plan.record, plan.args.model_dir, plan.export_dir,
-                       parse_examples=plan.args.parse_examples)
+
+  path = _model.export(
+    plan.record, plan.args.model_dir, plan.export_dir, parse_examples=plan.args.parse_examples
+  )
   record_lib.write_record(os.path.join(path, 'assets.extra'), plan.record)
   print('Exported %s to %s' % (plan.args.model_dir, path))
   print('Predict with: tfest predict --saved-model %s --input rows.csv' % path)
@@ -218,8 +273,8 @@ def run_export(plan):
 
 # Command name -> (prepare, run).
 COMMANDS = {
-    'train': (prepare_train, run_train),
-    'evaluate': (prepare_evaluate, run_evaluate),
-    'predict': (prepare_predict, run_predict),
-    'export': (prepare_export, run_export),
+  'train': (prepare_train, run_train),
+  'evaluate': (prepare_evaluate, run_evaluate),
+  'predict': (prepare_predict, run_predict),
+  'export': (prepare_export, run_export),
 }

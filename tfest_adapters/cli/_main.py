@@ -53,8 +53,11 @@ def _run(args):
     if args.debug:
       raise
     sys.stdout.flush()
-    print('tfest: error: %s while %s: %s (run again with --debug for the traceback)' % (
-        type(e).__name__, phase, _one_line(e)), file=sys.stderr)
+    print(
+      'tfest: error: %s while %s: %s (run again with --debug for the traceback)'
+      % (type(e).__name__, phase, _one_line(e)),
+      file=sys.stderr,
+    )
     return 1
 
 
@@ -67,7 +70,7 @@ def _one_line(error):
     # the op's message.
     for i, line in enumerate(lines[:-1]):
       if line.startswith('Node: '):
-        return '%s (at node %s)' % (lines[i + 1], line[len('Node: '):])
+        return '%s (at node %s)' % (lines[i + 1], line[len('Node: ') :])
   return lines[0] if lines else type(error).__name__
 
 

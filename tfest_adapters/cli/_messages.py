@@ -40,4 +40,4 @@ def did_you_mean(name, choices, fuzzy=True):
 def short(value, limit=40):
   """``repr`` of ``str(value)``, cut to ``limit`` characters."""
   text = str(value)
-  return repr(text if len(text) <= limit else text[:limit - 3] + '...')
+  return repr(text if len(text) <= limit else text[: limit - 3] + '...')

@@ -45,13 +45,17 @@ def feature_columns(schema):
       normalizer = None
       if 'mean' in feature:
         normalizer = _standardizer(feature['mean'], feature['std'])
-      columns.append(tf.feature_column.numeric_column(
-          name, shape=tuple(feature['shape']), normalizer_fn=normalizer))
+      columns.append(
+        tf.feature_column.numeric_column(
+          name, shape=tuple(feature['shape']), normalizer_fn=normalizer
+        )
+      )
     else:
       vocabulary = feature['vocabulary']
       # Values never seen in training (at evaluation or serving time) go to one extra bucket.
       categories = tf.feature_column.categorical_column_with_vocabulary_list(
-          name, vocabulary, num_oov_buckets=1)
+        name, vocabulary, num_oov_buckets=1
+      )
       if len(vocabulary) <= MAX_ONE_HOT:
         columns.append(tf.feature_column.indicator_column(categories))
       else:
@@ -66,9 +70,13 @@ def model_fn_of(model):
 
 # params key -> the tfest train flag that sets it, to name flags in the template's messages.
 _FLAGS = {
-    'hidden_units': '--hidden-units', 'optimizer': '--optimizer',
-    'learning_rate': '--learning-rate', 'dropout': '--dropout', 'activation': '--activation',
-    'n_classes': '--n-classes', 'steps_per_run': '--steps-per-run',
+  'hidden_units': '--hidden-units',
+  'optimizer': '--optimizer',
+  'learning_rate': '--learning-rate',
+  'dropout': '--dropout',
+  'activation': '--activation',
+  'n_classes': '--n-classes',
+  'steps_per_run': '--steps-per-run',
 }
 
 
@@ -103,17 +111,20 @@ def check_params(record, steps_per_run=None):
     check(dict(params, steps_per_run=steps_per_run))
   except exceptions.ArgumentKeyError:  # The only new key is steps_per_run.
     raise exceptions.ArgumentError(
-        '--steps-per-run needs a model template that runs several steps per session.run call, '
-        'given: --steps-per-run %d, but %s of this tfest_adapters takes no steps_per_run '
-        'param; leave --steps-per-run out' % (steps_per_run, model_fn.__name__)) from None
+      '--steps-per-run needs a model template that runs several steps per session.run call, '
+      'given: --steps-per-run %d, but %s of this tfest_adapters takes no steps_per_run '
+      'param; leave --steps-per-run out' % (steps_per_run, model_fn.__name__)
+    ) from None
   _checked(check, dict(params, steps_per_run=steps_per_run))
 
 
 def params_of(record, steps_per_run=None):
   """The model_fn params of a run record."""
   label = record['schema']['label']
-  params = {'feature_columns': feature_columns(record['schema']),
-            'hidden_units': list(record['hidden_units'])}
+  params = {
+    'feature_columns': feature_columns(record['schema']),
+    'hidden_units': list(record['hidden_units']),
+  }
   params.update({k: v for k, v in record.get('options', {}).items() if v is not None})
   if record['model'] == schema_lib.CLASSIFIER:
     params['n_classes'] = label['n_classes']
@@ -125,9 +136,12 @@ def params_of(record, steps_per_run=None):
 
 
 def build_estimator(record, model_dir, seed=None, steps_per_run=None):
-  return estimator_lib.make_estimator(model_fn_of(record['model']),
-                                      params=params_of(record, steps_per_run),
-                                      model_dir=model_dir, seed=seed)
+  return estimator_lib.make_estimator(
+    model_fn_of(record['model']),
+    params=params_of(record, steps_per_run),
+    model_dir=model_dir,
+    seed=seed,
+  )
 
 
 def _plain(metrics):
@@ -141,9 +155,21 @@ def _plain(metrics):
   return plain
 
 
-def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1000,
-          batch_size=32, seed=None, steps_per_run=None, eval_every=None, progress=True,
-          save_record=None):
+def train(
+  record,
+  model_dir,
+  train_x,
+  train_y,
+  eval_x=None,
+  eval_y=None,
+  steps=1000,
+  batch_size=32,
+  seed=None,
+  steps_per_run=None,
+  eval_every=None,
+  progress=True,
+  save_record=None,
+):
   """Trains ``steps`` more steps, evaluates, writes the history; returns what it measured.
 
   Returns:
@@ -152,8 +178,9 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
   """
   estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
   # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
-  train_fn = input_fns.tensor_slices_input_fn(train_x, train_y, batch_size=batch_size,
-                                              shuffle=True, seed=seed)
+  train_fn = input_fns.tensor_slices_input_fn(
+    train_x, train_y, batch_size=batch_size, shuffle=True, seed=seed
+  )
   if eval_x is None:
     eval_x, eval_y = train_x, train_y
   eval_fn = input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=max(batch_size, 128))
@@ -161,14 +188,19 @@ def train(record, model_dir, train_x, train_y, eval_x=None, eval_y=None, steps=1
     save_record(record)
   # fit evaluates every eval_every steps and, in any case, once at the end. Its History
   # continues the rows of the model_dir's event files when training resumes.
-  history = training.fit(estimator, train_fn, steps=steps, eval_input_fn=eval_fn,
-                         eval_every_steps=eval_every, progress=progress,
-                         keep_best=eval_every is not None)
+  history = training.fit(
+    estimator,
+    train_fn,
+    steps=steps,
+    eval_input_fn=eval_fn,
+    eval_every_steps=eval_every,
+    progress=progress,
+    keep_best=eval_every is not None,
+  )
   history_csv = os.path.join(model_dir, 'history.csv')
   history_png = os.path.join(model_dir, 'history.png')
   save_history(history, history_csv, history_png)
-  return dict(metrics=final_metrics(history), history_csv=history_csv,
-              history_png=history_png)
+  return dict(metrics=final_metrics(history), history_csv=history_csv, history_png=history_png)
 
 
 def final_metrics(history):
@@ -177,7 +209,7 @@ def final_metrics(history):
   metrics = {MetricKeys.GLOBAL_STEP: int(last['step'])}
   for column in history.eval_columns:
     if not np.isnan(last[column]):
-      metrics[column[len('eval_'):]] = float(last[column])
+      metrics[column[len('eval_') :]] = float(last[column])
   return metrics
 
 
@@ -190,16 +222,19 @@ def save_history(history, csv_path, png_path):
 
 def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):
   estimator = build_estimator(record, model_dir)
-  return _plain(estimator.evaluate(
-      input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=batch_size)))
+  return _plain(
+    estimator.evaluate(input_fns.tensor_slices_input_fn(eval_x, eval_y, batch_size=batch_size))
+  )
 
 
 def predict_model_dir(record, model_dir, features, batch_size=128):
   """Predictions of the latest checkpoint of ``model_dir`` as a DataFrame, one row per input."""
   estimator = build_estimator(record, model_dir)
-  batches = list(estimator.predict(
-      input_fns.tensor_slices_input_fn(features, batch_size=batch_size),
-      yield_single_examples=False))
+  batches = list(
+    estimator.predict(
+      input_fns.tensor_slices_input_fn(features, batch_size=batch_size), yield_single_examples=False
+    )
+  )
   predictions = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
   return predictions_frame(record, predictions)
 
@@ -222,8 +257,9 @@ def _signature_features(table, predictor):
   for key in predictor.input_keys:
     if key not in table.columns:
       raise exceptions.ArgumentError(
-          '%s must have the columns the SavedModel takes (%s), given: no column %r' % (
-              table.name, ', '.join(predictor.input_keys), key))
+        '%s must have the columns the SavedModel takes (%s), given: no column %r'
+        % (table.name, ', '.join(predictor.input_keys), key)
+      )
     values = table.columns[key]
     dtype = spec.get(key, (None,))[0]
     if dtype == 'string':
@@ -242,6 +278,7 @@ def _signature_features(table, predictor):
 def predictions_frame(record, predictions):
   """One row per example: class and per-class probabilities, or the regression value."""
   import pandas as pd
+
   predictions = {key: np.asarray(value) for key, value in predictions.items()}
   if record is not None and record['model'] == schema_lib.CLASSIFIER:
     label = record['schema']['label']
@@ -266,8 +303,9 @@ def predictions_frame(record, predictions):
   for key in sorted(predictions):
     values = predictions[key]
     if values.dtype.kind == 'O' or values.dtype.kind == 'S':
-      values = np.vectorize(lambda v: v.decode('utf-8') if isinstance(v, bytes) else v,
-                            otypes=[object])(values)
+      values = np.vectorize(
+        lambda v: v.decode('utf-8') if isinstance(v, bytes) else v, otypes=[object]
+      )(values)
     values = values.reshape(len(values), -1)
     if values.shape[1] == 1:
       columns[key] = values[:, 0]
@@ -286,6 +324,7 @@ def export(record, model_dir, export_dir_base, parse_examples=False):
   """
   estimator = build_estimator(record, model_dir)
   sample = schema_lib.sample_features(record['schema'], record['sample'])
-  path = serving.export_saved_model(estimator, export_dir_base, sample_features=sample,
-                                    parse_examples=parse_examples)
+  path = serving.export_saved_model(
+    estimator, export_dir_base, sample_features=sample, parse_examples=parse_examples
+  )
   return path.decode('utf-8') if isinstance(path, bytes) else str(path)

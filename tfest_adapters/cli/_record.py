@@ -26,14 +26,14 @@ def _fail(text):
 def new_record(model, hidden_units, schema):
   """The run record of a new model: ``hidden_units`` None for the default."""
   return {
-      'format': RECORD_FORMAT,
-      'format_version': RECORD_VERSION,
-      'model': model,
-      'hidden_units': list(hidden_units or DEFAULT_HIDDEN_UNITS),
-      # The learning rate tf.estimator's DNN estimators give an optimizer named by a string;
-      # the optimizers' own defaults (0.001 for Adagrad) barely move a small network.
-      'options': {'learning_rate': DEFAULT_LEARNING_RATE},
-      'schema': schema,
+    'format': RECORD_FORMAT,
+    'format_version': RECORD_VERSION,
+    'model': model,
+    'hidden_units': list(hidden_units or DEFAULT_HIDDEN_UNITS),
+    # The learning rate tf.estimator's DNN estimators give an optimizer named by a string;
+    # the optimizers' own defaults (0.001 for Adagrad) barely move a small network.
+    'options': {'learning_rate': DEFAULT_LEARNING_RATE},
+    'schema': schema,
   }
 
 
@@ -42,8 +42,9 @@ def has_checkpoint(model_dir):
 
 
 def is_saved_model(path):
-  return any(os.path.isfile(os.path.join(path, name))
-             for name in ('saved_model.pb', 'saved_model.pbtxt'))
+  return any(
+    os.path.isfile(os.path.join(path, name)) for name in ('saved_model.pb', 'saved_model.pbtxt')
+  )
 
 
 def read_record(path, arg):
@@ -54,12 +55,16 @@ def read_record(path, arg):
   except (OSError, ValueError) as e:
     _fail('%s must hold a readable %s, given: %r (%s)' % (arg, RECORD_NAME, path, e))
   if not isinstance(record, dict) or record.get('format') != RECORD_FORMAT:
-    _fail('%s must hold a %s written by tfest train, given: %r, which is not one' % (
-        arg, RECORD_NAME, path))
+    _fail(
+      '%s must hold a %s written by tfest train, given: %r, which is not one'
+      % (arg, RECORD_NAME, path)
+    )
   if record.get('format_version') != RECORD_VERSION:
-    _fail('%s must hold a %s of format version %d, given: %r of version %r; train a new '
-          'model_dir with this tfest' % (arg, RECORD_NAME, RECORD_VERSION, path,
-                                         record.get('format_version')))
+    _fail(
+      '%s must hold a %s of format version %d, given: %r of version %r; train a new '
+      'model_dir with this tfest'
+      % (arg, RECORD_NAME, RECORD_VERSION, path, record.get('format_version'))
+    )
   return record
 
 
@@ -77,27 +82,35 @@ def write_record(directory, record):
 def load_record(model_dir, arg='--model-dir'):
   """The run record of a model_dir trained by ``tfest train``, which must have a checkpoint."""
   if not os.path.exists(model_dir):
-    _fail('%s must be a model_dir trained by tfest train, given: %r (no such directory)' % (
-        arg, model_dir))
+    _fail(
+      '%s must be a model_dir trained by tfest train, given: %r (no such directory)'
+      % (arg, model_dir)
+    )
   if not os.path.isdir(model_dir):
-    _fail('%s must be a model_dir trained by tfest train, given: %r (a file)' % (
-        arg, model_dir))
+    _fail('%s must be a model_dir trained by tfest train, given: %r (a file)' % (arg, model_dir))
   if is_saved_model(model_dir):
-    _fail('%s must be a model_dir trained by tfest train, given: %r, which is a SavedModel; '
-          'use tfest predict --saved-model %s' % (arg, model_dir, model_dir))
+    _fail(
+      '%s must be a model_dir trained by tfest train, given: %r, which is a SavedModel; '
+      'use tfest predict --saved-model %s' % (arg, model_dir, model_dir)
+    )
   path = os.path.join(model_dir, RECORD_NAME)
   if not os.path.isfile(path):
     if has_checkpoint(model_dir):
-      _fail('%s must be a model_dir trained by tfest train, given: %r, which holds a checkpoint '
-            'but no %s (another program trained it, so its features and label are unknown)' % (
-                arg, model_dir, RECORD_NAME))
-    _fail('%s must be a model_dir trained by tfest train, given: %r, which holds no %s and no '
-          'checkpoint; run tfest train --model-dir %s first' % (
-              arg, model_dir, RECORD_NAME, model_dir))
+      _fail(
+        '%s must be a model_dir trained by tfest train, given: %r, which holds a checkpoint '
+        'but no %s (another program trained it, so its features and label are unknown)'
+        % (arg, model_dir, RECORD_NAME)
+      )
+    _fail(
+      '%s must be a model_dir trained by tfest train, given: %r, which holds no %s and no '
+      'checkpoint; run tfest train --model-dir %s first' % (arg, model_dir, RECORD_NAME, model_dir)
+    )
   record = read_record(path, arg)
   if not has_checkpoint(model_dir):
-    _fail('%s must hold a checkpoint, given: %r, which has none yet; run tfest train '
-          '--model-dir %s first' % (arg, model_dir, model_dir))
+    _fail(
+      '%s must hold a checkpoint, given: %r, which has none yet; run tfest train '
+      '--model-dir %s first' % (arg, model_dir, model_dir)
+    )
   return record
 
 
@@ -108,15 +121,19 @@ def record_for_train(model_dir):
   if not os.path.isdir(model_dir):
     _fail('--model-dir must be a directory, given: %r (a file)' % model_dir)
   if is_saved_model(model_dir):
-    _fail('--model-dir must be a model_dir, given: %r, which is a SavedModel; pass a new '
-          'directory' % model_dir)
+    _fail(
+      '--model-dir must be a model_dir, given: %r, which is a SavedModel; pass a new '
+      'directory' % model_dir
+    )
   path = os.path.join(model_dir, RECORD_NAME)
   if os.path.isfile(path):
     return read_record(path, '--model-dir')
   if has_checkpoint(model_dir):
-    _fail('--model-dir must be new or trained by tfest train, given: %r, which holds a '
-          'checkpoint but no %s (another program trained it; its model is unknown); pass a new '
-          '--model-dir' % (model_dir, RECORD_NAME))
+    _fail(
+      '--model-dir must be new or trained by tfest train, given: %r, which holds a '
+      'checkpoint but no %s (another program trained it; its model is unknown); pass a new '
+      '--model-dir' % (model_dir, RECORD_NAME)
+    )
   return None
 
 
@@ -132,8 +149,10 @@ def describe_model(record):
   """'a classifier with hidden units 10,10 on features SepalLength, ... and 3 classes'."""
   label = record['schema']['label']
   text = 'a %s with hidden units %s on features %s' % (
-      record['model'], ','.join(str(u) for u in record['hidden_units']),
-      ', '.join(f['name'] for f in record['schema']['features']))
+    record['model'],
+    ','.join(str(u) for u in record['hidden_units']),
+    ', '.join(f['name'] for f in record['schema']['features']),
+  )
   if record['model'] == schema_lib.CLASSIFIER:
     text += ' and %d classes' % label['n_classes']
   return text
@@ -142,28 +161,32 @@ def describe_model(record):
 def check_same_model(args, record):
   """Refuses ``tfest train`` options that contradict the model already in ``--model-dir``."""
   schema = record['schema']
-  categorical = sorted(f['name'] for f in schema['features']
-                       if f['kind'] == schema_lib.CATEGORICAL)
+  categorical = sorted(f['name'] for f in schema['features'] if f['kind'] == schema_lib.CATEGORICAL)
   normalized = any('mean' in f for f in schema['features'])
   checks = [
-      ('--model', args.model, record['model']),
-      ('--hidden-units', args.hidden_units, record['hidden_units']),
-      ('--label', args.label, schema['label']['name']),
-      ('--features', args.features, [f['name'] for f in schema['features']]),
-      ('--categorical', sorted(args.categorical) if args.categorical else None, categorical),
-      ('--n-classes', args.n_classes, schema['label'].get('n_classes')),
-      ('--optimizer', args.optimizer, record['options'].get('optimizer')),
-      ('--activation', args.activation, record['options'].get('activation')),
+    ('--model', args.model, record['model']),
+    ('--hidden-units', args.hidden_units, record['hidden_units']),
+    ('--label', args.label, schema['label']['name']),
+    ('--features', args.features, [f['name'] for f in schema['features']]),
+    ('--categorical', sorted(args.categorical) if args.categorical else None, categorical),
+    ('--n-classes', args.n_classes, schema['label'].get('n_classes')),
+    ('--optimizer', args.optimizer, record['options'].get('optimizer')),
+    ('--activation', args.activation, record['options'].get('activation')),
   ]
   for flag, given, recorded in checks:
     if given is not None and given != recorded:
       recorded = _flag_text(recorded, flag)
-      _refuse_other_model(args.model_dir, record, 'with ' + (
-          recorded if recorded.startswith('no ') else '%s %s' % (flag, recorded)),
-                          '%s %s' % (flag, _flag_text(given, flag)), flag)
+      _refuse_other_model(
+        args.model_dir,
+        record,
+        'with ' + (recorded if recorded.startswith('no ') else '%s %s' % (flag, recorded)),
+        '%s %s' % (flag, _flag_text(given, flag)),
+        flag,
+      )
   if args.normalize is False and normalized:
-    _refuse_other_model(args.model_dir, record, 'on standardized numeric columns',
-                        '--no-normalize', '--no-normalize')
+    _refuse_other_model(
+      args.model_dir, record, 'on standardized numeric columns', '--no-normalize', '--no-normalize'
+    )
 
 
 def _flag_text(value, flag):
@@ -175,6 +198,8 @@ def _flag_text(value, flag):
 
 
 def _refuse_other_model(model_dir, record, trained, given, flag):
-  _fail('--model-dir %s already holds %s, trained %s, given: %s; pass a new --model-dir, or '
-        'leave %s out to continue training that model' % (
-            model_dir, describe_model(record), trained, given, flag))
+  _fail(
+    '--model-dir %s already holds %s, trained %s, given: %s; pass a new --model-dir, or '
+    'leave %s out to continue training that model'
+    % (model_dir, describe_model(record), trained, given, flag)
+  )

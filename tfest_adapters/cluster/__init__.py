@@ -29,19 +29,36 @@ from tfest_adapters.exceptions import ClusterError
 
 # Names that need TensorFlow, resolved on first use.
 _TF_EXPORTS = {
-    'wait_for_chief': 'tfest_adapters.cluster._hooks',
-    'WaitForChiefHook': 'tfest_adapters.cluster._hooks',
-    'WaitForWorkersHook': 'tfest_adapters.cluster._hooks',
-    'TaskStepsHook': 'tfest_adapters.cluster._hooks',
-    'read_task_steps': 'tfest_adapters.cluster._hooks',
+  'wait_for_chief': 'tfest_adapters.cluster._hooks',
+  'WaitForChiefHook': 'tfest_adapters.cluster._hooks',
+  'WaitForWorkersHook': 'tfest_adapters.cluster._hooks',
+  'TaskStepsHook': 'tfest_adapters.cluster._hooks',
+  'read_task_steps': 'tfest_adapters.cluster._hooks',
 }
 
 __all__ = [
-    'CHIEF', 'ClusterError', 'ClusterResult', 'EVALUATOR', 'LOOPBACK', 'LocalCluster', 'PS',
-    'Role', 'RoleResult', 'TF_CONFIG_ENV', 'TaskStepsHook', 'WORKER', 'WaitForChiefHook',
-    'WaitForWorkersHook', 'current_role', 'free_loopback_ports', 'make_tf_config',
-    'read_task_steps', 'role_from_tf_config', 'run_local_cluster', 'validate_tf_config',
-    'wait_for_chief',
+  'CHIEF',
+  'ClusterError',
+  'ClusterResult',
+  'EVALUATOR',
+  'LOOPBACK',
+  'LocalCluster',
+  'PS',
+  'Role',
+  'RoleResult',
+  'TF_CONFIG_ENV',
+  'TaskStepsHook',
+  'WORKER',
+  'WaitForChiefHook',
+  'WaitForWorkersHook',
+  'current_role',
+  'free_loopback_ports',
+  'make_tf_config',
+  'read_task_steps',
+  'role_from_tf_config',
+  'run_local_cluster',
+  'validate_tf_config',
+  'wait_for_chief',
 ]
 
 

@@ -22,8 +22,10 @@ def _watch_parent(parent_pid):
   while True:
     if os.getppid() != parent_pid:
       try:  # Nobody may read it any more: the pipe can be broken.
-        sys.stderr.write('tfest cluster: the process that started this role (pid %d) is '
-                         'gone; ending this role (pid %d).\n' % (parent_pid, os.getpid()))
+        sys.stderr.write(
+          'tfest cluster: the process that started this role (pid %d) is '
+          'gone; ending this role (pid %d).\n' % (parent_pid, os.getpid())
+        )
         sys.stderr.flush()
       except Exception:
         pass
@@ -55,8 +57,9 @@ def _load_callable(module_name, qualname, path):
 
 def main(argv):
   parent_pid = int(argv[1])
-  threading.Thread(target=_watch_parent, args=(parent_pid,), name='tfest-parent-watch',
-                   daemon=True).start()
+  threading.Thread(
+    target=_watch_parent, args=(parent_pid,), name='tfest-parent-watch', daemon=True
+  ).start()
   kind = argv[2]
   if kind == 'script':
     path = argv[3]

@@ -61,11 +61,12 @@ def wait_for_chief(model_dir, config=None, timeout_secs=600, poll_secs=0.5):
     session_config = config.session_config
     if session_config is None or not list(session_config.device_filters):
       raise exceptions.ClusterError(
-          "%s's RunConfig has a session_config without device_filters, given: %r. Without "
-          "them the chief's session waits for every task of the cluster, this worker's "
-          "included, whose server starts only after this wait. Leave session_config to "
-          "RunConfig (it sets ['/job:ps', '/job:worker/task:%d']) or set device_filters "
-          "yourself" % (role.name, session_config, role.task_index))
+        "%s's RunConfig has a session_config without device_filters, given: %r. Without "
+        "them the chief's session waits for every task of the cluster, this worker's "
+        'included, whose server starts only after this wait. Leave session_config to '
+        "RunConfig (it sets ['/job:ps', '/job:worker/task:%d']) or set device_filters "
+        'yourself' % (role.name, session_config, role.task_index)
+      )
   model_dir = os.fspath(model_dir)
   deadline = time.monotonic() + timeout_secs
   logged = False
@@ -75,12 +76,14 @@ def wait_for_chief(model_dir, config=None, timeout_secs=600, poll_secs=0.5):
       return path
     if time.monotonic() > deadline:
       raise exceptions.ClusterError(
-          "%s waited timeout_secs=%s s for the chief's first checkpoint in %r and none came. "
-          "Is the chief running, with the same model_dir (shared storage on real machines)?"
-          % (role.name, timeout_secs, model_dir))
+        "%s waited timeout_secs=%s s for the chief's first checkpoint in %r and none came. "
+        'Is the chief running, with the same model_dir (shared storage on real machines)?'
+        % (role.name, timeout_secs, model_dir)
+      )
     if not logged:
-      tf.compat.v1.logging.info("%s waits for the chief's first checkpoint in %s",
-                                role.name, model_dir)
+      tf.compat.v1.logging.info(
+        "%s waits for the chief's first checkpoint in %s", role.name, model_dir
+      )
       logged = True
     time.sleep(poll_secs)
 
@@ -113,8 +116,9 @@ class WaitForChiefHook(tf.compat.v1.train.SessionRunHook):
     self.checkpoint = None
 
   def begin(self):
-    self.checkpoint = wait_for_chief(self._model_dir, self._config, self._timeout_secs,
-                                     self._poll_secs)
+    self.checkpoint = wait_for_chief(
+      self._model_dir, self._config, self._timeout_secs, self._poll_secs
+    )
 
 
 class WaitForWorkersHook(tf.compat.v1.train.SessionRunHook):
@@ -140,11 +144,11 @@ class WaitForWorkersHook(tf.compat.v1.train.SessionRunHook):
     poll_secs: how often the global step is read.
   """
 
-  def __init__(self, config=None, min_worker_steps=1, timeout_secs=60, max_steps=None,
-               poll_secs=0.1):
+  def __init__(
+    self, config=None, min_worker_steps=1, timeout_secs=60, max_steps=None, poll_secs=0.1
+  ):
     self._role = _tf_config.current_role(config)
-    self._min_worker_steps = validation.check_positive_int('min_worker_steps',
-                                                            min_worker_steps)
+    self._min_worker_steps = validation.check_positive_int('min_worker_steps', min_worker_steps)
     self._timeout_secs = validation.check_positive_number('timeout_secs', timeout_secs)
     self._max_steps = validation.check_optional_positive_int('max_steps', max_steps)
     self._poll_secs = validation.check_positive_number('poll_secs', poll_secs)
@@ -155,25 +159,33 @@ class WaitForWorkersHook(tf.compat.v1.train.SessionRunHook):
     self._global_step = tf.compat.v1.train.get_global_step()
 
   def after_create_session(self, session, coord):
-    if (not self._role.distributed or self._role.task_type != _tf_config.CHIEF or
-        self._role.num_worker_replicas < 2 or self._global_step is None):
+    if (
+      not self._role.distributed
+      or self._role.task_type != _tf_config.CHIEF
+      or self._role.num_worker_replicas < 2
+      or self._global_step is None
+    ):
       return
     start = time.monotonic()
     first = int(session.run(self._global_step))
     while True:
       step = int(session.run(self._global_step))
       if step - first >= self._min_worker_steps or (
-          self._max_steps is not None and step >= self._max_steps):
+        self._max_steps is not None and step >= self._max_steps
+      ):
         break
       if time.monotonic() - start > self._timeout_secs:
         tf.compat.v1.logging.warning(
-            'No worker ran %d step(s) within timeout_secs=%s s; the chief trains alone',
-            self._min_worker_steps, self._timeout_secs)
+          'No worker ran %d step(s) within timeout_secs=%s s; the chief trains alone',
+          self._min_worker_steps,
+          self._timeout_secs,
+        )
         break
       time.sleep(self._poll_secs)
     self.waited_secs = time.monotonic() - start
-    tf.compat.v1.logging.info('chief waited %.1f s for the workers (global step %d -> %d)',
-                              self.waited_secs, first, step)
+    tf.compat.v1.logging.info(
+      'chief waited %.1f s for the workers (global step %d -> %d)', self.waited_secs, first, step
+    )
 
 
 class TaskStepsHook(tf.compat.v1.train.SessionRunHook):
@@ -199,8 +211,9 @@ class TaskStepsHook(tf.compat.v1.train.SessionRunHook):
     self._dir = os.path.join(os.fspath(model_dir), TASK_STEPS_DIR)
     self._role = role if role is not None else _tf_config.current_role()
     self._every_secs = validation.check_positive_number('every_secs', every_secs)
-    self._path = os.path.join(self._dir, '%s-%d.json' % (self._role.task_type,
-                                                         self._role.task_index))
+    self._path = os.path.join(
+      self._dir, '%s-%d.json' % (self._role.task_type, self._role.task_index)
+    )
     self._run = None
     self._previous = []
     self._last_write = 0.0
@@ -209,8 +222,14 @@ class TaskStepsHook(tf.compat.v1.train.SessionRunHook):
   def begin(self):
     self._global_step = tf.compat.v1.train.get_global_step()
     self._previous = _read_record(self._path).get('runs', [])
-    self._run = {'pid': os.getpid(), 'steps': 0, 'first_global_step': None,
-                 'last_global_step': None, 'started': time.time(), 'ended': None}
+    self._run = {
+      'pid': os.getpid(),
+      'steps': 0,
+      'first_global_step': None,
+      'last_global_step': None,
+      'started': time.time(),
+      'ended': None,
+    }
 
   def before_run(self, run_context):
     if self._global_step is None:

@@ -76,37 +76,55 @@ def target_command(target, args):
     ``tfest_adapters.cluster._child`` reads them.
   """
   if isinstance(args, (str, bytes)) or not isinstance(args, collections.abc.Iterable):
-    validation.fail('args', 'a list of arguments', args,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail('args', 'a list of arguments', args, error=exceptions.ArgumentTypeError)
   args = list(args)
   if isinstance(target, (str, os.PathLike)):
     path = os.path.abspath(os.fspath(target))
     if not os.path.isfile(path):
-      validation.fail('script_or_callable', 'the path of a Python script file or a function',
-                      os.fspath(target), 'No such file (relative paths start at %s)' %
-                      os.getcwd())
+      validation.fail(
+        'script_or_callable',
+        'the path of a Python script file or a function',
+        os.fspath(target),
+        'No such file (relative paths start at %s)' % os.getcwd(),
+      )
     return ['script', path] + [str(a) for a in args]
   if callable(target):
     module = getattr(target, '__module__', None)
     qualname = getattr(target, '__qualname__', None)
     if not module or not qualname or '<' in qualname:
-      validation.fail('script_or_callable', 'a module-level function (the role processes '
-                      'import it by name)', target, 'Define it at the top level of a module '
-                      'or a script file', error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'script_or_callable',
+        'a module-level function (the role processes import it by name)',
+        target,
+        'Define it at the top level of a module or a script file',
+        error=exceptions.ArgumentTypeError,
+      )
     path = getattr(sys.modules.get(module), '__file__', None) or ''
     if module == '__main__' and not path:
-      validation.fail('script_or_callable', 'a function defined in a file', target,
-                      'Functions defined in a notebook or at the prompt cannot be imported '
-                      'by another process: move it to a .py file',
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'script_or_callable',
+        'a function defined in a file',
+        target,
+        'Functions defined in a notebook or at the prompt cannot be imported '
+        'by another process: move it to a .py file',
+        error=exceptions.ArgumentTypeError,
+      )
     try:
       encoded = json.dumps(args)
     except (TypeError, ValueError):
-      validation.fail('args', 'JSON-serializable arguments for a function target', args,
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'args',
+        'JSON-serializable arguments for a function target',
+        args,
+        error=exceptions.ArgumentTypeError,
+      )
     return ['callable', module, qualname, os.path.abspath(path) if path else '', encoded]
-  validation.fail('script_or_callable', 'the path of a Python script or a module-level '
-                  'function', target, error=exceptions.ArgumentTypeError)
+  validation.fail(
+    'script_or_callable',
+    'the path of a Python script or a module-level function',
+    target,
+    error=exceptions.ArgumentTypeError,
+  )
 
 
 def check_env(env):
@@ -114,16 +132,23 @@ def check_env(env):
   if env is None:
     return {}
   if not isinstance(env, collections.abc.Mapping):
-    validation.fail('env', 'a dict of environment variable -> str (or None to remove it)',
-                    env, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'env',
+      'a dict of environment variable -> str (or None to remove it)',
+      env,
+      error=exceptions.ArgumentTypeError,
+    )
   for key, value in env.items():
     if not isinstance(key, str) or not (value is None or isinstance(value, str)):
-      validation.fail('env[%r]' % (key,), 'a str value under a str name (or None)', value,
-                      'Environment variables are strings: str(%r)' % (value,),
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'env[%r]' % (key,),
+        'a str value under a str name (or None)',
+        value,
+        'Environment variables are strings: str(%r)' % (value,),
+        error=exceptions.ArgumentTypeError,
+      )
     if key == _tf_config.TF_CONFIG_ENV:
-      validation.fail('env', 'a dict without TF_CONFIG (each role gets its own)',
-                      dict(env))
+      validation.fail('env', 'a dict without TF_CONFIG (each role gets its own)', dict(env))
   return dict(env)
 
 
@@ -132,8 +157,7 @@ def check_dir(name, path, create=False):
   if path is None:
     return None
   if not isinstance(path, (str, os.PathLike)):
-    validation.fail(name, 'a directory path or None', path,
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(name, 'a directory path or None', path, error=exceptions.ArgumentTypeError)
   path = os.path.abspath(os.fspath(path))
   if create:
     os.makedirs(path, exist_ok=True)
@@ -151,9 +175,15 @@ def log_sink(log):
   if callable(log):
     return log
   if isinstance(log, io.IOBase) or hasattr(log, 'write'):
+
     def write(line):
       log.write(line + '\n')
       log.flush()
+
     return write
-  validation.fail('log', 'True, False, a callable taking each line, or a writable file', log,
-                  error=exceptions.ArgumentTypeError)
+  validation.fail(
+    'log',
+    'True, False, a callable taking each line, or a writable file',
+    log,
+    error=exceptions.ArgumentTypeError,
+  )

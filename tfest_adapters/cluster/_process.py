@@ -56,13 +56,13 @@ class RoleProcess:
     self.deadline_reason = None
     self.returncode = None
     self.status = None
-    self.planned = None       # The status to record when it ends because we ended it.
-    self.term_sent = None     # When SIGTERM was sent (SIGKILL follows after kill_grace).
+    self.planned = None  # The status to record when it ends because we ended it.
+    self.term_sent = None  # When SIGTERM was sent (SIGKILL follows after kill_grace).
     self.restarts = 0
-    self.restarting = False   # Between the kill and the new process of restart().
+    self.restarting = False  # Between the kill and the new process of restart().
     self.log_file = None
     self._lines = collections.deque(maxlen=_KEPT_LINES)
-    self._line_count = 0      # Lines of the current incarnation seen so far.
+    self._line_count = 0  # Lines of the current incarnation seen so far.
 
   @property
   def running(self):
@@ -79,21 +79,29 @@ class RoleProcess:
       log_dir: None, or a directory to append its lines to ``<type>-<index>.log`` in.
     """
     if log_dir is not None and self.log_file is None:
-      self.log_file = open(os.path.join(
-          log_dir, '%s-%d.log' % (self.task_type, self.index)), 'a', encoding='utf-8')
+      self.log_file = open(
+        os.path.join(log_dir, '%s-%d.log' % (self.task_type, self.index)), 'a', encoding='utf-8'
+      )
     if self.log_file is not None and self.restarts:
       self.log_file.write('----- restart %d -----\n' % self.restarts)
     self.popen = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        cwd=cwd, env=env, start_new_session=True)
+      command,
+      stdin=subprocess.DEVNULL,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      cwd=cwd,
+      env=env,
+      start_new_session=True,
+    )
     self.started = time.monotonic()
     self.deadline = self.started + timeout
     self.deadline_reason = 'timeout=%s s' % timeout
     self.ended = self.returncode = self.status = self.planned = self.term_sent = None
     with self.logs.lock:
       self._line_count = 0
-    self.reader = threading.Thread(target=self._read, args=(self.popen,),
-                                   name='tfest-cluster-log-%s' % self.name, daemon=True)
+    self.reader = threading.Thread(
+      target=self._read, args=(self.popen,), name='tfest-cluster-log-%s' % self.name, daemon=True
+    )
     self.reader.start()
 
   def _read(self, popen):
@@ -136,7 +144,7 @@ class RoleProcess:
 
   def current_lines(self):
     """The kept lines of the current process (call with ``logs.lock`` held)."""
-    return list(self._lines)[-self._line_count:] if self._line_count else []
+    return list(self._lines)[-self._line_count :] if self._line_count else []
 
   def close_log_file(self):
     """Closes the role's log file, if any (call with ``logs.lock`` held)."""
@@ -155,6 +163,11 @@ class RoleProcess:
     """The :class:`RoleResult` of this role at ``now``, with ``lines`` its current lines."""
     end = self.ended if self.ended is not None else now
     return results.RoleResult(
-        self.name, self.status or results.RUNNING, self.returncode,
-        round(end - self.started, 3) if self.started else 0.0, self.restarts,
-        self.popen.pid if self.popen else None, tuple(lines[-TAIL_LINES:]))
+      self.name,
+      self.status or results.RUNNING,
+      self.returncode,
+      round(end - self.started, 3) if self.started else 0.0,
+      self.restarts,
+      self.popen.pid if self.popen else None,
+      tuple(lines[-TAIL_LINES:]),
+    )

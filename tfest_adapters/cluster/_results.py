@@ -4,17 +4,20 @@ import collections
 
 # Role statuses.
 RUNNING = 'running'
-EXITED = 'exited'        # Ended by itself with exit code 0.
-FAILED = 'failed'        # Ended by itself with a non-zero exit code.
-STOPPED = 'stopped'      # A ps ended by the runner once training was over (expected).
-KILLED = 'killed'        # Ended through LocalCluster.kill() or restart() (asked for).
+EXITED = 'exited'  # Ended by itself with exit code 0.
+FAILED = 'failed'  # Ended by itself with a non-zero exit code.
+STOPPED = 'stopped'  # A ps ended by the runner once training was over (expected).
+KILLED = 'killed'  # Ended through LocalCluster.kill() or restart() (asked for).
 TIMED_OUT = 'timed out'  # Ended by the watchdog.
-ABORTED = 'aborted'      # Ended by the runner because another role failed or timed out.
+ABORTED = 'aborted'  # Ended by the runner because another role failed or timed out.
 OK_STATUSES = (EXITED, STOPPED, KILLED)
 
 
-class RoleResult(collections.namedtuple(
-    'RoleResult', ['name', 'status', 'returncode', 'seconds', 'restarts', 'pid', 'log_tail'])):
+class RoleResult(
+  collections.namedtuple(
+    'RoleResult', ['name', 'status', 'returncode', 'seconds', 'restarts', 'pid', 'log_tail']
+  )
+):
   """How one role of a :class:`LocalCluster` ended (its last incarnation, after restarts).
 
   Attributes:
@@ -68,5 +71,7 @@ class ClusterResult:
 
   def __repr__(self):
     return 'ClusterResult(ok=%s, seconds=%.1f, roles={%s})' % (
-        self.ok, self.seconds, ', '.join('%r: %s (%s)' % (n, r.status, r.returncode)
-                                         for n, r in self.roles.items()))
+      self.ok,
+      self.seconds,
+      ', '.join('%r: %s (%s)' % (n, r.status, r.returncode) for n, r in self.roles.items()),
+    )

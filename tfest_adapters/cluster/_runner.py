@@ -74,9 +74,23 @@ class LocalCluster:
     python: the interpreter of the roles (default: ``sys.executable``).
   """
 
-  def __init__(self, target, workers=1, ps=1, evaluator=True, *, args=(), env=None, cwd=None,
-               timeout=600, shutdown_timeout=60, log=True, log_dir=None, kill_grace=5,
-               python=None):
+  def __init__(
+    self,
+    target,
+    workers=1,
+    ps=1,
+    evaluator=True,
+    *,
+    args=(),
+    env=None,
+    cwd=None,
+    timeout=600,
+    shutdown_timeout=60,
+    log=True,
+    log_dir=None,
+    kill_grace=5,
+    python=None,
+  ):
     self._command = launch.target_command(target, args)
     self._workers = validation.check_non_negative_int('workers', workers)
     self._num_ps = validation.check_non_negative_int('ps', ps)
@@ -84,8 +98,7 @@ class LocalCluster:
     self._env = launch.check_env(env)
     self._cwd = launch.check_dir('cwd', cwd)
     self._timeout = validation.check_positive_number('timeout', timeout)
-    self._shutdown_timeout = validation.check_positive_number(
-        'shutdown_timeout', shutdown_timeout)
+    self._shutdown_timeout = validation.check_positive_number('shutdown_timeout', shutdown_timeout)
     sink = launch.log_sink(log)
     self._log_dir = launch.check_dir('log_dir', log_dir, create=True)
     self._kill_grace = validation.check_positive_number('kill_grace', kill_grace)
@@ -95,22 +108,24 @@ class LocalCluster:
     addresses = ['%s:%d' % (launch.LOOPBACK, p) for p in ports]
     cluster = {_tf_config.CHIEF: addresses[:1]}
     if self._workers:
-      cluster[_tf_config.WORKER] = addresses[1:1 + self._workers]
+      cluster[_tf_config.WORKER] = addresses[1 : 1 + self._workers]
     if self._num_ps:
-      cluster[_tf_config.PS] = addresses[1 + self._workers:]
+      cluster[_tf_config.PS] = addresses[1 + self._workers :]
     self._cluster_spec = cluster
-    order = ([(_tf_config.PS, i) for i in range(self._num_ps)] +
-             [(_tf_config.CHIEF, 0)] +
-             [(_tf_config.WORKER, i) for i in range(self._workers)] +
-             ([(_tf_config.EVALUATOR, 0)] if self._evaluator else []))
+    order = (
+      [(_tf_config.PS, i) for i in range(self._num_ps)]
+      + [(_tf_config.CHIEF, 0)]
+      + [(_tf_config.WORKER, i) for i in range(self._workers)]
+      + ([(_tf_config.EVALUATOR, 0)] if self._evaluator else [])
+    )
     # _lock guards the roles' processes and statuses; _logs.lock guards their lines (taken
     # after _lock, never before it, so that a reader thread never waits for the monitor).
     self._logs = process.Logs(sink)
     self._roles = collections.OrderedDict()
     for task_type, index in order:
-      role = process.RoleProcess(task_type, index,
-                                 _tf_config.make_tf_config(cluster, task_type, index),
-                                 self._logs)
+      role = process.RoleProcess(
+        task_type, index, _tf_config.make_tf_config(cluster, task_type, index), self._logs
+      )
       self._roles[role.name] = role
     self._lock = threading.RLock()
     self._watchdog = watchdog.Watchdog(self._roles, self._kill_grace, self._shutdown_timeout)
@@ -168,8 +183,9 @@ class LocalCluster:
             role.reap(role.popen.wait(), time.monotonic())
         self._done.set()
         raise
-    self._monitor = threading.Thread(target=self._monitor_loop, name='tfest-cluster-monitor',
-                                     daemon=True)
+    self._monitor = threading.Thread(
+      target=self._monitor_loop, name='tfest-cluster-monitor', daemon=True
+    )
     self._monitor.start()
     return self
 
@@ -293,13 +309,15 @@ class LocalCluster:
         checked = len(lines)
         if (not r.running and not r.restarting) or self._done.is_set():
           raise exceptions.ClusterError(
-              '%s ended (status: %s) before printing a line matching %r. %s' % (
-                  r.name, r.status, pattern, r.tail_text(lines)))
+            '%s ended (status: %s) before printing a line matching %r. %s'
+            % (r.name, r.status, pattern, r.tail_text(lines))
+          )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
           raise exceptions.ClusterError(
-              '%s printed no line matching %r within %s s. %s' % (
-                  r.name, pattern, timeout, r.tail_text(lines)))
+            '%s printed no line matching %r within %s s. %s'
+            % (r.name, pattern, timeout, r.tail_text(lines))
+          )
         self._logs.changed.wait(min(remaining, 0.5))
 
   def __enter__(self):
@@ -317,13 +335,18 @@ class LocalCluster:
     try:
       return self._roles[name]
     except KeyError:
-      raise exceptions.ArgumentKeyError(validation.message(
-          'role', 'one of %s' % ', '.join(map(repr, self._roles)), name)) from None
+      raise exceptions.ArgumentKeyError(
+        validation.message('role', 'one of %s' % ', '.join(map(repr, self._roles)), name)
+      ) from None
 
   def _launch(self, role):
-    role.start(launch.role_command(self._python, self._command),
-               launch.role_env(self._env, role.tf_config), self._cwd, self._timeout,
-               self._log_dir)
+    role.start(
+      launch.role_command(self._python, self._command),
+      launch.role_env(self._env, role.tf_config),
+      self._cwd,
+      self._timeout,
+      self._log_dir,
+    )
 
   def _monitor_loop(self):
     while True:
@@ -345,19 +368,30 @@ class LocalCluster:
       end = self._ended_at if self._ended_at is not None else now
       with self._logs.lock:
         roles = collections.OrderedDict(
-            (name, role.result(now, role.current_lines()))
-            for name, role in self._roles.items())
+          (name, role.result(now, role.current_lines())) for name, role in self._roles.items()
+        )
       tf_configs = {name: role.tf_config for name, role in self._roles.items()}
       error = self._watchdog.error
-      result = results.ClusterResult(roles, round(end - (self._started_at or end), 3), error,
-                                     tf_configs)
+      result = results.ClusterResult(
+        roles, round(end - (self._started_at or end), 3), error, tf_configs
+      )
       if error is not None:
         error.result = result
       return result
 
 
-def run_local_cluster(script_or_callable, workers=1, ps=1, evaluator=True, timeout=600,
-                      env=None, *, args=(), check=True, **options):
+def run_local_cluster(
+  script_or_callable,
+  workers=1,
+  ps=1,
+  evaluator=True,
+  timeout=600,
+  env=None,
+  *,
+  args=(),
+  check=True,
+  **options,
+):
   """Runs a real TF_CONFIG cluster on 127.0.0.1 until every role has ended; bounded.
 
   Starts one process per role (ps, chief, ``workers`` workers, an evaluator) running the
@@ -392,7 +426,8 @@ def run_local_cluster(script_or_callable, workers=1, ps=1, evaluator=True, timeo
       last log lines; ``error.result`` holds the :class:`ClusterResult`.
     ArgumentError, ArgumentTypeError: an argument is not valid (nothing was started).
   """
-  cluster = LocalCluster(script_or_callable, workers, ps, evaluator, args=args, env=env,
-                         timeout=timeout, **options)
+  cluster = LocalCluster(
+    script_or_callable, workers, ps, evaluator, args=args, env=env, timeout=timeout, **options
+  )
   with cluster:
     return cluster.wait(check=check)

@@ -30,9 +30,11 @@ TRAINER_TYPES = (CHIEF, WORKER)
 _ADDRESS = re.compile(r'^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(?P<port>[0-9]+)$')
 
 
-class Role(collections.namedtuple(
-    'Role', ['task_type', 'task_index', 'num_worker_replicas', 'num_ps_replicas',
-             'distributed'])):
+class Role(
+  collections.namedtuple(
+    'Role', ['task_type', 'task_index', 'num_worker_replicas', 'num_ps_replicas', 'distributed']
+  )
+):
   """The role of one process in a TF_CONFIG cluster (or of a local, non-distributed run).
 
   Attributes:
@@ -98,12 +100,22 @@ def _validate_address(name, address, error):
   if not isinstance(address, str):
     _fail(error, name, "a 'host:port' string", address)
   if '://' in address:
-    _fail(error, name, "a 'host:port' string without a scheme", address,
-          "Drop the scheme: '%s'" % address.split('://', 1)[1])
+    _fail(
+      error,
+      name,
+      "a 'host:port' string without a scheme",
+      address,
+      "Drop the scheme: '%s'" % address.split('://', 1)[1],
+    )
   match = _ADDRESS.match(address)
   if not match:
-    _fail(error, name, "a 'host:port' string", address,
-          "For example 'localhost:2222' or '10.0.0.2:2222'")
+    _fail(
+      error,
+      name,
+      "a 'host:port' string",
+      address,
+      "For example 'localhost:2222' or '10.0.0.2:2222'",
+    )
   port = int(match.group('port'))
   if not 1 <= port <= 65535:
     _fail(error, name, "a 'host:port' string with a port in 1..65535", address)
@@ -125,43 +137,82 @@ def _validate_cluster(cluster, name, error, strict):
   """
   type_error = exceptions.ArgumentTypeError if error is exceptions.ArgumentError else error
   if not isinstance(cluster, collections.abc.Mapping):
-    _fail(type_error, name, "a dict of job name -> list of 'host:port' addresses", cluster,
-          "For example {'chief': ['host0:2222'], 'worker': ['host1:2222'], "
-          "'ps': ['host2:2222']}")
+    _fail(
+      type_error,
+      name,
+      "a dict of job name -> list of 'host:port' addresses",
+      cluster,
+      "For example {'chief': ['host0:2222'], 'worker': ['host1:2222'], 'ps': ['host2:2222']}",
+    )
   allowed = CLUSTER_JOBS if strict else TASK_TYPES
   checked = {}
   for job, addresses in cluster.items():
     if job == MASTER:
-      _fail(error, 'the jobs of %s' % name, 'among %s' % ', '.join(map(repr, allowed)), job,
-            "'master' is TF 1.x's name for the chief: call it 'chief'")
+      _fail(
+        error,
+        'the jobs of %s' % name,
+        'among %s' % ', '.join(map(repr, allowed)),
+        job,
+        "'master' is TF 1.x's name for the chief: call it 'chief'",
+      )
     if job == EVALUATOR and strict:
-      _fail(error, 'the jobs of %s' % name, 'among %s' % ', '.join(map(repr, allowed)), job,
-            "The evaluator is not part of the training cluster: leave it out of the cluster "
-            "and give task_type='evaluator' to the evaluator's process")
+      _fail(
+        error,
+        'the jobs of %s' % name,
+        'among %s' % ', '.join(map(repr, allowed)),
+        job,
+        'The evaluator is not part of the training cluster: leave it out of the cluster '
+        "and give task_type='evaluator' to the evaluator's process",
+      )
     if job not in allowed:
       _fail(error, 'the jobs of %s' % name, 'among %s' % ', '.join(map(repr, allowed)), job)
     field = '%s[%r]' % (name, job)
     if isinstance(addresses, str):
-      _fail(type_error, field, "a list of 'host:port' strings", addresses,
-            'Wrap it in a list: [%r]' % addresses)
+      _fail(
+        type_error,
+        field,
+        "a list of 'host:port' strings",
+        addresses,
+        'Wrap it in a list: [%r]' % addresses,
+      )
     if not isinstance(addresses, (list, tuple)) or not addresses:
-      _fail(type_error if not isinstance(addresses, (list, tuple)) else error, field,
-            "a non-empty list of 'host:port' strings", addresses)
-    checked[job] = [_validate_address('%s[%d]' % (field, i), a, error)
-                    for i, a in enumerate(addresses)]
+      _fail(
+        type_error if not isinstance(addresses, (list, tuple)) else error,
+        field,
+        "a non-empty list of 'host:port' strings",
+        addresses,
+      )
+    checked[job] = [
+      _validate_address('%s[%d]' % (field, i), a, error) for i, a in enumerate(addresses)
+    ]
   if CHIEF not in checked:
-    _fail(error, name, "a dict with a 'chief' job (the task that writes checkpoints)",
-          dict(cluster), "Add 'chief': ['host:port']; a single machine needs no TF_CONFIG")
+    _fail(
+      error,
+      name,
+      "a dict with a 'chief' job (the task that writes checkpoints)",
+      dict(cluster),
+      "Add 'chief': ['host:port']; a single machine needs no TF_CONFIG",
+    )
   if len(checked[CHIEF]) != 1:
-    _fail(error, '%s[%r]' % (name, CHIEF), "a list of exactly one 'host:port' address",
-          checked[CHIEF], 'A cluster has one chief; the other trainers are workers')
+    _fail(
+      error,
+      '%s[%r]' % (name, CHIEF),
+      "a list of exactly one 'host:port' address",
+      checked[CHIEF],
+      'A cluster has one chief; the other trainers are workers',
+    )
   seen = {}
   for job, addresses in checked.items():
     for i, address in enumerate(addresses):
       here = '%s[%r][%d]' % (name, job, i)
       if address in seen:
-        _fail(error, here, 'an address no other task uses', address,
-              'It is also %s; each task needs its own port' % seen[address])
+        _fail(
+          error,
+          here,
+          'an address no other task uses',
+          address,
+          'It is also %s; each task needs its own port' % seen[address],
+        )
       seen[address] = here
   return checked
 
@@ -171,8 +222,13 @@ def _validate_task(cluster, task_type, task_index, names, error):
   type_name, index_name = names
   type_error = exceptions.ArgumentTypeError if error is exceptions.ArgumentError else error
   if task_type == MASTER:
-    _fail(error, type_name, 'one of %s' % ', '.join(map(repr, TASK_TYPES)), task_type,
-          "'master' is TF 1.x's name for the chief: call it 'chief'")
+    _fail(
+      error,
+      type_name,
+      'one of %s' % ', '.join(map(repr, TASK_TYPES)),
+      task_type,
+      "'master' is TF 1.x's name for the chief: call it 'chief'",
+    )
   if task_type not in TASK_TYPES:
     _fail(error, type_name, 'one of %s' % ', '.join(map(repr, TASK_TYPES)), task_type)
   if isinstance(task_index, str) and task_index.isdigit():
@@ -184,12 +240,20 @@ def _validate_task(cluster, task_type, task_index, names, error):
   if task_type == EVALUATOR:
     return task_type, task_index
   if task_type not in cluster:
-    _fail(error, type_name, 'a job of the cluster (%s) or %r' % (
-        ', '.join(map(repr, cluster)), EVALUATOR), task_type)
+    _fail(
+      error,
+      type_name,
+      'a job of the cluster (%s) or %r' % (', '.join(map(repr, cluster)), EVALUATOR),
+      task_type,
+    )
   size = len(cluster[task_type])
   if task_index >= size:
-    _fail(error, index_name, 'an index below %d, the number of %r tasks in the cluster' % (
-        size, task_type), task_index)
+    _fail(
+      error,
+      index_name,
+      'an index below %d, the number of %r tasks in the cluster' % (size, task_type),
+      task_index,
+    )
   return task_type, task_index
 
 
@@ -219,9 +283,9 @@ def make_tf_config(cluster, task_type, task_index=0):
       range), named in the message.
   """
   checked = _validate_cluster(cluster, 'cluster', exceptions.ArgumentError, strict=True)
-  task_type, task_index = _validate_task(checked, task_type, task_index,
-                                         ('task_type', 'task_index'),
-                                         exceptions.ArgumentError)
+  task_type, task_index = _validate_task(
+    checked, task_type, task_index, ('task_type', 'task_index'), exceptions.ArgumentError
+  )
   return {'cluster': checked, 'task': {'type': task_type, 'index': task_index}}
 
 
@@ -261,14 +325,23 @@ def validate_tf_config(tf_config=None):
   if not isinstance(task, collections.abc.Mapping):
     _fail(type_error, '%s[%r]' % (where, 'task'), "a dict {'type': ..., 'index': ...}", task)
   if not cluster:
-    _fail(error, '%s[%r]' % (where, 'cluster'), 'a non-empty dict of job -> addresses when '
-          "'task' is set", cluster, 'Give both, or neither for a local run')
+    _fail(
+      error,
+      '%s[%r]' % (where, 'cluster'),
+      "a non-empty dict of job -> addresses when 'task' is set",
+      cluster,
+      'Give both, or neither for a local run',
+    )
   checked = _validate_cluster(cluster, '%s[%r]' % (where, 'cluster'), error, strict=False)
   if 'type' not in task:
     _fail(error, '%s[%r]' % (where, 'task'), "a dict with a 'type'", dict(task))
   task_type, task_index = _validate_task(
-      checked, task.get('type'), task.get('index', 0),
-      ("%s['task']['type']" % where, "%s['task']['index']" % where), error)
+    checked,
+    task.get('type'),
+    task.get('index', 0),
+    ("%s['task']['type']" % where, "%s['task']['index']" % where),
+    error,
+  )
   result['cluster'] = checked
   result['task'] = dict(task, type=task_type, index=task_index)
   return result
@@ -278,8 +351,10 @@ def _parse_json(text, where, error):
   try:
     return json.loads(text)
   except ValueError as e:
-    raise error('%s must be a JSON object, given: %s. The JSON parser says: %s' % (
-        where, validation.describe(text), e)) from None
+    raise error(
+      '%s must be a JSON object, given: %s. The JSON parser says: %s'
+      % (where, validation.describe(text), e)
+    ) from None
 
 
 def role_from_tf_config(tf_config):
@@ -292,9 +367,13 @@ def _role_of(tf_config):
   if not cluster:
     return Role(WORKER, 0, 1, 0, False)
   task = tf_config['task']
-  return Role(task['type'], task['index'],
-              len(cluster.get(CHIEF, ())) + len(cluster.get(WORKER, ())),
-              len(cluster.get(PS, ())), True)
+  return Role(
+    task['type'],
+    task['index'],
+    len(cluster.get(CHIEF, ())) + len(cluster.get(WORKER, ())),
+    len(cluster.get(PS, ())),
+    True,
+  )
 
 
 def current_role(config=None):
@@ -321,8 +400,9 @@ def current_role(config=None):
     return _role_of(validate_tf_config())
   task_type = getattr(config, 'task_type', None)
   if task_type is None or not hasattr(config, 'cluster_spec'):
-    raise exceptions.ArgumentTypeError(validation.message(
-        'config', 'a tf.estimator.RunConfig or None', config))
+    raise exceptions.ArgumentTypeError(
+      validation.message('config', 'a tf.estimator.RunConfig or None', config)
+    )
   jobs = config.cluster_spec.as_dict() if config.cluster_spec else {}
   if task_type == EVALUATOR:
     # RunConfig empties the evaluator's cluster; TF_CONFIG still has it.
@@ -330,10 +410,19 @@ def current_role(config=None):
       jobs = validate_tf_config().get('cluster') or {}
     except exceptions.ClusterError:
       jobs = {}
-    return Role(EVALUATOR, int(config.task_id or 0),
-                len(jobs.get(CHIEF, ())) + len(jobs.get(WORKER, ())),
-                len(jobs.get(PS, ())), True)
+    return Role(
+      EVALUATOR,
+      int(config.task_id or 0),
+      len(jobs.get(CHIEF, ())) + len(jobs.get(WORKER, ())),
+      len(jobs.get(PS, ())),
+      True,
+    )
   if not jobs:
     return Role(task_type, int(config.task_id or 0), 1, 0, False)
-  return Role(task_type, int(config.task_id), int(config.num_worker_replicas),
-              int(config.num_ps_replicas), True)
+  return Role(
+    task_type,
+    int(config.task_id),
+    int(config.num_worker_replicas),
+    int(config.num_ps_replicas),
+    True,
+  )

@@ -55,29 +55,47 @@ class Watchdog:
       if now > role.deadline:
         role.planned = results.TIMED_OUT
         role.terminate()
-        self._fail(role, 'did not end within %s and was ended by the watchdog%s' % (
-            role.deadline_reason, self._missing_ps_hint(role)))
-      elif (role.task_type == _tf_config.WORKER and self._chief_done_at is not None and
-            now > self._chief_done_at + self._shutdown_timeout):
+        self._fail(
+          role,
+          'did not end within %s and was ended by the watchdog%s'
+          % (role.deadline_reason, self._missing_ps_hint(role)),
+        )
+      elif (
+        role.task_type == _tf_config.WORKER
+        and self._chief_done_at is not None
+        and now > self._chief_done_at + self._shutdown_timeout
+      ):
         role.planned = results.TIMED_OUT
         role.terminate()
-        self._fail(role, 'was still running %s s after the chief finished '
-                   '(shutdown_timeout) and was ended by the watchdog' % self._shutdown_timeout)
+        self._fail(
+          role,
+          'was still running %s s after the chief finished '
+          '(shutdown_timeout) and was ended by the watchdog' % self._shutdown_timeout,
+        )
     if self.error is None:
       self._maybe_stop_ps(roles)
 
   def _fail(self, role, what):
     if self.error is not None:
       return
-    others = ['%s (%s)' % (r.name, r.status or results.RUNNING) for r in self._roles.values()
-              if r is not role]
+    others = [
+      '%s (%s)' % (r.name, r.status or results.RUNNING)
+      for r in self._roles.values()
+      if r is not role
+    ]
     with role.logs.lock:
       lines = role.current_lines()
-    text = '%s %s. Other roles: %s. %s' % (role.name, what, ', '.join(others) or 'none',
-                                           role.tail_text(lines))
-    if any(h in line for line in lines[-process.TAIL_LINES:] for h in _PORT_HINTS):
-      text += ('\nIts port was probably taken by another program between choosing it and '
-               'starting the server; run again.')
+    text = '%s %s. Other roles: %s. %s' % (
+      role.name,
+      what,
+      ', '.join(others) or 'none',
+      role.tail_text(lines),
+    )
+    if any(h in line for line in lines[-process.TAIL_LINES :] for h in _PORT_HINTS):
+      text += (
+        '\nIts port was probably taken by another program between choosing it and '
+        'starting the server; run again.'
+      )
     self.error = exceptions.ClusterError(text)
     self._abort_all()
 
@@ -90,24 +108,28 @@ class Watchdog:
   def _missing_ps_hint(self, role):
     if role.task_type not in _tf_config.TRAINER_TYPES:
       return ''
-    gone = [r.name for r in self._roles.values()
-            if r.task_type == _tf_config.PS and not r.running]
+    gone = [r.name for r in self._roles.values() if r.task_type == _tf_config.PS and not r.running]
     if not gone:
       return ''
-    return (' (%s not running: a trainer waits forever for a ps that is gone, retrying its '
-            'session; restart the ps on the same port to let it go on)' % ', '.join(gone))
+    return (
+      ' (%s not running: a trainer waits forever for a ps that is gone, retrying its '
+      'session; restart the ps on the same port to let it go on)' % ', '.join(gone)
+    )
 
   def _on_exit(self, role, now):
     if role.status == results.FAILED:
-      self._fail(role, 'failed with exit code %d after %.1f s' % (
-          role.returncode, role.ended - role.started))
+      self._fail(
+        role, 'failed with exit code %d after %.1f s' % (role.returncode, role.ended - role.started)
+      )
     elif role.task_type == _tf_config.CHIEF and role.status == results.EXITED:
       self._chief_done_at = now
     elif role.task_type == _tf_config.PS and role.status == results.EXITED:
-      if any(r.running for r in self._roles.values()
-             if r.task_type in _tf_config.TRAINER_TYPES):
-        self._fail(role, 'exited by itself while the cluster was training; a ps serves '
-                   'until the runner ends it (it blocks in server.join())')
+      if any(r.running for r in self._roles.values() if r.task_type in _tf_config.TRAINER_TYPES):
+        self._fail(
+          role,
+          'exited by itself while the cluster was training; a ps serves '
+          'until the runner ends it (it blocks in server.join())',
+        )
 
   def _maybe_stop_ps(self, roles):
     ps_roles = [r for r in roles if r.task_type == _tf_config.PS and r.running]

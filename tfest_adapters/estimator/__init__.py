@@ -14,12 +14,12 @@ from tfest_adapters.estimator._saver import SafeCheckpointSaverHook
 from tfest_adapters.estimator._saver import saver_hooks
 
 __all__ = [
-    'Estimator',
-    'build_run_config',
-    'make_estimator',
-    'seeded_model_fn',
-    'in_cluster',
-    'num_replicas',
-    'SafeCheckpointSaverHook',
-    'saver_hooks',
+  'Estimator',
+  'build_run_config',
+  'make_estimator',
+  'seeded_model_fn',
+  'in_cluster',
+  'num_replicas',
+  'SafeCheckpointSaverHook',
+  'saver_hooks',
 ]

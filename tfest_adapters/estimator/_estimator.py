@@ -13,12 +13,24 @@ from tfest_adapters.estimator import _saver
 
 # The overrides allowed: TF's own list (estimator.py, _assert_members_are_not_overridden),
 # the three of the module doc, and the check itself.
-_ALLOWED_OVERRIDES = frozenset([
-    'model_fn', '_create_and_assert_global_step', '_export_all_saved_models',
-    '_tf_api_names', '_tf_api_names_v1', '_estimator_api_names', '_estimator_api_names_v1',
-    '_estimator_api_constants', '_estimator_api_constants_v1', 'latest_checkpoint',
-    '_convert_train_steps_to_hooks', '_train_with_estimator_spec', '_train_model_default',
-    '_assert_members_are_not_overridden'])
+_ALLOWED_OVERRIDES = frozenset(
+  [
+    'model_fn',
+    '_create_and_assert_global_step',
+    '_export_all_saved_models',
+    '_tf_api_names',
+    '_tf_api_names_v1',
+    '_estimator_api_names',
+    '_estimator_api_names_v1',
+    '_estimator_api_constants',
+    '_estimator_api_constants_v1',
+    'latest_checkpoint',
+    '_convert_train_steps_to_hooks',
+    '_train_with_estimator_spec',
+    '_train_model_default',
+    '_assert_members_are_not_overridden',
+  ]
+)
 
 
 class Estimator(tf.estimator.Estimator):
@@ -39,11 +51,16 @@ class Estimator(tf.estimator.Estimator):
     for cls in type(self).__mro__:
       if cls is tf.estimator.Estimator:
         break
-      overridden = sorted(m for m in (set(cls.__dict__) & members) - _ALLOWED_OVERRIDES
-                          if getattr(tf.estimator.Estimator, m) is not cls.__dict__[m])
+      overridden = sorted(
+        m
+        for m in (set(cls.__dict__) & members) - _ALLOWED_OVERRIDES
+        if getattr(tf.estimator.Estimator, m) is not cls.__dict__[m]
+      )
       if overridden:
-        raise ValueError('Subclasses of Estimator cannot override members of Estimator. '
-                         '{} does override {}'.format(cls, overridden))
+        raise ValueError(
+          'Subclasses of Estimator cannot override members of Estimator. '
+          '{} does override {}'.format(cls, overridden)
+        )
 
   def __init__(self, *args, keep_session=True, **kwargs):
     super().__init__(*args, **kwargs)
@@ -61,8 +78,7 @@ class Estimator(tf.estimator.Estimator):
 
   def _train_model_default(self, input_fn, hooks, saving_listeners):
     """The Estimator's, keeping the graph and session for the next call when it can."""
-    return self._keeper.train(self, input_fn, hooks, saving_listeners,
-                              super()._train_model_default)
+    return self._keeper.train(self, input_fn, hooks, saving_listeners, super()._train_model_default)
 
   def _convert_train_steps_to_hooks(self, steps, max_steps):
     """``steps``/``max_steps`` stop with StepsPerRunStopHook: exactly, with groups of steps.
@@ -75,8 +91,9 @@ class Estimator(tf.estimator.Estimator):
       return super()._convert_train_steps_to_hooks(steps, max_steps)
     return [stop_hook.StepsPerRunStopHook(num_steps=steps, last_step=max_steps)]
 
-  def _train_with_estimator_spec(self, estimator_spec, worker_hooks, hooks,
-                                 global_step_tensor, saving_listeners):
+  def _train_with_estimator_spec(
+    self, estimator_spec, worker_hooks, hooks, global_step_tensor, saving_listeners
+  ):
     """The Estimator's, with SafeCheckpointSaverHook where TF would add its saver hook.
 
     That is: the chief of a run saving checkpoints, with no saver hook, no Saver of the
@@ -86,12 +103,22 @@ class Estimator(tf.estimator.Estimator):
     nor the same graph written again.
     """
     config = self._config
-    saver_hooks = _saver.saver_hooks(list(worker_hooks) + list(hooks) +
-                                      list(estimator_spec.training_chief_hooks))
-    if ((config.save_checkpoints_steps or config.save_checkpoints_secs) and
-        config.is_chief and not saver_hooks and not self._train_distribution and
-        estimator_spec.scaffold.saver is None and not saving_listeners):
-      hooks = list(hooks) + [_saver.SafeCheckpointSaverHook.from_config(
-          self._model_dir, config, graph_token=self.graph_token)]
-    return super()._train_with_estimator_spec(estimator_spec, worker_hooks, hooks,
-                                              global_step_tensor, saving_listeners)
+    saver_hooks = _saver.saver_hooks(
+      list(worker_hooks) + list(hooks) + list(estimator_spec.training_chief_hooks)
+    )
+    if (
+      (config.save_checkpoints_steps or config.save_checkpoints_secs)
+      and config.is_chief
+      and not saver_hooks
+      and not self._train_distribution
+      and estimator_spec.scaffold.saver is None
+      and not saving_listeners
+    ):
+      hooks = list(hooks) + [
+        _saver.SafeCheckpointSaverHook.from_config(
+          self._model_dir, config, graph_token=self.graph_token
+        )
+      ]
+    return super()._train_with_estimator_spec(
+      estimator_spec, worker_hooks, hooks, global_step_tensor, saving_listeners
+    )

@@ -28,8 +28,9 @@ class _UnclosedSession(session_lib.SessionInterface):
     return self._session.sess_str
 
   def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-    return self._session.run(fetches, feed_dict=feed_dict, options=options,
-                             run_metadata=run_metadata)
+    return self._session.run(
+      fetches, feed_dict=feed_dict, options=options, run_metadata=run_metadata
+    )
 
   def partial_run_setup(self, fetches, feeds=None):
     return self._session.partial_run_setup(fetches, feeds)
@@ -95,8 +96,11 @@ class SessionCreator(tf.compat.v1.train.SessionCreator):
       kept.session.close()
       kept.session = None
     kept.session = tf.compat.v1.train.ChiefSessionCreator(
-        scaffold=kept.spec.scaffold, master=self._master, config=self._session_config,
-        checkpoint_dir=self._model_dir).create_session()
+      scaffold=kept.spec.scaffold,
+      master=self._master,
+      config=self._session_config,
+      checkpoint_dir=self._model_dir,
+    ).create_session()
     return _UnclosedSession(kept.session)
 
 
@@ -113,23 +117,34 @@ def _call_hooks(estimator, kept, graph_def, hooks, saving_listeners):
   worker_hooks = [InputHook(kept, graph_def)] + list(hooks)
   worker_hooks.append(tf.compat.v1.train.NanTensorHook(spec.loss))
   if config.log_step_count_steps is not None:
-    worker_hooks.append(tf.compat.v1.train.LoggingTensorHook(
-        {'loss': spec.loss, 'step': kept.global_step},
-        every_n_iter=config.log_step_count_steps))
+    worker_hooks.append(
+      tf.compat.v1.train.LoggingTensorHook(
+        {'loss': spec.loss, 'step': kept.global_step}, every_n_iter=config.log_step_count_steps
+      )
+    )
   saver_hooks = _saver.saver_hooks(hooks)
   all_hooks = []
   if not saver_hooks:
-    saver_hooks = all_hooks = [_saver.SafeCheckpointSaverHook.from_config(
-        model_dir, config, graph_token=estimator.graph_token)]
+    saver_hooks = all_hooks = [
+      _saver.SafeCheckpointSaverHook.from_config(
+        model_dir, config, graph_token=estimator.graph_token
+      )
+    ]
   for listener in saving_listeners or ():
     if listener not in saver_hooks[0]._listeners:
       saver_hooks[0]._listeners.append(listener)
   if config.log_step_count_steps and config.log_step_count_steps > 0:
-    all_hooks.append(tf.compat.v1.train.StepCounterHook(
-        output_dir=model_dir, every_n_steps=config.log_step_count_steps))
+    all_hooks.append(
+      tf.compat.v1.train.StepCounterHook(
+        output_dir=model_dir, every_n_steps=config.log_step_count_steps
+      )
+    )
   if config.save_summary_steps and config.save_summary_steps > 0:
-    all_hooks.append(tf.compat.v1.train.SummarySaverHook(
-        scaffold=spec.scaffold, save_steps=config.save_summary_steps, output_dir=model_dir))
+    all_hooks.append(
+      tf.compat.v1.train.SummarySaverHook(
+        scaffold=spec.scaffold, save_steps=config.save_summary_steps, output_dir=model_dir
+      )
+    )
   return all_hooks + worker_hooks
 
 
@@ -159,8 +174,9 @@ def run(estimator, kept, graph_def, hooks, saving_listeners):
     stop_hook.new_session(kept.graph)
     all_hooks = _call_hooks(estimator, kept, graph_def, hooks, saving_listeners)
     creator = SessionCreator(kept, estimator.config, estimator.model_dir)
-    with tf.compat.v1.train.MonitoredSession(session_creator=creator, hooks=all_hooks,
-                                             stop_grace_period_secs=120) as session:
+    with tf.compat.v1.train.MonitoredSession(
+      session_creator=creator, hooks=all_hooks, stop_grace_period_secs=120
+    ) as session:
       loss = None
       current_step = 0
       while not session.should_stop():
@@ -168,6 +184,7 @@ def run(estimator, kept, graph_def, hooks, saving_listeners):
         with trace.Trace('train', step_num=current_step, _r=1):
           _, loss = session.run([spec.train_op, spec.loss])
     if current_step == 0:
-      tf.compat.v1.logging.warn('Training with estimator made no steps. '
-                                'Perhaps input is empty or misspecified.')
+      tf.compat.v1.logging.warn(
+        'Training with estimator made no steps. Perhaps input is empty or misspecified.'
+      )
   return loss

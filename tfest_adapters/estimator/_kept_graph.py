@@ -18,9 +18,17 @@ _GraphKeys = tf.compat.v1.GraphKeys
 # Collections an input_fn's graph may not add to: what they hold would be initialized,
 # started or saved by the training graph, not by the Dataset.
 _STATEFUL_COLLECTIONS = (
-    _GraphKeys.GLOBAL_VARIABLES, _GraphKeys.LOCAL_VARIABLES, _GraphKeys.TABLE_INITIALIZERS,
-    _GraphKeys.QUEUE_RUNNERS, _GraphKeys.SAVEABLE_OBJECTS, _GraphKeys.RESOURCES,
-    _GraphKeys.LOCAL_RESOURCES, _GraphKeys.INIT_OP, _GraphKeys.LOCAL_INIT_OP, _GraphKeys.SAVERS)
+  _GraphKeys.GLOBAL_VARIABLES,
+  _GraphKeys.LOCAL_VARIABLES,
+  _GraphKeys.TABLE_INITIALIZERS,
+  _GraphKeys.QUEUE_RUNNERS,
+  _GraphKeys.SAVEABLE_OBJECTS,
+  _GraphKeys.RESOURCES,
+  _GraphKeys.LOCAL_RESOURCES,
+  _GraphKeys.INIT_OP,
+  _GraphKeys.LOCAL_INIT_OP,
+  _GraphKeys.SAVERS,
+)
 
 
 class KeptGraph:
@@ -72,12 +80,15 @@ def serialize_dataset(graph, result, sizes_before):
   if not isinstance(result, tf.data.Dataset):
     return None, 'the input_fn returns %s, not a tf.data.Dataset' % type(result).__name__
   if collection_sizes(graph) != sizes_before:
-    return None, ('the input_fn adds variables, tables or queue runners to the graph, which '
-                  'the training graph initializes')
+    return None, (
+      'the input_fn adds variables, tables or queue runners to the graph, which '
+      'the training graph initializes'
+    )
   # Ignoring "external state" (stateful ops, Python functions) is right here: the GraphDef
   # is read back in this process, while the graph that registered those functions lives.
   serialized = result._as_serialized_graph(
-      external_state_policy=options_lib.ExternalStatePolicy.IGNORE)
+    external_state_policy=options_lib.ExternalStatePolicy.IGNORE
+  )
   try:
     with tf.compat.v1.Session(graph=graph) as session:
       return session.run(serialized), None
@@ -99,11 +110,11 @@ def build(estimator, element_spec):
     with tf.compat.v1.device('/cpu:0'):  # Where the Estimator calls the input_fn.
       input_graph = tf.compat.v1.placeholder(tf.string, [], name='input_dataset_graph')
       dataset = dataset_ops._VariantDataset(
-          gen_experimental_dataset_ops.dataset_from_graph(input_graph), element_spec)
+        gen_experimental_dataset_ops.dataset_from_graph(input_graph), element_spec
+      )
     iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
     features, labels = estimator_util.parse_iterator_result(iterator.get_next())
-    spec = estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
-                                    estimator.config)
+    spec = estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, estimator.config)
     global_step = tf.compat.v1.train.get_global_step(graph)
   return KeptGraph(graph, element_spec, input_graph, iterator.initializer, spec, global_step)
 
@@ -114,9 +125,9 @@ def spec_refusal(kept):
   if spec.training_hooks or spec.training_chief_hooks:
     return 'the model_fn returns training hooks, which may add ops in their begin()'
   if spec.scaffold.saver is not None:
-    return 'the model_fn\'s Scaffold has a Saver of its own'
+    return "the model_fn's Scaffold has a Saver of its own"
   if kept.graph.get_collection(_GraphKeys.QUEUE_RUNNERS):
-    return 'the model_fn\'s graph has queue runners'
+    return "the model_fn's graph has queue runners"
   return None
 
 
@@ -129,15 +140,22 @@ def prepare(estimator, kept):
   config = estimator.config
   spec = kept.spec
   if estimator._warm_start_settings and not tf.train.latest_checkpoint(estimator.model_dir):
-    tf.compat.v1.logging.info('Warm-starting with WarmStartSettings: %s',
-                              estimator._warm_start_settings)
+    tf.compat.v1.logging.info(
+      'Warm-starting with WarmStartSettings: %s', estimator._warm_start_settings
+    )
     tf.compat.v1.train.warm_start(*estimator._warm_start_settings)
   if not any(s.op.name == 'loss' for s in tf.compat.v1.get_collection(_GraphKeys.SUMMARIES)):
     tf.compat.v1.summary.scalar('loss', spec.loss)
   tf.compat.v1.add_to_collection(_GraphKeys.LOSSES, spec.loss)
   if not tf.compat.v1.get_collection(_GraphKeys.SAVERS):
-    tf.compat.v1.add_to_collection(_GraphKeys.SAVERS, tf.compat.v1.train.Saver(
-        sharded=True, max_to_keep=config.keep_checkpoint_max,
+    tf.compat.v1.add_to_collection(
+      _GraphKeys.SAVERS,
+      tf.compat.v1.train.Saver(
+        sharded=True,
+        max_to_keep=config.keep_checkpoint_max,
         keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
-        defer_build=True, save_relative_paths=True))
+        defer_build=True,
+        save_relative_paths=True,
+      ),
+    )
   kept.prepared = True

@@ -33,9 +33,13 @@ def _close_all():
 # TF's hooks whose begin() adds no op (read in basic_session_run_hooks.py of TF 2.15: they
 # look tensors up by name and read the global step through its cached read op).
 _TF_HOOKS_WITHOUT_OPS = (
-    tf.compat.v1.train.StopAtStepHook, tf.compat.v1.train.LoggingTensorHook,
-    tf.compat.v1.train.NanTensorHook, tf.compat.v1.train.StepCounterHook,
-    tf.compat.v1.train.ProfilerHook, tf.compat.v1.train.GlobalStepWaiterHook)
+  tf.compat.v1.train.StopAtStepHook,
+  tf.compat.v1.train.LoggingTensorHook,
+  tf.compat.v1.train.NanTensorHook,
+  tf.compat.v1.train.StepCounterHook,
+  tf.compat.v1.train.ProfilerHook,
+  tf.compat.v1.train.GlobalStepWaiterHook,
+)
 
 
 def _kept_graph_safe(hook):
@@ -46,9 +50,11 @@ def _kept_graph_safe(hook):
   and a caller's that promise as much, say so with a ``kept_graph_safe = True`` class
   attribute.
   """
-  return (type(hook) in _TF_HOOKS_WITHOUT_OPS or
-          isinstance(hook, stop_hook.StepsPerRunStopHook) or
-          getattr(type(hook), 'kept_graph_safe', False) is True)
+  return (
+    type(hook) in _TF_HOOKS_WITHOUT_OPS
+    or isinstance(hook, stop_hook.StepsPerRunStopHook)
+    or getattr(type(hook), 'kept_graph_safe', False) is True
+  )
 
 
 def _checkpoint_signature(model_dir):
@@ -101,8 +107,7 @@ class Keeper:
     if reason != self._last_reason:
       self._last_reason = reason
       if reason is not None:
-        tf.compat.v1.logging.info('train(): a new graph and session for this call: %s',
-                                  reason)
+        tf.compat.v1.logging.info('train(): a new graph and session for this call: %s', reason)
 
   def refusal(self, estimator, hooks, saving_listeners):
     """Why this call cannot use a kept graph, or None: what is known before the input_fn.
@@ -125,8 +130,10 @@ class Keeper:
       return 'the RunConfig saves no checkpoints'
     others = [type(h).__name__ for h in hooks if not _kept_graph_safe(h)]
     if others:
-      return ('hooks that may add ops to the graph are given (%s; a hook adding none can say '
-              'so with a class attribute kept_graph_safe = True)' % ', '.join(sorted(others)))
+      return (
+        'hooks that may add ops to the graph are given (%s; a hook adding none can say '
+        'so with a class attribute kept_graph_safe = True)' % ', '.join(sorted(others))
+      )
     if saving_listeners:
       others = [type(s).__name__ for s in saving_listeners if not _kept_graph_safe(s)]
       if others:
@@ -200,10 +207,9 @@ class Keeper:
       return None
     stale = None
     if kept.element_spec != element_spec:
-      stale = 'the input_fn\'s element_spec changed'
-    elif (kept.checkpoint is None or
-          kept.checkpoint != _checkpoint_signature(estimator.model_dir)):
-      stale = 'model_dir\'s latest checkpoint is not the one this Estimator saved last'
+      stale = "the input_fn's element_spec changed"
+    elif kept.checkpoint is None or kept.checkpoint != _checkpoint_signature(estimator.model_dir):
+      stale = "model_dir's latest checkpoint is not the one this Estimator saved last"
     if stale:
       self._note(stale)
       self._close()
@@ -214,15 +220,15 @@ class Keeper:
 def _train_in_graph(estimator, graph, result, hooks, saving_listeners):
   """The Estimator's own path, in the graph it was building (the default graph)."""
   features, labels, input_hooks = estimator_util.parse_input_fn_result(result)
-  spec = estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN,
-                                  estimator.config)
+  spec = estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, estimator.config)
   return estimator._train_with_estimator_spec(
-      spec, input_hooks, hooks, tf.compat.v1.train.get_global_step(graph), saving_listeners)
+    spec, input_hooks, hooks, tf.compat.v1.train.get_global_step(graph), saving_listeners
+  )
 
 
 def _train_once(estimator, kept, graph_def, hooks, saving_listeners):
   """The Estimator's own path in a graph that cannot be kept, fed this call's Dataset."""
   with kept.graph.as_default(), kept.graph.device(estimator._device_fn):
     return estimator._train_with_estimator_spec(
-        kept.spec, [_kept_call.InputHook(kept, graph_def)], hooks, kept.global_step,
-        saving_listeners)
+      kept.spec, [_kept_call.InputHook(kept, graph_def)], hooks, kept.global_step, saving_listeners
+    )

@@ -22,8 +22,18 @@ from tfest_adapters.estimator import _run_config
 _VALID_MODEL_FN_ARGS = model_fn_call.VALID_ARGS
 
 
-def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_start_from=None,
-                   *, seed=None, devices='auto', keep_session=True, **run_config_options):
+def make_estimator(
+  model_fn,
+  params=None,
+  model_dir=None,
+  config=None,
+  warm_start_from=None,
+  *,
+  seed=None,
+  devices='auto',
+  keep_session=True,
+  **run_config_options,
+):
   """Builds a ``tf.estimator.Estimator`` from a model_fn, with checked arguments.
 
   Example:
@@ -95,9 +105,13 @@ def make_estimator(model_fn, params=None, model_dir=None, config=None, warm_star
     np.random.seed(seed)
     random.seed(seed)
   return _estimator.Estimator(
-      model_fn=seeded_model_fn(model_fn), model_dir=config.model_dir, config=config,
-      params=params if params is not None else {}, warm_start_from=warm_start_from,
-      keep_session=keep_session)
+    model_fn=seeded_model_fn(model_fn),
+    model_dir=config.model_dir,
+    config=config,
+    params=params if params is not None else {},
+    warm_start_from=warm_start_from,
+    keep_session=keep_session,
+  )
 
 
 def seeded_model_fn(model_fn):
@@ -107,14 +121,22 @@ def seeded_model_fn(model_fn):
   ``model_fn`` takes, exactly as ``Estimator._call_model_fn`` does.
   """
   from tensorflow.python.util import function_utils
+
   args = set(function_utils.fn_args(model_fn))
 
   def model_fn_with_seed(features, labels, mode, params, config):
     seeding.seed_graph(config.tf_random_seed if config is not None else None)
     return model_fn_call.call_model_fn(
-        model_fn, args, features, labels, mode, params, config,
-        # The Estimator's own message (estimator.py, _call_model_fn).
-        lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'))
+      model_fn,
+      args,
+      features,
+      labels,
+      mode,
+      params,
+      config,
+      # The Estimator's own message (estimator.py, _call_model_fn).
+      lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'),
+    )
 
   model_fn_with_seed.__name__ = getattr(model_fn, '__name__', 'model_fn')
   model_fn_with_seed.__qualname__ = getattr(model_fn, '__qualname__', 'model_fn')
@@ -135,43 +157,57 @@ def _validate_params(params):
   if params is None:
     return None
   if not isinstance(params, dict):
-    validation.fail('params', 'a dict of hyperparameters or None', params,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'params', 'a dict of hyperparameters or None', params, error=exceptions.ArgumentTypeError
+    )
   try:
     copy.deepcopy(params)
   except Exception as e:
-    validation.fail('params', 'a dict the Estimator can deep-copy', params,
-                     'deepcopy failed with %s: %s' % (type(e).__name__, e))
+    validation.fail(
+      'params',
+      'a dict the Estimator can deep-copy',
+      params,
+      'deepcopy failed with %s: %s' % (type(e).__name__, e),
+    )
   return params
 
 
 def _validate_model_fn_args(model_fn, params):
   """The checks of estimator.py's ``_verify_model_fn_args``, with clearer messages."""
   from tensorflow.python.util import function_utils
+
   try:
     args = function_utils.fn_args(model_fn)
   except (ValueError, TypeError) as e:
     raise exceptions.ArgumentError(
-        'model_fn must be a function whose arguments can be read, given: %s (%s)' % (
-            _describe_fn(model_fn), e)) from None
+      'model_fn must be a function whose arguments can be read, given: %s (%s)'
+      % (_describe_fn(model_fn), e)
+    ) from None
   shown = '(%s)' % ', '.join(args)
   if 'features' not in args:
     validation.fail(
-        'model_fn', 'a function with a `features` argument', model_fn,
-        'Its arguments are %s; the Estimator calls it as model_fn(features=..., labels=..., '
-        'mode=..., params=..., config=...), passing only the arguments it names' % shown)
+      'model_fn',
+      'a function with a `features` argument',
+      model_fn,
+      'Its arguments are %s; the Estimator calls it as model_fn(features=..., labels=..., '
+      'mode=..., params=..., config=...), passing only the arguments it names' % shown,
+    )
   unknown = [a for a in args if a not in _VALID_MODEL_FN_ARGS]
   if unknown:
     validation.fail(
-        'model_fn', 'a function whose arguments are among %s' % ', '.join(_VALID_MODEL_FN_ARGS),
-        model_fn, 'It also takes %s, which the Estimator never passes: bind them with '
-        'functools.partial or a closure (a model_fn builder), or move them into params' % (
-            ', '.join(unknown)))
+      'model_fn',
+      'a function whose arguments are among %s' % ', '.join(_VALID_MODEL_FN_ARGS),
+      model_fn,
+      'It also takes %s, which the Estimator never passes: bind them with '
+      'functools.partial or a closure (a model_fn builder), or move them into params'
+      % (', '.join(unknown)),
+    )
   if params is not None and 'params' not in args:
     raise exceptions.ArgumentError(
-        'params were given (%s) but model_fn %s takes no `params` argument (its arguments '
-        'are %s). Add a `params` argument to model_fn, or drop params' % (
-            validation.describe(params), _describe_fn(model_fn), ', '.join(args)))
+      'params were given (%s) but model_fn %s takes no `params` argument (its arguments '
+      'are %s). Add a `params` argument to model_fn, or drop params'
+      % (validation.describe(params), _describe_fn(model_fn), ', '.join(args))
+    )
 
 
 def _validate_template_params(model_fn, params):
@@ -188,10 +224,13 @@ def _validate_template_params(model_fn, params):
 
 def _checkpoint_exists(path):
   import tensorflow as tf
+
   if tf.io.gfile.isdir(path):
-    return bool(tf.train.latest_checkpoint(path) or
-                tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')) or
-                tf.io.gfile.exists(os.path.join(path, 'saved_model.pbtxt')))
+    return bool(
+      tf.train.latest_checkpoint(path)
+      or tf.io.gfile.exists(os.path.join(path, 'saved_model.pb'))
+      or tf.io.gfile.exists(os.path.join(path, 'saved_model.pbtxt'))
+    )
   return tf.io.gfile.exists(path + '.index') or tf.io.gfile.exists(path + '.meta')
 
 
@@ -199,6 +238,7 @@ def _validate_warm_start_from(warm_start_from):
   if warm_start_from is None:
     return None
   import tensorflow as tf
+
   if isinstance(warm_start_from, tf.estimator.WarmStartSettings):
     path = warm_start_from.ckpt_to_initialize_from
     name = 'warm_start_from.ckpt_to_initialize_from'
@@ -207,12 +247,18 @@ def _validate_warm_start_from(warm_start_from):
     warm_start_from = path
     name = 'warm_start_from'
   else:
-    validation.fail('warm_start_from',
-                     'a checkpoint path, a directory or a tf.estimator.WarmStartSettings',
-                     warm_start_from, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'warm_start_from',
+      'a checkpoint path, a directory or a tf.estimator.WarmStartSettings',
+      warm_start_from,
+      error=exceptions.ArgumentTypeError,
+    )
   if not _checkpoint_exists(os.fsdecode(path)):
     validation.fail(
-        name, 'an existing checkpoint prefix (such as runs/a/model.ckpt-100), a model_dir '
-        'holding a checkpoint, or a SavedModel directory', os.fsdecode(path),
-        'Nothing to warm-start from was found there')
+      name,
+      'an existing checkpoint prefix (such as runs/a/model.ckpt-100), a model_dir '
+      'holding a checkpoint, or a SavedModel directory',
+      os.fsdecode(path),
+      'Nothing to warm-start from was found there',
+    )
   return warm_start_from

@@ -31,28 +31,38 @@ def validate_devices(devices):
     if devices.lower() in (AUTO, CPU):
       return devices.lower()
     validation.fail(
-        'devices', "'auto', 'cpu' or a list of device names such as ['/gpu:0', '/gpu:1']",
-        devices)
+      'devices', "'auto', 'cpu' or a list of device names such as ['/gpu:0', '/gpu:1']", devices
+    )
   if not isinstance(devices, (list, tuple)):
     validation.fail(
-        'devices', "'auto', 'cpu' or a list of device names such as ['/gpu:0', '/gpu:1']",
-        devices, error=exceptions.ArgumentTypeError)
+      'devices',
+      "'auto', 'cpu' or a list of device names such as ['/gpu:0', '/gpu:1']",
+      devices,
+      error=exceptions.ArgumentTypeError,
+    )
   if not devices:
-    validation.fail('devices', 'a non-empty list of device names', devices,
-                     "Use devices='cpu' or 'auto' for one device")
+    validation.fail(
+      'devices',
+      'a non-empty list of device names',
+      devices,
+      "Use devices='cpu' or 'auto' for one device",
+    )
   import tensorflow as tf
+
   names = []
   for name in devices:
     if not isinstance(name, str):
-      validation.fail('devices', 'a list of device name strings', devices,
-                       error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'devices', 'a list of device name strings', devices, error=exceptions.ArgumentTypeError
+      )
     try:
       spec = tf.DeviceSpec.from_string(name)
     except ValueError:
       spec = None
     if spec is None or not spec.device_type:
-      validation.fail('each device in devices',
-                       "a device name with a type, such as '/gpu:0' or '/cpu:1'", name)
+      validation.fail(
+        'each device in devices', "a device name with a type, such as '/gpu:0' or '/cpu:1'", name
+      )
     names.append(spec.replace(device_index=spec.device_index or 0).to_string())
   if len(set(names)) != len(names):
     validation.fail('devices', 'distinct device names', devices)
@@ -78,6 +88,7 @@ def enable_memory_growth():
   or it takes all GPU memory first. It can only be set before the runtime starts.
   """
   import tensorflow as tf
+
   for gpu in tf.config.list_physical_devices('GPU'):
     try:
       tf.config.experimental.set_memory_growth(gpu, True)
@@ -99,6 +110,7 @@ def session_config(devices=AUTO, base=None):
   """
   import tensorflow as tf
   from tensorflow_estimator.python.estimator import run_config
+
   devices = validate_devices(devices)
   proto = tf.compat.v1.ConfigProto()
   proto.CopyFrom(base if base is not None else run_config.get_default_session_config())
@@ -118,8 +130,10 @@ def cross_device_ops(devices):
   first ``session.run`` on logical CPU devices.
   """
   import tensorflow as tf
+
   if all('GPU' in d.upper() for d in devices):
     from tensorflow.python.framework import kernels
+
     if kernels.get_registered_kernels_for_op('NcclAllReduce').kernel:
       return tf.distribute.NcclAllReduce(num_packs=1)
   return tf.distribute.ReductionToOneDevice()
@@ -127,21 +141,25 @@ def cross_device_ops(devices):
 
 def _check_devices_exist(devices):
   import tensorflow as tf
+
   available = [d.name for d in tf.config.list_logical_devices()]
   known = set()
   for name in available:
     spec = tf.DeviceSpec.from_string(name)
-    known.add(tf.DeviceSpec(device_type=spec.device_type,
-                            device_index=spec.device_index).to_string())
+    known.add(
+      tf.DeviceSpec(device_type=spec.device_type, device_index=spec.device_index).to_string()
+    )
   for name in devices:
     spec = tf.DeviceSpec.from_string(name)
-    local = tf.DeviceSpec(device_type=spec.device_type,
-                          device_index=spec.device_index).to_string()
+    local = tf.DeviceSpec(device_type=spec.device_type, device_index=spec.device_index).to_string()
     if spec.job is None and local not in known:
       validation.fail(
-          'each device in devices', 'one of the visible devices (%s)' % ', '.join(available),
-          name, 'Logical CPU devices must be created with '
-          'tf.config.set_logical_device_configuration before TensorFlow starts')
+        'each device in devices',
+        'one of the visible devices (%s)' % ', '.join(available),
+        name,
+        'Logical CPU devices must be created with '
+        'tf.config.set_logical_device_configuration before TensorFlow starts',
+      )
 
 
 def distribution(devices=AUTO, config=None):
@@ -162,6 +180,7 @@ def distribution(devices=AUTO, config=None):
     ArgumentError: a device list inside a cluster, or a device that does not exist.
   """
   import tensorflow as tf
+
   devices = validate_devices(devices)
   if devices == CPU:
     return None
@@ -169,9 +188,12 @@ def distribution(devices=AUTO, config=None):
     if devices == AUTO:
       return None
     validation.fail(
-        'devices', "'auto' or 'cpu' in a TF_CONFIG cluster", list(devices),
-        'A cluster places variables on its ps tasks; to mirror within each worker pass '
-        'config=RunConfig(train_distribute=...) with a strategy made for clusters')
+      'devices',
+      "'auto' or 'cpu' in a TF_CONFIG cluster",
+      list(devices),
+      'A cluster places variables on its ps tasks; to mirror within each worker pass '
+      'config=RunConfig(train_distribute=...) with a strategy made for clusters',
+    )
   enable_memory_growth()
   if devices == AUTO:
     gpus = [d.name for d in tf.config.list_logical_devices('GPU')]
@@ -180,8 +202,9 @@ def distribution(devices=AUTO, config=None):
     devices = tuple(gpus)
   else:
     _check_devices_exist(devices)
-  return tf.distribute.MirroredStrategy(devices=list(devices),
-                                        cross_device_ops=cross_device_ops(devices))
+  return tf.distribute.MirroredStrategy(
+    devices=list(devices), cross_device_ops=cross_device_ops(devices)
+  )
 
 
 def num_replicas(estimator_or_config):

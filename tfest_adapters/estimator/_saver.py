@@ -48,28 +48,35 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
 
   kept_graph_safe = True  # Adds no op to the graph (see tfest_adapters.estimator._kept_session).
 
-  def __init__(self, model_dir, save_steps=None, save_secs=None, save_graph_def=True,
-               graph_token=None):
-    super().__init__(model_dir, save_secs=save_secs, save_steps=save_steps,
-                     save_graph_def=save_graph_def)
+  def __init__(
+    self, model_dir, save_steps=None, save_secs=None, save_graph_def=True, graph_token=None
+  ):
+    super().__init__(
+      model_dir, save_secs=save_secs, save_steps=save_steps, save_graph_def=save_graph_def
+    )
     self._graph_pending = True
     self._graph_token = graph_token
 
   @classmethod
   def from_config(cls, model_dir, config, graph_token=None):
     """The hook saving as a ``tf.estimator.RunConfig`` says (steps or secs, graph_def)."""
-    return cls(model_dir, save_steps=config.save_checkpoints_steps,
-               save_secs=config.save_checkpoints_secs,
-               save_graph_def=config.checkpoint_save_graph_def, graph_token=graph_token)
+    return cls(
+      model_dir,
+      save_steps=config.save_checkpoints_steps,
+      save_secs=config.save_checkpoints_secs,
+      save_graph_def=config.checkpoint_save_graph_def,
+      graph_token=graph_token,
+    )
 
   def begin(self):
     savers = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.SAVERS)
     if len(savers) != 1:
       raise exceptions.TrainingError(
-          'fit saves checkpoints with the Saver of the graph\'s SAVERS collection, but it '
-          'holds %d: the model_fn\'s Scaffold probably has a Saver of its own. Add it to the '
-          'collection (tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, saver))'
-          ' or train with estimator.train' % len(savers))
+        "fit saves checkpoints with the Saver of the graph's SAVERS collection, but it "
+        "holds %d: the model_fn's Scaffold probably has a Saver of its own. Add it to the "
+        'collection (tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, saver))'
+        ' or train with estimator.train' % len(savers)
+      )
     super().begin()
     self._graph_pending = True
 
@@ -84,16 +91,22 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     graph = tf.compat.v1.get_default_graph()
     key = os.path.abspath(self._checkpoint_dir)
     written = (self._graph_token, _graph_structure(graph))
-    if (self._graph_token is not None and _GRAPHS_WRITTEN.get(key) == written and
-        (not self._save_graph_def or
-         os.path.exists(os.path.join(self._checkpoint_dir, 'graph.pbtxt')))):
+    if (
+      self._graph_token is not None
+      and _GRAPHS_WRITTEN.get(key) == written
+      and (
+        not self._save_graph_def
+        or os.path.exists(os.path.join(self._checkpoint_dir, 'graph.pbtxt'))
+      )
+    ):
       return
     graph_def = graph.as_graph_def(add_shapes=True)
     if self._save_graph_def:
       tf.io.write_graph(graph_def, self._checkpoint_dir, 'graph.pbtxt')
     saver = self._get_saver()
     meta_graph_def = meta_graph.create_meta_graph_def(
-        graph_def=graph_def, saver_def=saver.saver_def if saver else None)
+      graph_def=graph_def, saver_def=saver.saver_def if saver else None
+    )
     self._summary_writer.add_graph(None, graph_def=graph_def)
     self._summary_writer.add_meta_graph(meta_graph_def)
     _GRAPHS_WRITTEN[key] = written

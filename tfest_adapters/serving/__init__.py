@@ -11,7 +11,7 @@ from tfest_adapters.serving._predictor import Predictor
 from tfest_adapters.serving._receivers import build_serving_input_receiver_fn
 
 __all__ = [
-    'build_serving_input_receiver_fn',
-    'export_saved_model',
-    'Predictor',
+  'build_serving_input_receiver_fn',
+  'export_saved_model',
+  'Predictor',
 ]

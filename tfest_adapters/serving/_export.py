@@ -21,37 +21,50 @@ _PARSED_RTOL, _PARSED_ATOL = 1e-4, 1e-5
 
 def _estimator_checkpoint(estimator, checkpoint_path):
   import tensorflow as tf
+
   if checkpoint_path is not None:
     checkpoint_path = os.fspath(checkpoint_path)
-    if not (tf.io.gfile.exists(checkpoint_path + '.index') or
-            tf.io.gfile.exists(checkpoint_path + '.meta')):
-      validation.fail('checkpoint_path', 'an existing checkpoint prefix (model.ckpt-N)',
-                       checkpoint_path, error=exceptions.ExportError)
+    if not (
+      tf.io.gfile.exists(checkpoint_path + '.index')
+      or tf.io.gfile.exists(checkpoint_path + '.meta')
+    ):
+      validation.fail(
+        'checkpoint_path',
+        'an existing checkpoint prefix (model.ckpt-N)',
+        checkpoint_path,
+        error=exceptions.ExportError,
+      )
     return checkpoint_path
   latest = tf.train.latest_checkpoint(estimator.model_dir)
   if not latest:
     raise exceptions.ExportError(
-        'Cannot export: no checkpoint in model_dir %s, so the model has no trained weights '
-        'to export. Train it first (tfest_adapters.fit or estimator.train), or pass '
-        'checkpoint_path=' % estimator.model_dir)
+      'Cannot export: no checkpoint in model_dir %s, so the model has no trained weights '
+      'to export. Train it first (tfest_adapters.fit or estimator.train), or pass '
+      'checkpoint_path=' % estimator.model_dir
+    )
   return latest
 
 
 def _predict_input_fn(arrays):
   def input_fn():
     import tensorflow as tf
-    return tf.data.Dataset.from_tensor_slices(dict(arrays)).batch(
-        len(next(iter(arrays.values()))))
+
+    return tf.data.Dataset.from_tensor_slices(dict(arrays)).batch(len(next(iter(arrays.values()))))
+
   return input_fn
 
 
 def estimator_predictions(estimator, arrays, checkpoint_path=None):
   """``Estimator.predict`` on one batch, as a dict of numpy arrays (batch first)."""
-  results = list(estimator.predict(_predict_input_fn(arrays), checkpoint_path=checkpoint_path,
-                                   yield_single_examples=False))
+  results = list(
+    estimator.predict(
+      _predict_input_fn(arrays), checkpoint_path=checkpoint_path, yield_single_examples=False
+    )
+  )
   if len(results) != 1:
-    raise exceptions.ExportError('Estimator.predict gave %d batches for one sample batch'
-                                 % len(results))
+    raise exceptions.ExportError(
+      'Estimator.predict gave %d batches for one sample batch' % len(results)
+    )
   prediction = results[0]
   if not isinstance(prediction, dict):
     prediction = {'predictions': prediction}
@@ -67,16 +80,29 @@ def compare_predictions(served, expected, rtol=_RTOL, atol=_ATOL):
       problems.append((key, 'shape %s, Estimator.predict gives %s' % (a.shape, b.shape)))
     elif a.dtype.kind in 'fc' or b.dtype.kind in 'fc':
       if not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
-        problems.append((key, 'differs by up to %.3g' % float(np.nanmax(np.abs(
-            a.astype(np.float64) - b.astype(np.float64))))))
+        problems.append(
+          (
+            key,
+            'differs by up to %.3g'
+            % float(np.nanmax(np.abs(a.astype(np.float64) - b.astype(np.float64)))),
+          )
+        )
     elif not np.array_equal(a, b):
       problems.append((key, '%d of %d values differ' % (int(np.sum(a != b)), a.size)))
   return problems
 
 
-def export_and_load(estimator, export_dir_base, *, sample_features=None, feature_spec=None,
-                    parse_examples=False, checkpoint_path=None, check=True,
-                    load=_session.SavedModelSession):
+def export_and_load(
+  estimator,
+  export_dir_base,
+  *,
+  sample_features=None,
+  feature_spec=None,
+  parse_examples=False,
+  checkpoint_path=None,
+  check=True,
+  load=_session.SavedModelSession,
+):
   """Exports, loads the export back and checks it; returns (path, loaded model).
 
   Args:
@@ -90,26 +116,32 @@ def export_and_load(estimator, export_dir_base, *, sample_features=None, feature
     (export directory, what ``load`` returned).
   """
   import tensorflow as tf
+
   if not isinstance(estimator, tf.estimator.Estimator):
-    validation.fail('estimator', 'a tf.estimator.Estimator', estimator,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'estimator', 'a tf.estimator.Estimator', estimator, error=exceptions.ArgumentTypeError
+    )
   if not isinstance(export_dir_base, (str, os.PathLike)) or not os.fspath(export_dir_base):
-    validation.fail('export_dir_base', 'a directory path', export_dir_base,
-                     error=exceptions.ArgumentTypeError)
-  receiver_fn = _receivers.build_serving_input_receiver_fn(sample_features, feature_spec,
-                                                           parse_examples)
+    validation.fail(
+      'export_dir_base', 'a directory path', export_dir_base, error=exceptions.ArgumentTypeError
+    )
+  receiver_fn = _receivers.build_serving_input_receiver_fn(
+    sample_features, feature_spec, parse_examples
+  )
   checkpoint_path = _estimator_checkpoint(estimator, checkpoint_path)
   arrays = None
   if sample_features is not None:
     arrays = _receivers.features_to_arrays(sample_features, 'sample_features')
-  path = estimator.export_saved_model(os.fspath(export_dir_base), receiver_fn,
-                                      checkpoint_path=checkpoint_path)
+  path = estimator.export_saved_model(
+    os.fspath(export_dir_base), receiver_fn, checkpoint_path=checkpoint_path
+  )
   path = path.decode() if isinstance(path, bytes) else path
   try:
     loaded = load(path)
   except Exception as e:
-    raise exceptions.ExportError('The SavedModel exported to %s cannot be loaded back: %s'
-                                 % (path, e)) from e
+    raise exceptions.ExportError(
+      'The SavedModel exported to %s cannot be loaded back: %s' % (path, e)
+    ) from e
   if check and arrays is not None:
     parsed = parse_examples or feature_spec is not None
     _check_export(estimator, loaded, path, arrays, checkpoint_path, parsed)
@@ -119,10 +151,12 @@ def export_and_load(estimator, export_dir_base, *, sample_features=None, feature
 def _check_export(estimator, loaded, path, arrays, checkpoint_path, parsed):
   """Compares the loaded export with Estimator.predict; removes it and raises if they differ."""
   import tensorflow as tf
+
   served = loaded.predict(arrays)
   expected = estimator_predictions(estimator, arrays, checkpoint_path)
-  problems = compare_predictions(served, expected, *(
-      (_PARSED_RTOL, _PARSED_ATOL) if parsed else (_RTOL, _ATOL)))
+  problems = compare_predictions(
+    served, expected, *((_PARSED_RTOL, _PARSED_ATOL) if parsed else (_RTOL, _ATOL))
+  )
   common = set(served) & set(expected)
   if not problems and common:
     return
@@ -130,18 +164,27 @@ def _check_export(estimator, loaded, path, arrays, checkpoint_path, parsed):
   tf.io.gfile.rmtree(path)
   if not common:
     raise exceptions.ExportError(
-        'The SavedModel exported to %s (removed) cannot be checked: its signature %r '
-        'outputs %s, none of the Estimator\'s prediction keys %s. Add a PredictOutput '
-        'of the predictions to export_outputs' % (
-            path, loaded.signature_key, sorted(served), sorted(expected)))
+      'The SavedModel exported to %s (removed) cannot be checked: its signature %r '
+      "outputs %s, none of the Estimator's prediction keys %s. Add a PredictOutput "
+      'of the predictions to export_outputs'
+      % (path, loaded.signature_key, sorted(served), sorted(expected))
+    )
   raise exceptions.ExportError(
-      'The SavedModel exported to %s (removed) does not reproduce Estimator.predict on '
-      'sample_features (checkpoint %s): %s' % (
-          path, checkpoint_path, '; '.join('%r %s' % problem for problem in problems)))
+    'The SavedModel exported to %s (removed) does not reproduce Estimator.predict on '
+    'sample_features (checkpoint %s): %s'
+    % (path, checkpoint_path, '; '.join('%r %s' % problem for problem in problems))
+  )
 
 
-def export_saved_model(estimator, export_dir_base, *, sample_features=None, feature_spec=None,
-                       parse_examples=False, checkpoint_path=None):
+def export_saved_model(
+  estimator,
+  export_dir_base,
+  *,
+  sample_features=None,
+  feature_spec=None,
+  parse_examples=False,
+  checkpoint_path=None,
+):
   """Exports ``estimator`` as a SavedModel, checked against ``Estimator.predict``.
 
   Example:
@@ -172,7 +215,12 @@ def export_saved_model(estimator, export_dir_base, *, sample_features=None, feat
     ArgumentError, ArgumentTypeError, ArgumentKeyError: bad arguments, before exporting.
   """
   path, loaded = export_and_load(
-      estimator, export_dir_base, sample_features=sample_features, feature_spec=feature_spec,
-      parse_examples=parse_examples, checkpoint_path=checkpoint_path)
+    estimator,
+    export_dir_base,
+    sample_features=sample_features,
+    feature_spec=feature_spec,
+    parse_examples=parse_examples,
+    checkpoint_path=checkpoint_path,
+  )
   loaded.close()
   return path

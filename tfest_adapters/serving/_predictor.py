@@ -55,8 +55,16 @@ class Predictor(_session.SavedModelSession):
     return cls(path, signature_key=signature_key, session_config=session_config)
 
   @classmethod
-  def from_estimator(cls, estimator, sample_features=None, *, feature_spec=None,
-                     parse_examples=False, checkpoint_path=None, export_dir_base=None):
+  def from_estimator(
+    cls,
+    estimator,
+    sample_features=None,
+    *,
+    feature_spec=None,
+    parse_examples=False,
+    checkpoint_path=None,
+    export_dir_base=None,
+  ):
     """Exports ``estimator`` (checked against Estimator.predict) and loads the export.
 
     Args:
@@ -78,9 +86,14 @@ class Predictor(_session.SavedModelSession):
       export_dir_base = owned
     try:
       _, predictor = _export.export_and_load(
-          estimator, export_dir_base, sample_features=sample_features,
-          feature_spec=feature_spec, parse_examples=parse_examples,
-          checkpoint_path=checkpoint_path, load=cls)
+        estimator,
+        export_dir_base,
+        sample_features=sample_features,
+        feature_spec=feature_spec,
+        parse_examples=parse_examples,
+        checkpoint_path=checkpoint_path,
+        load=cls,
+      )
     except BaseException:
       if owned:
         shutil.rmtree(owned, ignore_errors=True)

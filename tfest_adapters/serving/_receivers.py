@@ -25,8 +25,9 @@ def _string_array(array, name):
     return array
   for value in array.reshape(-1)[:64]:
     if not isinstance(value, (str, bytes)):
-      validation.fail(name, 'numbers, bools or strings', array,
-                       'It holds %s' % type(value).__name__)
+      validation.fail(
+        name, 'numbers, bools or strings', array, 'It holds %s' % type(value).__name__
+      )
   return array
 
 
@@ -50,15 +51,24 @@ def features_to_arrays(features, name='features', keys=None):
     available = list(features.keys())
     getter = lambda key: features[key]  # noqa: E731
   else:
-    validation.fail(name, 'a dict of arrays (feature name -> values) or a pandas DataFrame',
-                     features, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      name,
+      'a dict of arrays (feature name -> values) or a pandas DataFrame',
+      features,
+      error=exceptions.ArgumentTypeError,
+    )
   wanted = list(keys) if keys is not None else available
   missing = [k for k in wanted if k not in available]
   if missing:
     raise exceptions.ArgumentKeyError(
-        '%s is missing feature %s; expected keys: %s; given keys: %s' % (
-            name, ', '.join(repr(k) for k in missing), ', '.join(map(repr, wanted)),
-            ', '.join(map(repr, available)) or 'none'))
+      '%s is missing feature %s; expected keys: %s; given keys: %s'
+      % (
+        name,
+        ', '.join(repr(k) for k in missing),
+        ', '.join(map(repr, wanted)),
+        ', '.join(map(repr, available)) or 'none',
+      )
+    )
   arrays = {}
   for key in wanted:
     value = getter(key)
@@ -75,6 +85,7 @@ def features_to_arrays(features, name='features', keys=None):
 
 def _tf_dtype(array):
   import tensorflow as tf
+
   if array.dtype.kind in 'USO':
     return tf.string
   return tf.as_dtype(array.dtype)
@@ -86,12 +97,19 @@ def _check_sample(arrays, name):
   sizes = {}
   for key, array in arrays.items():
     if array.ndim == 0:
-      validation.fail('%s[%r]' % (name, key), 'a batch (an array with a first dimension)',
-                       array.item(), 'Wrap a single example in a list')
+      validation.fail(
+        '%s[%r]' % (name, key),
+        'a batch (an array with a first dimension)',
+        array.item(),
+        'Wrap a single example in a list',
+      )
     sizes[key] = array.shape[0]
   if len(set(sizes.values())) != 1:
-    validation.fail(name, 'features with the same number of rows',
-                     ', '.join('%s: %d' % kv for kv in sizes.items()))
+    validation.fail(
+      name,
+      'features with the same number of rows',
+      ', '.join('%s: %d' % kv for kv in sizes.items()),
+    )
   if not next(iter(sizes.values())):
     validation.fail(name, 'at least one row', 'an empty batch')
   return arrays
@@ -106,6 +124,7 @@ def _op_name(key):
 def feature_spec_from_sample(arrays):
   """A tf.Example parsing spec for a sample: FixedLenFeature of each feature's row shape."""
   import tensorflow as tf
+
   spec = {}
   for key, array in arrays.items():
     if array.dtype.kind in 'USO':
@@ -120,22 +139,35 @@ def feature_spec_from_sample(arrays):
 
 def _validate_feature_spec(feature_spec):
   import tensorflow as tf
-  kinds = (tf.io.FixedLenFeature, tf.io.VarLenFeature, tf.io.FixedLenSequenceFeature,
-           tf.io.SparseFeature, tf.io.RaggedFeature)
+
+  kinds = (
+    tf.io.FixedLenFeature,
+    tf.io.VarLenFeature,
+    tf.io.FixedLenSequenceFeature,
+    tf.io.SparseFeature,
+    tf.io.RaggedFeature,
+  )
   if not isinstance(feature_spec, dict) or not feature_spec:
-    validation.fail('feature_spec', 'a non-empty dict of name -> tf.io.FixedLenFeature / '
-                     'VarLenFeature (as for tf.io.parse_example)', feature_spec,
-                     error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'feature_spec',
+      'a non-empty dict of name -> tf.io.FixedLenFeature / '
+      'VarLenFeature (as for tf.io.parse_example)',
+      feature_spec,
+      error=exceptions.ArgumentTypeError,
+    )
   for key, feature in feature_spec.items():
     if not isinstance(feature, kinds):
-      validation.fail('feature_spec[%r]' % key, 'a tf.io.FixedLenFeature, VarLenFeature, '
-                       'FixedLenSequenceFeature, SparseFeature or RaggedFeature', feature,
-                       error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'feature_spec[%r]' % key,
+        'a tf.io.FixedLenFeature, VarLenFeature, '
+        'FixedLenSequenceFeature, SparseFeature or RaggedFeature',
+        feature,
+        error=exceptions.ArgumentTypeError,
+      )
   return feature_spec
 
 
-def build_serving_input_receiver_fn(sample_features=None, feature_spec=None,
-                                    parse_examples=False):
+def build_serving_input_receiver_fn(sample_features=None, feature_spec=None, parse_examples=False):
   """Builds the serving_input_receiver_fn for ``Estimator.export_saved_model``.
 
   Example:
@@ -156,25 +188,31 @@ def build_serving_input_receiver_fn(sample_features=None, feature_spec=None,
     one string placeholder ``'examples'`` of serialized ``tf.train.Example``.
   """
   import tensorflow as tf
+
   if (sample_features is None) == (feature_spec is None):
     raise exceptions.ArgumentError(
-        'exactly one of sample_features and feature_spec must be given, given: %s' % (
-            'both' if sample_features is not None else 'neither'))
+      'exactly one of sample_features and feature_spec must be given, given: %s'
+      % ('both' if sample_features is not None else 'neither')
+    )
   validation.check_bool('parse_examples', parse_examples)
   if feature_spec is not None:
     spec = dict(_validate_feature_spec(feature_spec))
     casts = {}
   else:
-    arrays = _check_sample(features_to_arrays(sample_features, 'sample_features'),
-                           'sample_features')
+    arrays = _check_sample(
+      features_to_arrays(sample_features, 'sample_features'), 'sample_features'
+    )
     if not parse_examples:
       dtypes = {k: _tf_dtype(a) for k, a in arrays.items()}
       shapes = {k: [None] + list(a.shape[1:]) for k, a in arrays.items()}
 
       def raw_receiver_fn():
-        tensors = {k: tf.compat.v1.placeholder(dtypes[k], shapes[k], name=_op_name(k))
-                   for k in sorted(dtypes)}
+        tensors = {
+          k: tf.compat.v1.placeholder(dtypes[k], shapes[k], name=_op_name(k))
+          for k in sorted(dtypes)
+        }
         return tf.estimator.export.ServingInputReceiver(tensors, tensors)
+
       return raw_receiver_fn
     spec = feature_spec_from_sample(arrays)
     casts = {k: _tf_dtype(a) for k, a in arrays.items()}
@@ -186,6 +224,7 @@ def build_serving_input_receiver_fn(sample_features=None, feature_spec=None,
       if features[key].dtype != dtype:
         features[key] = tf.cast(features[key], dtype)
     return tf.estimator.export.ServingInputReceiver(features, {EXAMPLES_KEY: serialized})
+
   return parsing_receiver_fn
 
 
@@ -201,6 +240,7 @@ def serialize_examples(arrays, spec):
     A numpy object array of serialized Examples.
   """
   import tensorflow as tf
+
   rows = len(next(iter(arrays.values())))
   kinds = {}
   for key, entry in spec.items():
@@ -221,7 +261,7 @@ def serialize_examples(arrays, spec):
         feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
       else:
         feature[key] = tf.train.Feature(
-            int64_list=tf.train.Int64List(value=[int(v) for v in values.tolist()]))
-    examples[i] = tf.train.Example(
-        features=tf.train.Features(feature=feature)).SerializeToString()
+          int64_list=tf.train.Int64List(value=[int(v) for v in values.tolist()])
+        )
+    examples[i] = tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
   return examples

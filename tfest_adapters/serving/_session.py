@@ -21,18 +21,26 @@ _PREFERRED_SIGNATURES = (keys.SignatureKeys.PREDICT, keys.SignatureKeys.SERVING_
 def _find_export(path):
   """``path`` itself when it holds a SavedModel, else its newest timestamped export."""
   import tensorflow as tf
+
   if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')) or tf.io.gfile.exists(
-      os.path.join(path, 'saved_model.pbtxt')):
+    os.path.join(path, 'saved_model.pbtxt')
+  ):
     return path
   if tf.io.gfile.isdir(path):
-    versions = sorted((name.rstrip('/') for name in tf.io.gfile.listdir(path)
-                       if name.rstrip('/').isdigit()), key=int)
+    versions = sorted(
+      (name.rstrip('/') for name in tf.io.gfile.listdir(path) if name.rstrip('/').isdigit()),
+      key=int,
+    )
     for version in reversed(versions):
       candidate = os.path.join(path, version)
       if tf.io.gfile.exists(os.path.join(candidate, 'saved_model.pb')):
         return candidate
-  validation.fail('path', 'a SavedModel directory (holding saved_model.pb), or an export '
-                   'base directory holding timestamped exports', path)
+  validation.fail(
+    'path',
+    'a SavedModel directory (holding saved_model.pb), or an export '
+    'base directory holding timestamped exports',
+    path,
+  )
 
 
 def default_session_config():
@@ -44,8 +52,8 @@ def default_session_config():
   whose branches should run in parallel.
   """
   import tensorflow as tf
-  return tf.compat.v1.ConfigProto(inter_op_parallelism_threads=-1,
-                                  allow_soft_placement=True)
+
+  return tf.compat.v1.ConfigProto(inter_op_parallelism_threads=-1, allow_soft_placement=True)
 
 
 class _Input:
@@ -69,8 +77,11 @@ class _Input:
 
   def convert(self, value):
     """(array, is_single_example) ready to feed, or an error naming the key."""
-    array = value if isinstance(value, np.ndarray) else np.asarray(
-        value.to_numpy() if hasattr(value, 'to_numpy') else value)
+    array = (
+      value
+      if isinstance(value, np.ndarray)
+      else np.asarray(value.to_numpy() if hasattr(value, 'to_numpy') else value)
+    )
     kind = array.dtype.kind
     if self.is_string:
       if kind not in 'USO':
@@ -85,23 +96,27 @@ class _Input:
         array = array[np.newaxis]
         single = True
       if array.ndim != len(self.shape) or any(
-          want is not None and want != got for want, got in zip(self.shape[1:],
-                                                                array.shape[1:])):
+        want is not None and want != got for want, got in zip(self.shape[1:], array.shape[1:])
+      ):
         raise exceptions.ArgumentError(
-            "features[%r] must have shape %s (n rows), given shape %s" % (
-                self.key, self.describe_shape(), tuple(array.shape)))
+          'features[%r] must have shape %s (n rows), given shape %s'
+          % (self.key, self.describe_shape(), tuple(array.shape))
+        )
     return array, single
 
   def _fail_dtype(self, array):
-    expected = 'strings' if self.is_string else '%s (or numbers that cast to it)' % (
-        self.tf_dtype.name)
-    raise exceptions.ArgumentError('features[%r] must be %s, given dtype %s' % (
-        self.key, expected, array.dtype))
+    expected = (
+      'strings' if self.is_string else '%s (or numbers that cast to it)' % (self.tf_dtype.name)
+    )
+    raise exceptions.ArgumentError(
+      'features[%r] must be %s, given dtype %s' % (self.key, expected, array.dtype)
+    )
 
 
 def _parsing_spec(graph, session, serialized):
   """{key: ('dense'|'sparse', dtype)} of the ParseExample op fed by ``serialized``, or None."""
   import tensorflow as tf
+
   for op in graph.get_operations():
     if op.type != 'ParseExampleV2' or op.inputs[0] is not serialized:
       continue
@@ -123,15 +138,19 @@ def _signature(meta_graph, signature_key, export_dir):
     if signature_key is None and len(signatures) == 1:
       signature_key = next(iter(signatures))
   if signature_key not in signatures:
-    validation.fail('signature_key', 'one of the signatures of %s (%s)' % (
-        export_dir, ', '.join(sorted(signatures))), signature_key,
-                    error=exceptions.ArgumentKeyError)
+    validation.fail(
+      'signature_key',
+      'one of the signatures of %s (%s)' % (export_dir, ', '.join(sorted(signatures))),
+      signature_key,
+      error=exceptions.ArgumentKeyError,
+    )
   signature = signatures[signature_key]
   for name, info in list(signature.inputs.items()) + list(signature.outputs.items()):
     if not info.name:
       raise exceptions.ArgumentError(
-          'signature %r of %s has the composite (sparse or ragged) tensor %r, which a '
-          'Predictor does not feed or fetch' % (signature_key, export_dir, name))
+        'signature %r of %s has the composite (sparse or ragged) tensor %r, which a '
+        'Predictor does not feed or fetch' % (signature_key, export_dir, name)
+      )
   return signature_key, signature
 
 
@@ -153,6 +172,7 @@ class SavedModelSession:
 
   def __init__(self, export_dir, signature_key=None, session_config=None):
     import tensorflow as tf
+
     self.export_dir = _find_export(os.fspath(export_dir))
     self._graph = tf.Graph()
     if session_config is None:
@@ -160,11 +180,11 @@ class SavedModelSession:
     self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
     with self._graph.as_default():
       meta_graph = tf.compat.v1.saved_model.loader.load(
-          self._session, [tf.compat.v1.saved_model.tag_constants.SERVING], self.export_dir)
+        self._session, [tf.compat.v1.saved_model.tag_constants.SERVING], self.export_dir
+      )
     self.signature_key, signature = _signature(meta_graph, signature_key, self.export_dir)
     get = self._graph.get_tensor_by_name
-    self._inputs = [_Input(k, get(signature.inputs[k].name))
-                    for k in sorted(signature.inputs)]
+    self._inputs = [_Input(k, get(signature.inputs[k].name)) for k in sorted(signature.inputs)]
     self.output_keys = tuple(sorted(signature.outputs))
     fetches = [get(signature.outputs[k].name) for k in self.output_keys]
     self._call = self._session.make_callable(fetches, [i.tensor for i in self._inputs])
@@ -192,14 +212,20 @@ class SavedModelSession:
     columns = getattr(features, 'columns', None)
     is_frame = columns is not None and hasattr(features, 'iloc')
     if not is_frame and not isinstance(features, dict) and not hasattr(features, 'keys'):
-      validation.fail('features', 'a dict of arrays (feature name -> values) or a pandas '
-                       'DataFrame', features, error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'features',
+        'a dict of arrays (feature name -> values) or a pandas DataFrame',
+        features,
+        error=exceptions.ArgumentTypeError,
+      )
     if self._parse_spec is not None and _receivers.EXAMPLES_KEY not in features:
       arrays = _receivers.features_to_arrays(features, 'features', keys=sorted(self._parse_spec))
       rows = {len(np.atleast_1d(a)) for a in arrays.values()}
       if len(rows) != 1:
-        raise exceptions.ArgumentError('features must all have the same number of rows, '
-                                       'given %s' % {k: len(a) for k, a in arrays.items()})
+        raise exceptions.ArgumentError(
+          'features must all have the same number of rows, '
+          'given %s' % {k: len(a) for k, a in arrays.items()}
+        )
       features = {_receivers.EXAMPLES_KEY: _receivers.serialize_examples(arrays, self._parse_spec)}
     feeds = []
     singles = set()
@@ -211,21 +237,27 @@ class SavedModelSession:
       if value is None:
         given = list(columns) if is_frame else list(features.keys())
         raise exceptions.ArgumentKeyError(
-            'features is missing %r; the model expects keys: %s; given keys: %s' % (
-                spec.key, ', '.join(repr(k) for k in self.input_keys),
-                ', '.join(map(repr, given)) or 'none'))
+          'features is missing %r; the model expects keys: %s; given keys: %s'
+          % (
+            spec.key,
+            ', '.join(repr(k) for k in self.input_keys),
+            ', '.join(map(repr, given)) or 'none',
+          )
+        )
       array, single = spec.convert(value)
       singles.add(single)
       feeds.append(array)
     if len(singles) > 1:
       raise exceptions.ArgumentError(
-          'features mix single examples and batches: give every feature with the batch '
-          'dimension first, or none of them')
+        'features mix single examples and batches: give every feature with the batch '
+        'dimension first, or none of them'
+      )
     rows = [len(f) if f.shape else None for f in feeds]
     if len(set(rows)) > 1:
       raise exceptions.ArgumentError(
-          'features must all have the same number of rows, given %s' % ', '.join(
-              '%d for %r' % (n, spec.key) for n, spec in zip(rows, self._inputs)))
+        'features must all have the same number of rows, given %s'
+        % ', '.join('%d for %r' % (n, spec.key) for n, spec in zip(rows, self._inputs))
+      )
     return feeds, singles == {True}
 
   def predict(self, features, batch_size=None):
@@ -246,8 +278,10 @@ class SavedModelSession:
       results = self._call(*feeds)
     else:
       validation.check_positive_int('batch_size', batch_size)
-      parts = [self._call(*[f[i:i + batch_size] for f in feeds])
-               for i in range(0, len(feeds[0]), batch_size)]
+      parts = [
+        self._call(*[f[i : i + batch_size] for f in feeds])
+        for i in range(0, len(feeds[0]), batch_size)
+      ]
       results = [np.concatenate([p[j] for p in parts]) for j in range(len(self.output_keys))]
     if single:
       return {k: v[0] for k, v in zip(self.output_keys, results)}
@@ -278,5 +312,9 @@ class SavedModelSession:
 
   def __repr__(self):
     return '%s(%r, signature=%r, inputs=%s, outputs=%s)' % (
-        type(self).__name__, self.export_dir, self.signature_key, list(self.input_keys),
-        list(self.output_keys))
+      type(self).__name__,
+      self.export_dir,
+      self.signature_key,
+      list(self.input_keys),
+      list(self.output_keys),
+    )

@@ -10,8 +10,8 @@ from tfest_adapters.training._history import read_history
 from tfest_adapters.training._train_eval import train_and_evaluate
 
 __all__ = [
-    'fit',
-    'History',
-    'read_history',
-    'train_and_evaluate',
+  'fit',
+  'History',
+  'read_history',
+  'train_and_evaluate',
 ]

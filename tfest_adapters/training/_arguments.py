@@ -7,10 +7,15 @@ from tfest_adapters._core import validation
 def validate_estimator(estimator):
   """Returns ``estimator``; ArgumentTypeError unless it is a ``tf.estimator.Estimator``."""
   import tensorflow as tf
+
   if not isinstance(estimator, tf.estimator.Estimator):
-    validation.fail('estimator', 'a tf.estimator.Estimator', estimator,
-                    'Build one with tfest_adapters.make_estimator',
-                    error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'estimator',
+      'a tf.estimator.Estimator',
+      estimator,
+      'Build one with tfest_adapters.make_estimator',
+      error=exceptions.ArgumentTypeError,
+    )
   return estimator
 
 
@@ -21,6 +26,7 @@ def validate_hooks(hooks):
     ArgumentTypeError: an item is not a ``tf.compat.v1.train.SessionRunHook``.
   """
   import tensorflow as tf
+
   if hooks is None:
     return []
   if isinstance(hooks, tf.compat.v1.train.SessionRunHook):
@@ -28,6 +34,10 @@ def validate_hooks(hooks):
   hooks = list(hooks)
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-      validation.fail('hooks', 'a list of tf.compat.v1.train.SessionRunHook', hook,
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'hooks',
+        'a list of tf.compat.v1.train.SessionRunHook',
+        hook,
+        error=exceptions.ArgumentTypeError,
+      )
   return hooks

@@ -41,30 +41,48 @@ class EarlyStopping:
     if early_stopping is None:
       return None
     if not isinstance(early_stopping, dict):
-      validation.fail('early_stopping',
-                      "None or a dict(metric='loss', patience=N, min_delta=0.0, mode='min')",
-                      early_stopping, error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'early_stopping',
+        "None or a dict(metric='loss', patience=N, min_delta=0.0, mode='min')",
+        early_stopping,
+        error=exceptions.ArgumentTypeError,
+      )
     unknown = sorted(set(early_stopping) - set(_EARLY_STOPPING_KEYS))
     if unknown:
-      validation.fail('early_stopping', 'a dict with keys among %s' %
-                      ', '.join(_EARLY_STOPPING_KEYS), early_stopping,
-                      'Unknown: %s' % ', '.join(map(str, unknown)))
+      validation.fail(
+        'early_stopping',
+        'a dict with keys among %s' % ', '.join(_EARLY_STOPPING_KEYS),
+        early_stopping,
+        'Unknown: %s' % ', '.join(map(str, unknown)),
+      )
     metric = early_stopping.get('metric', 'loss')
     if not isinstance(metric, str) or not metric:
       validation.fail("early_stopping['metric']", 'a metric name such as "loss"', metric)
     if 'patience' not in early_stopping:
-      validation.fail("early_stopping['patience']",
-                      'given (evaluations without improvement before stopping)', None)
-    patience = validation.check_positive_int("early_stopping['patience']",
-                                             early_stopping['patience'])
+      validation.fail(
+        "early_stopping['patience']",
+        'given (evaluations without improvement before stopping)',
+        None,
+      )
+    patience = validation.check_positive_int(
+      "early_stopping['patience']", early_stopping['patience']
+    )
     min_delta = early_stopping.get('min_delta', 0.0)
-    if (not isinstance(min_delta, (int, float)) or isinstance(min_delta, bool) or
-        not min_delta >= 0 or math.isinf(min_delta)):
+    if (
+      not isinstance(min_delta, (int, float))
+      or isinstance(min_delta, bool)
+      or not min_delta >= 0
+      or math.isinf(min_delta)
+    ):
       validation.fail("early_stopping['min_delta']", 'a finite number >= 0', min_delta)
     mode = early_stopping.get('mode', _default_mode(metric))
     if mode is None:
-      validation.fail("early_stopping['mode']", "'min' or 'max'", None,
-                      "Say whether a larger %r is better ('max') or worse ('min')" % metric)
+      validation.fail(
+        "early_stopping['mode']",
+        "'min' or 'max'",
+        None,
+        "Say whether a larger %r is better ('max') or worse ('min')" % metric,
+      )
     validation.check_one_of("early_stopping['mode']", mode, ('min', 'max'))
     return cls(metric, patience, float(min_delta), mode)
 
@@ -119,9 +137,16 @@ class ProgressBar:
     self.bar = None
     if enabled:
       from tqdm.auto import tqdm
-      self.bar = tqdm(total=target, initial=start, unit='step', dynamic_ncols=True,
-                      file=file if file is not None else sys.stderr, leave=True,
-                      desc='train')
+
+      self.bar = tqdm(
+        total=target,
+        initial=start,
+        unit='step',
+        dynamic_ncols=True,
+        file=file if file is not None else sys.stderr,
+        leave=True,
+        desc='train',
+      )
     self.position = start
     self.postfix = {}
 
@@ -169,6 +194,7 @@ class BestCheckpoint:
 
   def _load(self):
     import tensorflow as tf
+
     info_path = os.path.join(self.directory, BEST_FILE)
     if not tf.io.gfile.exists(info_path):
       return
@@ -194,6 +220,7 @@ class BestCheckpoint:
 
   def _copy(self, checkpoint_path, step, value, metrics):
     import tensorflow as tf
+
     staging = self.directory + '.tmp-%d' % os.getpid()
     if tf.io.gfile.exists(staging):
       tf.io.gfile.rmtree(staging)
@@ -203,12 +230,16 @@ class BestCheckpoint:
       tf.io.gfile.copy(source, os.path.join(staging, os.path.basename(source)), overwrite=True)
     # A checkpoint state with a relative path, so that the directory can be renamed.
     with tf.io.gfile.GFile(os.path.join(staging, 'checkpoint'), 'w') as f:
-      f.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (
-          prefix, prefix))
+      f.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (prefix, prefix))
     clean = {k: _history.scalar_value(v) for k, v in metrics.items()}
     with tf.io.gfile.GFile(os.path.join(staging, BEST_FILE), 'w') as f:
-      json.dump(dict(step=int(step), metric=self.metric, value=value, metrics=clean,
-                     source=checkpoint_path), f, indent=1)
+      json.dump(
+        dict(
+          step=int(step), metric=self.metric, value=value, metrics=clean, source=checkpoint_path
+        ),
+        f,
+        indent=1,
+      )
     # Swap in the new copy so that a crash leaves either the old or the new one complete.
     old = self.directory + '.old-%d' % os.getpid()
     if tf.io.gfile.exists(self.directory):

@@ -48,21 +48,23 @@ class CheckpointCompatibilityHook(tf.compat.v1.train.SessionRunHook):
       if name not in shapes:
         missing.append('%s %s' % (name, shape))
       elif list(shapes[name]) != shape or dtypes[name].base_dtype != dtype:
-        different.append('%s: %s %s in the checkpoint, %s %s in the model' % (
-            name, dtypes[name].name, list(shapes[name]), dtype.name, shape))
+        different.append(
+          '%s: %s %s in the checkpoint, %s %s in the model'
+          % (name, dtypes[name].name, list(shapes[name]), dtype.name, shape)
+        )
     if not missing and not different:
       return
     parts = []
     if missing:
-      parts.append('it lacks %d variable(s) of this model: %s' % (
-          len(missing), _shown(missing)))
+      parts.append('it lacks %d variable(s) of this model: %s' % (len(missing), _shown(missing)))
     if different:
       parts.append('%d differ: %s' % (len(different), _shown(different)))
     raise exceptions.ModelDirError(
-        'model_dir %s holds a checkpoint of another model (%s): %s. Nothing was changed. '
-        'Train this model in a new model_dir, or start it from that checkpoint\'s matching '
-        'variables with warm_start_from=tf.estimator.WarmStartSettings(...)' % (
-            self.model_dir, path, '; '.join(parts)))
+      'model_dir %s holds a checkpoint of another model (%s): %s. Nothing was changed. '
+      "Train this model in a new model_dir, or start it from that checkpoint's matching "
+      'variables with warm_start_from=tf.estimator.WarmStartSettings(...)'
+      % (self.model_dir, path, '; '.join(parts))
+    )
 
 
 def _shown(items):

@@ -7,7 +7,7 @@ def assertion_text(error):
   start = text.find('assertion failed: ')
   if start < 0:
     return None
-  line = text[start + len('assertion failed: '):].split('\n')[0]
+  line = text[start + len('assertion failed: ') :].split('\n')[0]
   parts, depth, current = [], 0, []
   for char in line:
     if char == '[':
@@ -36,10 +36,15 @@ def op_error_text(error):
   for line in text.splitlines():
     stripped = line.strip()
     if stripped.startswith('Node: '):
-      node = stripped[len('Node: '):].strip("'")
+      node = stripped[len('Node: ') :].strip("'")
       continue
-    if (not stripped or line[:1].isspace() or stripped == 'Graph execution error:' or
-        stripped.startswith('Detected at node') or stripped.startswith('[[')):
+    if (
+      not stripped
+      or line[:1].isspace()
+      or stripped == 'Graph execution error:'
+      or stripped.startswith('Detected at node')
+      or stripped.startswith('[[')
+    ):
       continue
     return '%s (op %s)' % (stripped, node) if node else stripped
   return text.strip()

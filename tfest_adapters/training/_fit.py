@@ -3,9 +3,22 @@
 from tfest_adapters.training import _fit_loop
 
 
-def fit(estimator, train_input_fn, *, steps=None, max_steps=None, eval_input_fn=None,
-        eval_every_steps=None, early_stopping=None, hooks=(), progress=True, eval_steps=None,
-        keep_best=True, check_numerics=False, lock=True):
+def fit(
+  estimator,
+  train_input_fn,
+  *,
+  steps=None,
+  max_steps=None,
+  eval_input_fn=None,
+  eval_every_steps=None,
+  early_stopping=None,
+  hooks=(),
+  progress=True,
+  eval_steps=None,
+  keep_best=True,
+  check_numerics=False,
+  lock=True,
+):
   """Trains ``estimator``, evaluating every ``eval_every_steps``; returns a History.
 
   Example:
@@ -80,8 +93,18 @@ def fit(estimator, train_input_fn, *, steps=None, max_steps=None, eval_input_fn=
     KeyboardInterrupt: SIGINT, after the checkpoint at the current step was saved.
   """
   loop = _fit_loop.FitLoop(
-      estimator, train_input_fn, steps=steps, max_steps=max_steps,
-      eval_input_fn=eval_input_fn, eval_every_steps=eval_every_steps,
-      early_stopping=early_stopping, hooks=hooks, progress=progress, eval_steps=eval_steps,
-      keep_best=keep_best, check_numerics=check_numerics, lock=lock)
+    estimator,
+    train_input_fn,
+    steps=steps,
+    max_steps=max_steps,
+    eval_input_fn=eval_input_fn,
+    eval_every_steps=eval_every_steps,
+    early_stopping=early_stopping,
+    hooks=hooks,
+    progress=progress,
+    eval_steps=eval_steps,
+    keep_best=keep_best,
+    check_numerics=check_numerics,
+    lock=lock,
+  )
   return loop.run()

@@ -44,22 +44,38 @@ class FitLoop:
     is one).
   """
 
-  def __init__(self, estimator, train_input_fn, *, steps=None, max_steps=None,
-               eval_input_fn=None, eval_every_steps=None, early_stopping=None, hooks=(),
-               progress=True, eval_steps=None, keep_best=True, check_numerics=False,
-               lock=True):
+  def __init__(
+    self,
+    estimator,
+    train_input_fn,
+    *,
+    steps=None,
+    max_steps=None,
+    eval_input_fn=None,
+    eval_every_steps=None,
+    early_stopping=None,
+    hooks=(),
+    progress=True,
+    eval_steps=None,
+    keep_best=True,
+    check_numerics=False,
+    lock=True,
+  ):
     import tensorflow as tf
+
     self.estimator = _arguments.validate_estimator(estimator)
     self.model_dir = estimator.model_dir
     steps = validation.check_optional_positive_int('steps', steps)
     max_steps = validation.check_optional_positive_int('max_steps', max_steps)
     if steps is not None and max_steps is not None:
       raise exceptions.ArgumentError(
-          'steps and max_steps cannot both be given, given: steps=%d, max_steps=%d. steps '
-          'counts from the model_dir\'s checkpoint, max_steps is the global step to reach'
-          % (steps, max_steps))
+        'steps and max_steps cannot both be given, given: steps=%d, max_steps=%d. steps '
+        "counts from the model_dir's checkpoint, max_steps is the global step to reach"
+        % (steps, max_steps)
+      )
     self.eval_every_steps = validation.check_optional_positive_int(
-        'eval_every_steps', eval_every_steps)
+      'eval_every_steps', eval_every_steps
+    )
     self.eval_steps = validation.check_optional_positive_int('eval_steps', eval_steps)
     self.early_stopping = _callbacks.EarlyStopping.from_arg(early_stopping)
     validation.check_bool('progress', progress)
@@ -68,18 +84,28 @@ class FitLoop:
     validation.check_bool('lock', lock)
     self.progress = progress
     if eval_input_fn is None:
-      for name, value in (('eval_every_steps', eval_every_steps),
-                          ('early_stopping', early_stopping), ('eval_steps', eval_steps)):
+      for name, value in (
+        ('eval_every_steps', eval_every_steps),
+        ('early_stopping', early_stopping),
+        ('eval_steps', eval_steps),
+      ):
         if value is not None:
           validation.fail('eval_input_fn', 'given when %s is' % name, None)
     if self.early_stopping is not None and self.eval_every_steps is None:
-      validation.fail('eval_every_steps', 'given with early_stopping', None,
-                      'Early stopping compares evaluations made every eval_every_steps')
+      validation.fail(
+        'eval_every_steps',
+        'given with early_stopping',
+        None,
+        'Early stopping compares evaluations made every eval_every_steps',
+      )
     if self.eval_every_steps is not None and steps is None and max_steps is None:
       validation.fail(
-          'steps or max_steps', 'given with eval_every_steps', None,
-          'fit trains in chunks of eval_every_steps, and each chunk calls train_input_fn '
-          'again, so it must know where to stop')
+        'steps or max_steps',
+        'given with eval_every_steps',
+        None,
+        'fit trains in chunks of eval_every_steps, and each chunk calls train_input_fn '
+        'again, so it must know where to stop',
+      )
     self.user_hooks = _arguments.validate_hooks(hooks)
     self.train_input_fn = train_input_fn
     self.eval_input_fn = eval_input_fn
@@ -89,17 +115,19 @@ class FitLoop:
 
     # Inputs and metric names are checked by building their graphs, before any training.
     train_result, _ = _input_checks.check_input_fn(
-        estimator, train_input_fn, tf.estimator.ModeKeys.TRAIN, 'train_input_fn',
-        steps or max_steps)
+      estimator, train_input_fn, tf.estimator.ModeKeys.TRAIN, 'train_input_fn', steps or max_steps
+    )
     if eval_input_fn is not None:
-      _input_checks.check_input_fn(estimator, eval_input_fn, tf.estimator.ModeKeys.EVAL,
-                                   'eval_input_fn', self.eval_steps)
+      _input_checks.check_input_fn(
+        estimator, eval_input_fn, tf.estimator.ModeKeys.EVAL, 'eval_input_fn', self.eval_steps
+      )
     if self.early_stopping is not None:
       names = _input_checks.eval_metric_names(estimator, eval_input_fn)
       if self.early_stopping.metric not in names:
         raise exceptions.ArgumentKeyError(
-            "early_stopping['metric'] must be one of the metrics the evaluation returns "
-            '(%s), given: %r' % (', '.join(names), self.early_stopping.metric))
+          "early_stopping['metric'] must be one of the metrics the evaluation returns "
+          '(%s), given: %r' % (', '.join(names), self.early_stopping.metric)
+        )
 
     if check_numerics:
       self.train_input_fn = _numerics.check_numerics_input_fn(train_input_fn)
@@ -108,7 +136,8 @@ class FitLoop:
     self.listeners = self.recorder.listeners
     self.signals = _signals.SaveOnSignal()
     self.non_finite, veto = _nan_guard.non_finite_guard(
-        self.model_dir, _nan_guard.input_names(train_result))
+      self.model_dir, _nan_guard.input_names(train_result)
+    )
     self.hooks = [_compatibility.CheckpointCompatibilityHook(self.model_dir), self.non_finite]
     self.saving_listeners = []
     config = estimator.config
@@ -116,16 +145,20 @@ class FitLoop:
       self.saving_listeners.append(veto)
       if config.is_chief and not estimator_lib.saver_hooks(self.user_hooks):
         # After the NaN hook, whose after_run (with the batch's diagnosis) then comes first.
-        self.hooks.append(estimator_lib.SafeCheckpointSaverHook.from_config(
-            self.model_dir, config,
+        self.hooks.append(
+          estimator_lib.SafeCheckpointSaverHook.from_config(
+            self.model_dir,
+            config,
             # One token per Estimator (make_estimator's), else per fit: its chunks rebuild
             # the same graph, written once.
-            graph_token=getattr(estimator, 'graph_token', None) or object()))
+            graph_token=getattr(estimator, 'graph_token', None) or object(),
+          )
+        )
     # The signal hook last: a signal arriving during any hook of a step stops after it.
     self.hooks += [self.recorder] + self.user_hooks + [self.signals.hook]
     self.contexts = [
-        lambda loop: _lock.lock_for_config(loop.model_dir, loop.estimator.config, 'fit', lock),
-        lambda loop: loop.signals,
+      lambda loop: _lock.lock_for_config(loop.model_dir, loop.estimator.config, 'fit', lock),
+      lambda loop: loop.signals,
     ]
     self.start = None
     self.evals = []  # (step, wall_time, metrics, None)
@@ -153,6 +186,7 @@ class FitLoop:
     import tensorflow as tf
 
     from tfest_adapters._core import stop_hook
+
     hooks = list(self.hooks)
     if stop is not None and not isinstance(self.estimator, estimator_lib.Estimator):
       # Ends a loop of steps per session.run (params['steps_per_run']) exactly at `stop`,
@@ -160,8 +194,12 @@ class FitLoop:
       # it is the Estimator's own StopAtStepHook.
       hooks.append(stop_hook.StepsPerRunStopHook(last_step=stop))
     try:
-      self.estimator.train(self.train_input_fn, max_steps=stop, hooks=hooks,
-                           saving_listeners=self.saving_listeners or None)
+      self.estimator.train(
+        self.train_input_fn,
+        max_steps=stop,
+        hooks=hooks,
+        saving_listeners=self.saving_listeners or None,
+      )
     except tf.errors.InvalidArgumentError as e:
       raise self.step_failure(e) from e
 
@@ -173,19 +211,21 @@ class FitLoop:
     if numerics is not None:
       name, kind = numerics
       return exceptions.TrainingError(
-          'check_numerics: %s held %s values in the batch of global step %d. The step was '
-          'not taken and nothing after it was saved: %s' % (name, kind, step, saved))
+        'check_numerics: %s held %s values in the batch of global step %d. The step was '
+        'not taken and nothing after it was saved: %s' % (name, kind, step, saved)
+      )
     text = _error_text.assertion_text(error)
     if text is None:
       text = '%s: %s' % (type(error).__name__, _error_text.op_error_text(error))
     return exceptions.TrainingError(
-        'Training step %d failed: %s. Nothing from that step on was saved: %s' % (
-            step, text, saved))
+      'Training step %d failed: %s. Nothing from that step on was saved: %s' % (step, text, saved)
+    )
 
   def evaluate(self, step, checkpoint_path):
     """Evaluates exactly ``checkpoint_path``; records it; returns True to stop early."""
-    metrics = self.estimator.evaluate(self.eval_input_fn, steps=self.eval_steps,
-                                      checkpoint_path=checkpoint_path)
+    metrics = self.estimator.evaluate(
+      self.eval_input_fn, steps=self.eval_steps, checkpoint_path=checkpoint_path
+    )
     self.evals.append((step, time.time(), dict(metrics), None))
     self.bar.on_eval(metrics)
     if self.best is not None:
@@ -198,23 +238,30 @@ class FitLoop:
   def history(self, start):
     """The History of this run, after the rows model_dir's event files held before it."""
     import pandas as pd
+
     best = self.best
     attributes = dict(
-        model_dir=self.model_dir, stopped_early=self.stopped_early,
-        best_step=best.step if best else None, best_metrics=best.metrics if best else None,
-        best_checkpoint=best.path if best else None)
+      model_dir=self.model_dir,
+      stopped_early=self.stopped_early,
+      best_step=best.step if best else None,
+      best_metrics=best.metrics if best else None,
+      best_checkpoint=best.path if best else None,
+    )
     history = _history.History.from_records(
-        self.recorder.steps, self.recorder.losses, self.recorder.times, self.evals,
-        **attributes)
+      self.recorder.steps, self.recorder.losses, self.recorder.times, self.evals, **attributes
+    )
     if start > 0:
       try:
         earlier = _history.read_history(self.model_dir).frame
       except exceptions.TfestError:
         earlier = None
       if earlier is not None and len(earlier):
-        columns = [c for c in earlier.columns
-                   if c in (_history.STEP, _history.WALL_TIME, _history.LOSS) or
-                   c.startswith(_history.EVAL_PREFIX)]
+        columns = [
+          c
+          for c in earlier.columns
+          if c in (_history.STEP, _history.WALL_TIME, _history.LOSS)
+          or c.startswith(_history.EVAL_PREFIX)
+        ]
         earlier = earlier.loc[earlier[_history.STEP] <= start, columns]
         frame = pd.concat([earlier, history.frame], ignore_index=True, sort=False)
         frame = frame.drop_duplicates(_history.STEP, keep='last').sort_values(_history.STEP)
@@ -237,8 +284,7 @@ class FitLoop:
     with contextlib.ExitStack() as stack:
       for context in self.contexts:
         stack.enter_context(context(self))
-      self.bar = _callbacks.ProgressBar(start, target,
-                                        _callbacks.progress_enabled(self.progress))
+      self.bar = _callbacks.ProgressBar(start, target, _callbacks.progress_enabled(self.progress))
       stack.callback(self.bar.close)
       self.listeners.append(self.bar.on_step)
       step = start
@@ -250,22 +296,27 @@ class FitLoop:
           break  # Saved at the current step; no evaluation, out as fast as possible.
         if new_step <= step:
           raise exceptions.TrainingError(
-              'Estimator.train ended without advancing the global step (still %d): '
-              'train_input_fn gave no batch, or the train_op does not increment the global '
-              'step' % step)
+            'Estimator.train ended without advancing the global step (still %d): '
+            'train_input_fn gave no batch, or the train_op does not increment the global '
+            'step' % step
+          )
         step = new_step
         ran_out = stop is None or step < stop
         if self.eval_input_fn is not None and (
-            self.eval_every_steps is not None or ran_out or step >= target):
+          self.eval_every_steps is not None or ran_out or step >= target
+        ):
           if self.evaluate(step, checkpoint_path):
             self.stopped_early = True
             break
         if ran_out:
           if target is not None:
             warnings.warn(
-                'train_input_fn ran out of data at global step %d, before step %d: training '
-                'stopped there. Repeat the training data (num_epochs=None) to train by steps'
-                % (step, target), UserWarning, stacklevel=3)
+              'train_input_fn ran out of data at global step %d, before step %d: training '
+              'stopped there. Repeat the training data (num_epochs=None) to train by steps'
+              % (step, target),
+              UserWarning,
+              stacklevel=3,
+            )
           break
     # The handlers are back and the lock released: act on a signal as the caller would have.
     self.signals.redeliver(self.model_dir)

@@ -49,12 +49,20 @@ class History:
     stopped_early: True when fit's early stopping ended the run.
   """
 
-  def __init__(self, frame=None, *, model_dir=None, best_step=None, best_metrics=None,
-               best_checkpoint=None, stopped_early=False):
+  def __init__(
+    self,
+    frame=None,
+    *,
+    model_dir=None,
+    best_step=None,
+    best_metrics=None,
+    best_checkpoint=None,
+    stopped_early=False,
+  ):
     import pandas as pd
+
     if frame is None:
-      frame = pd.DataFrame({STEP: np.zeros(0, np.int64), WALL_TIME: np.zeros(0),
-                            LOSS: np.zeros(0)})
+      frame = pd.DataFrame({STEP: np.zeros(0, np.int64), WALL_TIME: np.zeros(0), LOSS: np.zeros(0)})
     self._frame = frame.reset_index(drop=True)
     self.model_dir = model_dir
     self.best_step = best_step
@@ -63,8 +71,9 @@ class History:
     self.stopped_early = stopped_early
 
   @classmethod
-  def from_records(cls, train_steps=(), train_losses=(), train_times=(), evals=(),
-                   extra_train=None, **attributes):
+  def from_records(
+    cls, train_steps=(), train_losses=(), train_times=(), evals=(), extra_train=None, **attributes
+  ):
     """Builds a History from raw records.
 
     Args:
@@ -78,16 +87,19 @@ class History:
       A History sorted by step, one row per step (the last record of a step wins).
     """
     import pandas as pd
-    train = pd.DataFrame({
+
+    train = pd.DataFrame(
+      {
         STEP: np.asarray(train_steps, np.int64),
         WALL_TIME: np.asarray(train_times, np.float64),
-        LOSS: np.asarray(train_losses, np.float64)})
+        LOSS: np.asarray(train_losses, np.float64),
+      }
+    )
     train = train.drop_duplicates(STEP, keep='last')
     for column, records in sorted((extra_train or {}).items()):
       if not records:
         continue
-      extra = pd.DataFrame(records, columns=[STEP, '_t', column]).drop_duplicates(
-          STEP, keep='last')
+      extra = pd.DataFrame(records, columns=[STEP, '_t', column]).drop_duplicates(STEP, keep='last')
       train = train.merge(extra, on=STEP, how='outer')
       train[WALL_TIME] = train[WALL_TIME].fillna(train['_t'])
       train = train.drop(columns='_t')
@@ -177,8 +189,7 @@ class History:
     try:
       from matplotlib.figure import Figure
     except ImportError as e:
-      raise ImportError('History.plot needs matplotlib: pip install "tfest-adapters[plot]"'
-                        ) from e
+      raise ImportError('History.plot needs matplotlib: pip install "tfest-adapters[plot]"') from e
     metrics = [c for c in self.eval_columns if not c.endswith(LOSS)]
     losses = [c for c in self.eval_columns if c.endswith(LOSS)]
     count = 1 + len(metrics)
@@ -189,15 +200,14 @@ class History:
       axes[0].plot(train[STEP], train[LOSS], label='train loss', linewidth=1)
     for column in losses:
       rows = self._frame[self._frame[column].notna()]
-      axes[0].plot(rows[STEP], rows[column], 'o-', label=column.replace('_', ' '),
-                   markersize=4)
+      axes[0].plot(rows[STEP], rows[column], 'o-', label=column.replace('_', ' '), markersize=4)
     axes[0].set_ylabel('loss')
     if len(train) or losses:
       axes[0].legend(loc='best')
     for ax, column in zip(axes[1:], metrics):
       rows = self._frame[self._frame[column].notna()]
       ax.plot(rows[STEP], rows[column], 'o-', markersize=4)
-      ax.set_ylabel(column[len(EVAL_PREFIX):])
+      ax.set_ylabel(column[len(EVAL_PREFIX) :])
     axes[-1].set_xlabel('global step')
     if self.best_step is not None:
       for ax in axes:
@@ -224,6 +234,7 @@ def _events(path):
   """Yields the Event protos of one event file (tf.data in eager mode, no deprecated API)."""
   import tensorflow as tf
   from tensorflow.core.util import event_pb2
+
   if tf.executing_eagerly():
     for record in tf.data.TFRecordDataset(path):
       yield event_pb2.Event.FromString(record.numpy())
@@ -234,6 +245,7 @@ def _events(path):
 def _scalars(directory):
   """Yields (step, wall_time, tag, value) for every scalar summary in ``directory``."""
   import tensorflow as tf
+
   for path in _event_files(directory):
     try:
       for event in _events(path):
@@ -275,14 +287,20 @@ def read_history(model_dir):
     ArgumentError: model_dir does not exist or holds no event files.
   """
   from tfest_adapters._core import validation
+
   model_dir = os.fspath(model_dir)
   if not os.path.isdir(model_dir):
     validation.fail('model_dir', 'an existing directory', model_dir)
-  eval_dirs = sorted(d for d in glob.glob(os.path.join(glob.escape(model_dir), 'eval*'))
-                     if os.path.isdir(d))
+  eval_dirs = sorted(
+    d for d in glob.glob(os.path.join(glob.escape(model_dir), 'eval*')) if os.path.isdir(d)
+  )
   if not _event_files(model_dir) and not any(_event_files(d) for d in eval_dirs):
-    validation.fail('model_dir', 'a model_dir with event files (events.out.tfevents.*)',
-                     model_dir, 'Has it been trained?')
+    validation.fail(
+      'model_dir',
+      'a model_dir with event files (events.out.tfevents.*)',
+      model_dir,
+      'Has it been trained?',
+    )
   records = {}
   extra = {}
   for step, wall_time, tag, value in sorted(_scalars(model_dir), key=lambda r: r[1]):
@@ -294,7 +312,7 @@ def read_history(model_dir):
   evals = []
   for directory in eval_dirs:
     base = os.path.basename(directory)
-    name = base[len('eval_'):] if base.startswith('eval_') else None
+    name = base[len('eval_') :] if base.startswith('eval_') else None
     by_step = {}
     for step, wall_time, tag, value in sorted(_scalars(directory), key=lambda r: r[1]):
       entry = by_step.setdefault(step, [wall_time, {}])
@@ -302,5 +320,10 @@ def read_history(model_dir):
       entry[1][tag] = value
     evals.extend((step, t, metrics, name) for step, (t, metrics) in by_step.items())
   return History.from_records(
-      steps, [records[s][1] for s in steps], [records[s][0] for s in steps], evals,
-      extra_train=extra, model_dir=model_dir)
+    steps,
+    [records[s][1] for s in steps],
+    [records[s][0] for s in steps],
+    evals,
+    extra_train=extra,
+    model_dir=model_dir,
+  )

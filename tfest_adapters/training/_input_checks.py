@@ -13,6 +13,7 @@ def call_input_fn(estimator, input_fn, mode):
   """Calls ``input_fn`` as ``Estimator._call_input_fn`` does (mode/params/config by name)."""
   import tensorflow as tf
   from tensorflow.python.util import function_utils
+
   args = function_utils.fn_args(input_fn)
   kwargs = {}
   if 'mode' in args:
@@ -34,6 +35,7 @@ def inspect_input_fn(estimator, input_fn, mode, name):
   ``tf.data.UNKNOWN_CARDINALITY`` when TF cannot tell, or the number of batches. Nothing runs.
   """
   import tensorflow as tf
+
   with tf.Graph().as_default():
     try:
       result = call_input_fn(estimator, input_fn, mode)
@@ -41,7 +43,7 @@ def inspect_input_fn(estimator, input_fn, mode, name):
       raise
     except Exception as e:
       raise exceptions.ArgumentError(
-          '%s failed when called to build its input: %s: %s' % (name, type(e).__name__, e)
+        '%s failed when called to build its input: %s: %s' % (name, type(e).__name__, e)
       ) from e
     cardinality = None
     if isinstance(result, tf.data.Dataset):
@@ -78,22 +80,32 @@ def check_input_fn(estimator, input_fn, mode, name, bounded_by):
       is not a dataset under a distribution strategy.
   """
   import tensorflow as tf
+
   validation.check_callable(name, input_fn)
   result, cardinality = inspect_input_fn(estimator, input_fn, mode, name)
   if estimator.config.train_distribute is not None and cardinality is None:
     validation.fail(
-        name, 'a function returning a tf.data.Dataset when the Estimator has a distribution '
-        'strategy', result, 'Return the dataset itself; its batch size is per replica')
+      name,
+      'a function returning a tf.data.Dataset when the Estimator has a distribution strategy',
+      result,
+      'Return the dataset itself; its batch size is per replica',
+    )
   endless = cardinality == tf.data.INFINITE_CARDINALITY or (
-      cardinality is not None and cardinality >= _ENDLESS_BATCHES)
+    cardinality is not None and cardinality >= _ENDLESS_BATCHES
+  )
   if endless and bounded_by is None:
     raise exceptions.ArgumentError(
-        '%s repeats forever (its dataset has %s), so %s would never end. '
-        'Pass %s, or make the dataset finite (num_epochs=1)' % (
-            name, 'infinite cardinality' if cardinality < 0 else
-            '%d batches: endless in practice' % cardinality,
-            'evaluation' if mode == tf.estimator.ModeKeys.EVAL else 'training',
-            'eval_steps' if mode == tf.estimator.ModeKeys.EVAL else 'steps or max_steps'))
+      '%s repeats forever (its dataset has %s), so %s would never end. '
+      'Pass %s, or make the dataset finite (num_epochs=1)'
+      % (
+        name,
+        'infinite cardinality'
+        if cardinality < 0
+        else '%d batches: endless in practice' % cardinality,
+        'evaluation' if mode == tf.estimator.ModeKeys.EVAL else 'training',
+        'eval_steps' if mode == tf.estimator.ModeKeys.EVAL else 'steps or max_steps',
+      )
+    )
   if cardinality == 0:
     raise exceptions.ArgumentError('%s gives an empty dataset (no batch at all)' % name)
   return result, cardinality
@@ -102,6 +114,7 @@ def check_input_fn(estimator, input_fn, mode, name, bounded_by):
 def eval_metric_names(estimator, eval_input_fn):
   """The keys ``estimator.evaluate`` returns, from the EVAL graph (built, not run)."""
   import tensorflow as tf
+
   with tf.Graph().as_default():
     tf.compat.v1.train.get_or_create_global_step()
     result = call_input_fn(estimator, eval_input_fn, tf.estimator.ModeKeys.EVAL)

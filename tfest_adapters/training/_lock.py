@@ -52,7 +52,7 @@ def _process_start(pid):
   except OSError:
     return None
   # The command name (field 2) is in parentheses and may hold spaces: split after it.
-  fields = stat[stat.rfind(')') + 2:].split()
+  fields = stat[stat.rfind(')') + 2 :].split()
   try:
     return int(fields[19]), fields[0] == 'Z'
   except (IndexError, ValueError):
@@ -100,18 +100,28 @@ class LockInfo:
     pid = os.getpid()
     start = _process_start(pid)
     now = time.time()
-    return cls(dict(
-        pid=pid, host=_hostname(), boot_id=_boot_id(),
+    return cls(
+      dict(
+        pid=pid,
+        host=_hostname(),
+        boot_id=_boot_id(),
         process_start=start[0] if start else None,
-        started=datetime.datetime.fromtimestamp(now).astimezone().isoformat(
-            timespec='seconds'),
-        started_unix=now, command=_command_line(), purpose=purpose,
-        token=uuid.uuid4().hex))
+        started=datetime.datetime.fromtimestamp(now).astimezone().isoformat(timespec='seconds'),
+        started_unix=now,
+        command=_command_line(),
+        purpose=purpose,
+        token=uuid.uuid4().hex,
+      )
+    )
 
   def describe(self):
     return 'PID %s on host %s (%s since %s: %s)' % (
-        self.pid, self.host, self.data.get('purpose') or 'training', self.started,
-        self.command)
+      self.pid,
+      self.host,
+      self.data.get('purpose') or 'training',
+      self.started,
+      self.command,
+    )
 
   def dead_reason(self):
     """Why the holder is known to be gone (a string), or None when it may be running."""
@@ -220,8 +230,9 @@ class ModelDirLock:
         if holder == 'partial':
           age = _age(self.path)
           if age is None or age >= _PARTIAL_GRACE_SECS:
-            self._take_over('the lock file is empty or unreadable (left by a crash while '
-                            'it was written)', None)
+            self._take_over(
+              'the lock file is empty or unreadable (left by a crash while it was written)', None
+            )
             holder = None
         elif holder is not None:
           reason = holder.dead_reason()
@@ -233,8 +244,9 @@ class ModelDirLock:
           break
       if time.monotonic() > deadline:
         raise exceptions.ModelDirError(
-            'Could not take the lock %s: its file stays unreadable or keeps reappearing. If '
-            'no training uses model_dir %s, delete it' % (self.path, self.model_dir))
+          'Could not take the lock %s: its file stays unreadable or keeps reappearing. If '
+          'no training uses model_dir %s, delete it' % (self.path, self.model_dir)
+        )
       time.sleep(0.05)
     self.info = info
     with _held_lock:
@@ -248,8 +260,9 @@ class ModelDirLock:
       return False  # Created meanwhile by a process without flock: look again.
     except OSError as e:
       raise exceptions.ModelDirError(
-          'Cannot lock model_dir %s: creating %s failed (%s). Pass lock=False to train '
-          'without the lock' % (self.model_dir, self.path, e.strerror or e)) from e
+        'Cannot lock model_dir %s: creating %s failed (%s). Pass lock=False to train '
+        'without the lock' % (self.model_dir, self.path, e.strerror or e)
+      ) from e
     try:
       os.write(fd, payload)
       os.fsync(fd)
@@ -259,10 +272,12 @@ class ModelDirLock:
 
   def _take_over(self, reason, holder):
     warnings.warn(
-        'Taking over the stale lock on model_dir %s: it was held by %s, but %s. Check that '
-        'no other training writes into this model_dir' % (
-            self.model_dir, holder.describe() if holder else 'an unknown process', reason),
-        UserWarning, stacklevel=2)
+      'Taking over the stale lock on model_dir %s: it was held by %s, but %s. Check that '
+      'no other training writes into this model_dir'
+      % (self.model_dir, holder.describe() if holder else 'an unknown process', reason),
+      UserWarning,
+      stacklevel=2,
+    )
     try:
       os.unlink(self.path)
     except FileNotFoundError:
@@ -270,16 +285,23 @@ class ModelDirLock:
 
   def _refusal(self, holder):
     if holder.pid == os.getpid() and holder.host == _hostname():
-      return ('model_dir %s is locked by this process (PID %d): another fit or '
-              'train_and_evaluate into it is still running here (%s since %s). Wait for it '
-              'to end, or train into another model_dir' % (
-                  self.model_dir, holder.pid, holder.data.get('purpose'), holder.started))
-    where = ('it is still running' if holder.host == _hostname() else
-             'it cannot be checked from host %s' % _hostname())
-    return ('model_dir %s is locked by another training: %s, and %s. Two trainings in one '
-            'model_dir overwrite each other\'s checkpoints. Wait for it to end, stop it, or '
-            'train into another model_dir; if that run is gone, delete %s' % (
-                self.model_dir, holder.describe(), where, self.path))
+      return (
+        'model_dir %s is locked by this process (PID %d): another fit or '
+        'train_and_evaluate into it is still running here (%s since %s). Wait for it '
+        'to end, or train into another model_dir'
+        % (self.model_dir, holder.pid, holder.data.get('purpose'), holder.started)
+      )
+    where = (
+      'it is still running'
+      if holder.host == _hostname()
+      else 'it cannot be checked from host %s' % _hostname()
+    )
+    return (
+      'model_dir %s is locked by another training: %s, and %s. Two trainings in one '
+      "model_dir overwrite each other's checkpoints. Wait for it to end, stop it, or "
+      'train into another model_dir; if that run is gone, delete %s'
+      % (self.model_dir, holder.describe(), where, self.path)
+    )
 
   def release(self):
     """Removes the lock file if this process still holds it."""
@@ -294,8 +316,9 @@ class ModelDirLock:
           os.unlink(self.path)
     except OSError as e:
       if e.errno != errno.ENOENT:
-        warnings.warn('Could not remove the lock file %s: %s' % (self.path, e),
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+          'Could not remove the lock file %s: %s' % (self.path, e), UserWarning, stacklevel=2
+        )
     self.info = None
 
   def __enter__(self):

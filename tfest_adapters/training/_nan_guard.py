@@ -22,9 +22,14 @@ def _leaf_names(spec, name):
     for key in sorted(spec):
       packed = groups.packed_keys(key)
       if packed is not None:  # One matrix holding several features of a group.
-        names.append('one of %s (a matrix of %d features)' % (
-            ', '.join('%s[%r]' % (name, k) for k in packed[:3]) +
-            (', ...' if len(packed) > 3 else ''), len(packed)))
+        names.append(
+          'one of %s (a matrix of %d features)'
+          % (
+            ', '.join('%s[%r]' % (name, k) for k in packed[:3])
+            + (', ...' if len(packed) > 3 else ''),
+            len(packed),
+          )
+        )
       else:
         names.extend(_leaf_names(spec[key], '%s[%r]' % (name, key)))
     return names
@@ -111,28 +116,56 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
     key = (losses[-1].name, None if self.input_names is None else tuple(self.input_names))
     if key not in built:
       self._build(losses[-1])
-      built[key] = (self._variables, self._record, self._read, self._initialize,
-                    self.weights_finite, self._flag_names, self._groups)
-    (self._variables, self._record, self._read, self._initialize, self.weights_finite,
-     self._flag_names, self._groups) = built[key]
+      built[key] = (
+        self._variables,
+        self._record,
+        self._read,
+        self._initialize,
+        self.weights_finite,
+        self._flag_names,
+        self._groups,
+      )
+    (
+      self._variables,
+      self._record,
+      self._read,
+      self._initialize,
+      self.weights_finite,
+      self._flag_names,
+      self._groups,
+    ) = built[key]
 
   def _build(self, loss):
     with tf.compat.v1.name_scope('tfest_guard'):
       # In no collection: neither saved in checkpoints nor initialized by the Scaffold (see
       # after_create_session), so it works whatever the model_fn's Scaffold does. The veto
       # reads them back when a save comes before this hook's after_run.
-      self._variables = [tf.compat.v1.Variable(
-          0.0, dtype=tf.float64, trainable=False, collections=[], name='last_loss',
-          use_resource=True)]
+      self._variables = [
+        tf.compat.v1.Variable(
+          0.0,
+          dtype=tf.float64,
+          trainable=False,
+          collections=[],
+          name='last_loss',
+          use_resource=True,
+        )
+      ]
       self._record = {'loss': self._variables[0].assign(tf.cast(loss, tf.float64))}
       flags, self._flag_names = self._input_flags()
       if flags is not None:
-        self._variables.append(tf.compat.v1.Variable(
-            tf.ones_like(flags), trainable=False, collections=[], name='inputs_finite',
-            use_resource=True))
+        self._variables.append(
+          tf.compat.v1.Variable(
+            tf.ones_like(flags),
+            trainable=False,
+            collections=[],
+            name='inputs_finite',
+            use_resource=True,
+          )
+        )
         self._record['flags'] = self._variables[1].assign(flags)
-      self._read = {key: variable.read_value()
-                    for key, variable in zip(('loss', 'flags'), self._variables)}
+      self._read = {
+        key: variable.read_value() for key, variable in zip(('loss', 'flags'), self._variables)
+      }
       # Built now: under a distribution strategy the variables are mirrored, and their
       # initializer is a new op, which the finalized graph of the session would refuse.
       self._initialize = tf.group([variable.initializer for variable in self._variables])
@@ -194,28 +227,35 @@ class NonFiniteLossHook(tf.compat.v1.train.SessionRunHook):
 
   def _inputs_text(self, flags):
     if self._groups is None:
-      return ('The inputs were not checked: fit(..., check_numerics=True) names a '
-              'non-finite feature or label')
+      return (
+        'The inputs were not checked: fit(..., check_numerics=True) names a '
+        'non-finite feature or label'
+      )
     bad = []
     if flags is not None:
       bad = [name for (_, name), ok in zip(self._flag_names, np.atleast_1d(flags)) if not ok]
     groups = self._groups
     if not bad:
-      return ('The batch\'s %s were all finite: the model diverged. Lower the learning '
-              'rate, clip the gradients, or look for log(0) or a division by zero in the '
-              'model_fn' % ' and '.join(sorted(groups)))
+      return (
+        "The batch's %s were all finite: the model diverged. Lower the learning "
+        'rate, clip the gradients, or look for log(0) or a division by zero in the '
+        'model_fn' % ' and '.join(sorted(groups))
+      )
     bad_groups = sorted({group for (group, name) in self._flag_names if name in bad})
     good = sorted(groups - set(bad_groups))
-    return ('The batch held non-finite values in %s%s: clean the data (or pass '
-            'check_numerics=True to stop at the first such batch)' % (
-                ', '.join(bad), ' (%s were finite)' % ' and '.join(good) if good else ''))
+    return (
+      'The batch held non-finite values in %s%s: clean the data (or pass '
+      'check_numerics=True to stop at the first such batch)'
+      % (', '.join(bad), ' (%s were finite)' % ' and '.join(good) if good else '')
+    )
 
   def message(self, step, loss, flags=None):
     """The TrainingError message for a non-finite ``loss`` at global step ``step``."""
     saved = _checkpoints.latest_checkpoint_text(self.model_dir)
-    return ('The training loss was %s at global step %d. Training stopped, and nothing from '
-            'that step on was saved: %s. %s' % (
-                _value_text(loss), step, saved, self._inputs_text(flags)))
+    return (
+      'The training loss was %s at global step %d. Training stopped, and nothing from '
+      'that step on was saved: %s. %s' % (_value_text(loss), step, saved, self._inputs_text(flags))
+    )
 
 
 def _value_text(value):
@@ -264,9 +304,10 @@ class NonFiniteSaveVeto(tf.estimator.CheckpointSaverListener):
     if hook.weights_finite is not None and not session.run(hook.weights_finite):
       saved = _checkpoints.latest_checkpoint_text(hook.model_dir)
       raise exceptions.TrainingError(
-          'The model\'s variables held non-finite values at global step %d, so they were not '
-          'saved: %s. The loss was finite, so the last update overflowed: lower the learning '
-          'rate or clip the gradients' % (int(global_step_value), saved))
+        "The model's variables held non-finite values at global step %d, so they were not "
+        'saved: %s. The loss was finite, so the last update overflowed: lower the learning '
+        'rate or clip the gradients' % (int(global_step_value), saved)
+      )
 
 
 def non_finite_guard(model_dir, input_names=None):

@@ -11,9 +11,11 @@ def _checked(value, name):
   if isinstance(value, tf.Tensor) and value.dtype.is_floating:
     return tf.debugging.check_numerics(value, CHECK_NUMERICS_TAG + name)
   if isinstance(value, tf.SparseTensor) and value.values.dtype.is_floating:
-    return tf.SparseTensor(value.indices,
-                           tf.debugging.check_numerics(value.values, CHECK_NUMERICS_TAG + name),
-                           value.dense_shape)
+    return tf.SparseTensor(
+      value.indices,
+      tf.debugging.check_numerics(value.values, CHECK_NUMERICS_TAG + name),
+      value.dense_shape,
+    )
   return value
 
 
@@ -48,15 +50,18 @@ def check_numerics_input_fn(input_fn):
     ``input_context`` and returning the same structure, checked.
   """
   from tensorflow.python.util import function_utils
+
   args = set(function_utils.fn_args(input_fn))
 
   def checked_input_fn(mode=None, params=None, config=None, input_context=None):
     given = dict(mode=mode, params=params, config=config, input_context=input_context)
     result = input_fn(**{k: v for k, v in given.items() if k in args})
     if isinstance(result, tf.data.Dataset):
+
       @tf.autograph.experimental.do_not_convert
       def check(*element):
         return _check_element(element[0] if len(element) == 1 else element)
+
       return result.map(check)
     return _check_element(result)
 

@@ -81,7 +81,9 @@ class SaveOnSignal:
     name = signal.Signals(signum).name
     saved = _checkpoints.latest_checkpoint_text(model_dir)
     text = '%s received: training stopped after saving, %s' % (
-        name, saved.replace('is intact', 'holds every step'))
+      name,
+      saved.replace('is intact', 'holds every step'),
+    )
     previous = self._previous.get(signum, signal.SIG_DFL)
     if previous is signal.default_int_handler:
       raise KeyboardInterrupt(text)

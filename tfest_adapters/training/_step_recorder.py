@@ -52,8 +52,9 @@ class StepRecorderHook(tf.compat.v1.train.SessionRunHook):
     self._global_step = tf.compat.v1.train.get_global_step()
     if self._global_step is None:
       raise exceptions.TrainingError(
-          'The training graph has no global step: the Estimator creates one, so the model_fn '
-          'must not build its own graph or reset the default one')
+        'The training graph has no global step: the Estimator creates one, so the model_fn '
+        'must not build its own graph or reset the default one'
+      )
     self._last_step = None
     self._stalled = 0
 
@@ -76,11 +77,12 @@ class StepRecorderHook(tf.compat.v1.train.SessionRunHook):
       self._stalled += 1
       if self._stalled >= self.stall_runs:
         raise exceptions.TrainingError(
-            'The global step did not advance in %d training steps (it stayed at %d): the '
-            'train_op does not increment it, so Estimator.train(max_steps=...) would never '
-            'end. Pass global_step=tf.compat.v1.train.get_global_step() to '
-            'optimizer.minimize / apply_gradients (or group the train_op with '
-            'tf.compat.v1.assign_add(global_step, 1))' % (self._stalled, step))
+          'The global step did not advance in %d training steps (it stayed at %d): the '
+          'train_op does not increment it, so Estimator.train(max_steps=...) would never '
+          'end. Pass global_step=tf.compat.v1.train.get_global_step() to '
+          'optimizer.minimize / apply_gradients (or group the train_op with '
+          'tf.compat.v1.assign_add(global_step, 1))' % (self._stalled, step)
+        )
       return
     self._stalled = 0
     self._last_step = step

@@ -31,16 +31,33 @@ def _default_throttle_secs(config):
 
 
 def _is_chief_or_local(config):
-  return (not estimator_lib.in_cluster(config) or config.task_type in ('chief', 'master') or
-          (config.task_type is None))
+  return (
+    not estimator_lib.in_cluster(config)
+    or config.task_type in ('chief', 'master')
+    or (config.task_type is None)
+  )
 
 
-def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn, *,
-                       max_steps=None, eval_steps=None, throttle_secs=None,
-                       start_delay_secs=0, sample_features=None, feature_spec=None,
-                       parse_examples=False, exports_to_keep=5, exporters=None,
-                       train_hooks=(), eval_hooks=(), eval_name=None, check_numerics=False,
-                       lock=True):
+def train_and_evaluate(
+  estimator,
+  train_spec_or_input_fn,
+  eval_spec_or_input_fn,
+  *,
+  max_steps=None,
+  eval_steps=None,
+  throttle_secs=None,
+  start_delay_secs=0,
+  sample_features=None,
+  feature_spec=None,
+  parse_examples=False,
+  exports_to_keep=5,
+  exporters=None,
+  train_hooks=(),
+  eval_hooks=(),
+  eval_name=None,
+  check_numerics=False,
+  lock=True,
+):
   """Trains and evaluates with ``tf.estimator.train_and_evaluate`` (TF_CONFIG clusters too).
 
   As in :func:`fit`, a NaN or Inf loss stops training and its step is not saved, and a
@@ -92,22 +109,33 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
     TrainingError: a non-finite loss (or, with check_numerics, input).
   """
   import tensorflow as tf
+
   _arguments.validate_estimator(estimator)
   config = estimator.config
   if config.save_checkpoints_steps is None and config.save_checkpoints_secs is None:
     raise exceptions.ArgumentError(
-        'train_and_evaluate evaluates each checkpoint, but the RunConfig saves none '
-        '(save_checkpoints_steps and save_checkpoints_secs are both None). Set one of them')
+      'train_and_evaluate evaluates each checkpoint, but the RunConfig saves none '
+      '(save_checkpoints_steps and save_checkpoints_secs are both None). Set one of them'
+    )
 
   validation.check_bool('check_numerics', check_numerics)
   validation.check_bool('lock', lock)
-  train_spec, train_result = _train_spec(estimator, train_spec_or_input_fn, max_steps,
-                                         train_hooks)
-  eval_spec = _eval_spec(estimator, config, eval_spec_or_input_fn, eval_steps=eval_steps,
-                         throttle_secs=throttle_secs, start_delay_secs=start_delay_secs,
-                         sample_features=sample_features, feature_spec=feature_spec,
-                         parse_examples=parse_examples, exports_to_keep=exports_to_keep,
-                         exporters=exporters, eval_hooks=eval_hooks, eval_name=eval_name)
+  train_spec, train_result = _train_spec(estimator, train_spec_or_input_fn, max_steps, train_hooks)
+  eval_spec = _eval_spec(
+    estimator,
+    config,
+    eval_spec_or_input_fn,
+    eval_steps=eval_steps,
+    throttle_secs=throttle_secs,
+    start_delay_secs=start_delay_secs,
+    sample_features=sample_features,
+    feature_spec=feature_spec,
+    parse_examples=parse_examples,
+    exports_to_keep=exports_to_keep,
+    exporters=exporters,
+    eval_hooks=eval_hooks,
+    eval_name=eval_name,
+  )
   if _is_chief_or_local(config):
     _checkpoints.check_max_steps_not_reached(estimator.model_dir, train_spec.max_steps)
   train_spec = _guarded_train_spec(estimator, train_spec, train_result, check_numerics)
@@ -126,30 +154,38 @@ def train_and_evaluate(estimator, train_spec_or_input_fn, eval_spec_or_input_fn,
 
 def _train_spec(estimator, train_spec_or_input_fn, max_steps, train_hooks):
   import tensorflow as tf
+
   if isinstance(train_spec_or_input_fn, tf.estimator.TrainSpec):
     if max_steps is not None or train_hooks:
       raise exceptions.ArgumentError(
-          'max_steps and train_hooks go into the TrainSpec when one is given, given: '
-          'max_steps=%r, train_hooks=%r besides a TrainSpec' % (max_steps, train_hooks))
+        'max_steps and train_hooks go into the TrainSpec when one is given, given: '
+        'max_steps=%r, train_hooks=%r besides a TrainSpec' % (max_steps, train_hooks)
+      )
     spec = train_spec_or_input_fn
     result, _ = _input_checks.check_input_fn(
-        estimator, spec.input_fn, tf.estimator.ModeKeys.TRAIN, 'train_spec.input_fn',
-        spec.max_steps)
+      estimator, spec.input_fn, tf.estimator.ModeKeys.TRAIN, 'train_spec.input_fn', spec.max_steps
+    )
     return spec, result
   if not callable(train_spec_or_input_fn):
-    validation.fail('train_spec_or_input_fn', 'a tf.estimator.TrainSpec or an input_fn',
-                    train_spec_or_input_fn, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'train_spec_or_input_fn',
+      'a tf.estimator.TrainSpec or an input_fn',
+      train_spec_or_input_fn,
+      error=exceptions.ArgumentTypeError,
+    )
   max_steps = validation.check_optional_positive_int('max_steps', max_steps)
   hooks = _arguments.validate_hooks(train_hooks)
   result, _ = _input_checks.check_input_fn(
-      estimator, train_spec_or_input_fn, tf.estimator.ModeKeys.TRAIN, 'train input_fn',
-      max_steps)
-  return (tf.estimator.TrainSpec(train_spec_or_input_fn, max_steps=max_steps, hooks=hooks),
-          result)
+    estimator, train_spec_or_input_fn, tf.estimator.ModeKeys.TRAIN, 'train input_fn', max_steps
+  )
+  return (tf.estimator.TrainSpec(train_spec_or_input_fn, max_steps=max_steps, hooks=hooks), result)
 
 
-_COLLECTIVE_STRATEGIES = ('CollectiveAllReduceStrategy', 'CollectiveAllReduceStrategyV1',
-                          'MultiWorkerMirroredStrategy')
+_COLLECTIVE_STRATEGIES = (
+  'CollectiveAllReduceStrategy',
+  'CollectiveAllReduceStrategyV1',
+  'MultiWorkerMirroredStrategy',
+)
 
 
 def _guarded_train_spec(estimator, spec, train_result, check_numerics):
@@ -159,9 +195,11 @@ def _guarded_train_spec(estimator, spec, train_result, check_numerics):
   checkpoints are written (chief or local).
   """
   import tensorflow as tf
+
   config = estimator.config
-  hook, veto = _nan_guard.non_finite_guard(estimator.model_dir,
-                                           _nan_guard.input_names(train_result))
+  hook, veto = _nan_guard.non_finite_guard(
+    estimator.model_dir, _nan_guard.input_names(train_result)
+  )
   hooks = [hook] + list(spec.hooks)
   listeners = list(spec.saving_listeners)
   if _lock.should_lock(config):
@@ -172,27 +210,52 @@ def _guarded_train_spec(estimator, spec, train_result, check_numerics):
   input_fn = spec.input_fn
   if check_numerics:
     input_fn = _numerics.check_numerics_input_fn(input_fn)
-  return tf.estimator.TrainSpec(input_fn, max_steps=spec.max_steps, hooks=hooks,
-                                saving_listeners=listeners)
+  return tf.estimator.TrainSpec(
+    input_fn, max_steps=spec.max_steps, hooks=hooks, saving_listeners=listeners
+  )
 
 
-def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle_secs,
-               start_delay_secs, sample_features, feature_spec, parse_examples,
-               exports_to_keep, exporters, eval_hooks, eval_name):
+def _eval_spec(
+  estimator,
+  config,
+  eval_spec_or_input_fn,
+  *,
+  eval_steps,
+  throttle_secs,
+  start_delay_secs,
+  sample_features,
+  feature_spec,
+  parse_examples,
+  exports_to_keep,
+  exporters,
+  eval_hooks,
+  eval_name,
+):
   import tensorflow as tf
+
   if isinstance(eval_spec_or_input_fn, tf.estimator.EvalSpec):
-    given = dict(eval_steps=eval_steps, throttle_secs=throttle_secs,
-                 sample_features=sample_features, feature_spec=feature_spec,
-                 exporters=exporters, eval_name=eval_name)
+    given = dict(
+      eval_steps=eval_steps,
+      throttle_secs=throttle_secs,
+      sample_features=sample_features,
+      feature_spec=feature_spec,
+      exporters=exporters,
+      eval_name=eval_name,
+    )
     clashing = sorted(k for k, v in given.items() if v is not None)
     if clashing or eval_hooks:
       raise exceptions.ArgumentError(
-          '%s go into the EvalSpec when one is given, given besides an EvalSpec' % (
-              ', '.join(clashing + (['eval_hooks'] if eval_hooks else []))))
+        '%s go into the EvalSpec when one is given, given besides an EvalSpec'
+        % (', '.join(clashing + (['eval_hooks'] if eval_hooks else [])))
+      )
     return eval_spec_or_input_fn
   if not callable(eval_spec_or_input_fn):
-    validation.fail('eval_spec_or_input_fn', 'a tf.estimator.EvalSpec or an input_fn',
-                    eval_spec_or_input_fn, error=exceptions.ArgumentTypeError)
+    validation.fail(
+      'eval_spec_or_input_fn',
+      'a tf.estimator.EvalSpec or an input_fn',
+      eval_spec_or_input_fn,
+      error=exceptions.ArgumentTypeError,
+    )
   eval_steps = validation.check_optional_positive_int('eval_steps', eval_steps)
   if throttle_secs is None:
     throttle_secs = _default_throttle_secs(config)
@@ -202,24 +265,33 @@ def _eval_spec(estimator, config, eval_spec_or_input_fn, *, eval_steps, throttle
   if eval_name is not None and (not isinstance(eval_name, str) or not eval_name):
     validation.fail('eval_name', 'None or a non-empty string', eval_name)
   _input_checks.check_input_fn(
-      estimator, eval_spec_or_input_fn, tf.estimator.ModeKeys.EVAL, 'eval input_fn',
-      eval_steps)
+    estimator, eval_spec_or_input_fn, tf.estimator.ModeKeys.EVAL, 'eval input_fn', eval_steps
+  )
   all_exporters = list(exporters or [])
   for exporter in all_exporters:
     if not isinstance(exporter, tf.estimator.Exporter):
-      validation.fail('exporters', 'a list of tf.estimator.Exporter', exporter,
-                      error=exceptions.ArgumentTypeError)
+      validation.fail(
+        'exporters', 'a list of tf.estimator.Exporter', exporter, error=exceptions.ArgumentTypeError
+      )
   if sample_features is not None or feature_spec is not None:
     receiver_fn = serving.build_serving_input_receiver_fn(
-        sample_features=sample_features, feature_spec=feature_spec,
-        parse_examples=parse_examples)
+      sample_features=sample_features, feature_spec=feature_spec, parse_examples=parse_examples
+    )
     eval_dir = 'eval' if not eval_name else 'eval_' + eval_name
-    all_exporters.append(tf.estimator.BestExporter(
-        name=BEST_EXPORTER_NAME, serving_input_receiver_fn=receiver_fn,
+    all_exporters.append(
+      tf.estimator.BestExporter(
+        name=BEST_EXPORTER_NAME,
+        serving_input_receiver_fn=receiver_fn,
         event_file_pattern=os.path.join(eval_dir, '*.tfevents.*'),
-        exports_to_keep=exports_to_keep))
+        exports_to_keep=exports_to_keep,
+      )
+    )
   return tf.estimator.EvalSpec(
-      eval_spec_or_input_fn, steps=eval_steps, name=eval_name,
-      hooks=_arguments.validate_hooks(eval_hooks),
-      exporters=all_exporters or None, start_delay_secs=start_delay_secs,
-      throttle_secs=throttle_secs)
+    eval_spec_or_input_fn,
+    steps=eval_steps,
+    name=eval_name,
+    hooks=_arguments.validate_hooks(eval_hooks),
+    exporters=all_exporters or None,
+    start_delay_secs=start_delay_secs,
+    throttle_secs=throttle_secs,
+  )

@@ -25,8 +25,10 @@ def main(argv=None):
   tf_config = json.loads(os.environ['TF_CONFIG'])
   task = tf_config['task']
   name = '%s:%d' % (task['type'], task['index'])
-  print('role %s pid %d cluster %s' % (name, os.getpid(), json.dumps(tf_config['cluster'],
-                                                                    sort_keys=True)))
+  print(
+    'role %s pid %d cluster %s'
+    % (name, os.getpid(), json.dumps(tf_config['cluster'], sort_keys=True))
+  )
   for var in args.echo_env:
     print('env %s=%s' % (var, os.environ.get(var, '<unset>')))
   sys.stdout.flush()

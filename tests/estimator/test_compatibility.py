@@ -167,3 +167,12 @@ def test_check_checkpoint_is_the_comparison_fit_uses(trained):
     ):
       check_checkpoint(str(trained))
     check_checkpoint(str(trained), variables=tf.compat.v1.global_variables()[:1])  # Passes.
+
+
+def test_a_refused_export_leaves_no_export_base_it_made(trained, tmp_path):
+  model_dir = tmp_path / 'm'
+  shutil.copytree(trained, model_dir)
+  export_base = tmp_path / 'new' / 'export'
+  with pytest.raises(exceptions.ModelDirError, match=MESSAGE):
+    _estimator(model_dir, OTHER).export_saved_model(str(export_base), _receiver_fn())
+  assert not export_base.exists()

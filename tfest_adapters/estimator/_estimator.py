@@ -136,19 +136,22 @@ class Estimator(tf.estimator.Estimator):
   ):
     """The Estimator's (under every export method), refusing a checkpoint of another model.
 
-    A refused export leaves nothing under ``export_dir_base`` (TF's ``temp-`` directory is
-    removed).
+    A refused export leaves ``export_dir_base`` as it was (TF's ``temp-`` directory, and the
+    base when TF made it, are removed).
     """
     path = checkpoint_path or self.latest_checkpoint()
     base = os.fsdecode(export_dir_base)
-    before = set(tf.io.gfile.listdir(base)) if tf.io.gfile.isdir(base) else set()
+    existed = tf.io.gfile.isdir(base)
+    before = set(tf.io.gfile.listdir(base)) if existed else set()
     try:
       with self._reading_checkpoint(path):
         return super()._export_all_saved_models(
           export_dir_base, input_receiver_fn_map, assets_extra, as_text, path, strip_default_attrs
         )
     except exceptions.ModelDirError:
-      if tf.io.gfile.isdir(base):
+      if not existed and tf.io.gfile.isdir(base):
+        tf.io.gfile.rmtree(base)  # Made by TF for its temp- directory.
+      elif existed:
         for name in set(tf.io.gfile.listdir(base)) - before:
           if name.startswith('temp-'):
             tf.io.gfile.rmtree(os.path.join(base, name))

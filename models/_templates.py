@@ -107,9 +107,10 @@ def classifier_model_fn(features, labels, mode, params, config=None):
       run; see ``tfest_adapters.models._steps_per_run``). Unknown keys and bad values raise
       before any op is built
       (``classifier_model_fn.check_params(params)`` runs the same check without a graph).
-      The Estimator deep-copies params, which a new-style Keras optimizer refuses: put a
-      name, a legacy Keras or tf.compat.v1 optimizer, or a callable such as
-      ``lambda: tf.keras.optimizers.Adam(0.01)`` there.
+      The Estimator deep-copies params, which a new-style Keras optimizer refuses:
+      ``make_estimator`` converts an optimizer object there with ``make_optimizer_fn``; with
+      ``tf.estimator.Estimator`` put a name, ``make_optimizer_fn(optimizer)`` or a callable
+      such as ``lambda: tf.keras.optimizers.Adam(0.01)`` there.
     config: the Estimator's RunConfig; its ``tf_random_seed`` seeds the graph and Keras.
 
   Returns:

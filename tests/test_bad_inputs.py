@@ -391,6 +391,47 @@ def _(env):
   env.classifier(params=dict(env.params, label_vocabulary=['a', 'b']))
 
 
+@case(
+  'params-not-deep-copyable',
+  'make_estimator(params)',
+  "params['lock'] is a threading.Lock (the Estimator deep-copies params)",
+  'ArgumentError',
+  [
+    "params['lock'] must be a value the Estimator can deep-copy (it copies params), given: ",
+    'copy.deepcopy failed with TypeError',
+    'Put a value that can be copied there',
+  ],
+  'call',
+)
+def _(env):
+  import threading
+
+  env.classifier(params=dict(env.params, lock=threading.Lock()))
+
+
+@case(
+  'spec-without-loss',
+  'fit(estimator)',
+  'a model_fn whose TRAIN spec has no loss',
+  'SpecError',
+  ['TRAIN spec has no loss: return EstimatorSpec(mode, loss=loss, train_op='],
+  'graph',
+)
+def _(env):
+  import tensorflow as tf
+
+  sys.path.insert(0, str(REPO_ROOT / 'tests'))
+  from conftest import boring_model_fn
+
+  def model_fn(features, labels, mode, params):
+    spec = boring_model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    return tf.estimator.EstimatorSpec(mode, predictions=spec.predictions, train_op=spec.train_op)
+
+  env.fit(_tfa().make_estimator(model_fn, params={}, model_dir=env.empty_dir))
+
+
 # ------------------------------------------------------------------ features and labels
 
 
@@ -539,6 +580,69 @@ def _(env):
 )
 def _(env):
   env.fit(env.classifier(params=dict(env.params, hidden_units=[5])))
+
+
+_OTHER_SHAPES = [
+  'holds a checkpoint of another model',
+  'differ: dnn/hiddenlayer_0/kernel: float32 [4, 4] in the checkpoint, float32 [4, 5] in the model',
+  'Nothing was changed',
+]
+
+
+@case(
+  'evaluate-other-model',
+  'estimator.evaluate(input_fn)',
+  'hidden_units [5] on a model_dir trained with [4]',
+  'ModelDirError',
+  _OTHER_SHAPES,
+  'graph',
+)
+def _(env):
+  env.classifier(params=dict(env.params, hidden_units=[5])).evaluate(env.eval_fn())
+
+
+@case(
+  'predict-other-model',
+  'estimator.predict(input_fn)',
+  'hidden_units [5] on a model_dir trained with [4]',
+  'ModelDirError',
+  _OTHER_SHAPES,
+  'graph',
+)
+def _(env):
+  estimator = env.classifier(params=dict(env.params, hidden_units=[5]))
+  list(estimator.predict(_tfa().numpy_input_fn(env.features, shuffle=False)))
+
+
+@case(
+  'export-other-model',
+  'export_saved_model(estimator)',
+  'hidden_units [5] on a model_dir trained with [4]',
+  'ModelDirError',
+  _OTHER_SHAPES,
+  'graph',
+)
+def _(env):
+  _tfa().export_saved_model(
+    env.classifier(params=dict(env.params, hidden_units=[5])),
+    env.export_base,
+    sample_features={k: v[:2] for k, v in env.features.items()},
+  )
+
+
+@case(
+  'predictor-other-model',
+  'Predictor.from_estimator(estimator)',
+  'hidden_units [5] on a model_dir trained with [4]',
+  'ModelDirError',
+  _OTHER_SHAPES,
+  'graph',
+)
+def _(env):
+  _tfa().Predictor.from_estimator(
+    env.classifier(params=dict(env.params, hidden_units=[5])),
+    {k: v[:2] for k, v in env.features.items()},
+  )
 
 
 @case(
@@ -779,6 +883,21 @@ def _(env):
   features = {k: v[:2] for k, v in env.features.items()}
   features['f0'] = np.array(['5.1', '4.9'])
   env.predictor(features)
+
+
+@case(
+  'predictor-array-for-named-inputs',
+  'Predictor(features)',
+  'one array for a model of four named inputs',
+  'ArgumentTypeError',
+  [
+    'features must be a dict of arrays (feature name -> values) or a pandas DataFrame (an '
+    "array only for a model of one input; this one takes 'f0', 'f1', 'f2', 'f3'), given: "
+  ],
+  'call',
+)
+def _(env):
+  env.predictor(np.zeros((2, 4), np.float32))
 
 
 @case(

@@ -3,6 +3,8 @@
 import os
 import re
 
+import numpy as np
+
 from conftest import REPO_ROOT
 
 
@@ -43,3 +45,15 @@ def test_throughput_guide_example_runs(tmp_path, monkeypatch):
   assert namespace['estimator'].get_variable_value('global_step') == 192
   assert namespace['estimator']._keeper.kept_calls == 2
   assert not namespace['estimator']._keeper.has_session
+
+
+def test_estimator_checks_guide_example_runs(tmp_path, monkeypatch, capsys):
+  monkeypatch.chdir(tmp_path)
+  blocks = _python_blocks('docs/estimator_checks.md')
+  assert len(blocks) == 2  # The first is a fragment (params), the second runs.
+  namespace = {}
+  exec(compile(blocks[1], 'docs/estimator_checks.md', 'exec'), namespace)
+  served = capsys.readouterr().out.rstrip()
+  input_fn = namespace['tfa'].numpy_input_fn(namespace['images'][:3], shuffle=False)
+  expected = [p['class_ids'].tolist() for p in namespace['estimator'].predict(input_fn)]
+  assert served.endswith(str(np.array(expected))), served

@@ -644,6 +644,31 @@ def test_model_dir_of_another_program_is_refused(capsys, trained, tmp_path):
   assert _snapshot(foreign) == before
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+  'argv',
+  [['evaluate', '--eval', TEST_CSV], ['predict', '--input', TEST_CSV], ['export']],
+  ids=['evaluate', 'predict', 'export'],
+)
+def test_a_checkpoint_of_another_model_is_refused(capsys, trained, tmp_path, argv):
+  """tfest.json says hidden units 20, the checkpoint holds 10,10: refused, nothing written."""
+  model_dir, _ = trained
+  other = tmp_path / 'other'
+  shutil.copytree(model_dir, other)
+  record = json.loads((other / 'tfest.json').read_text())
+  record['hidden_units'] = [20]
+  (other / 'tfest.json').write_text(json.dumps(record))
+  before, names = _snapshot(other), sorted(os.listdir(other))
+  code, line = _error(capsys, argv[:1] + ['--model-dir', other] + argv[1:])
+  assert code != 0
+  assert 'holds a checkpoint of another model' in line, line
+  assert (
+    'dnn/hiddenlayer_0/kernel: float32 [4, 10] in the checkpoint, float32 [4, 20] in the model'
+  ) in line
+  assert _snapshot(other) == before
+  assert sorted(os.listdir(other)) == names  # No eval/, no export/.
+
+
 def test_steps_per_run_trains_that_many_steps_per_session_run(capsys, tmp_path):
   # The training rows of history.csv are one per session.run: with --steps-per-run 2, 5 steps
   # are 3 runs (2, 2, then 1 to stop exactly at --steps), not 5 runs of one step.

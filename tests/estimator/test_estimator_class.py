@@ -105,3 +105,72 @@ def test_a_model_fn_with_its_own_saver_keeps_tfs_saver_hook(small_data, tmp_path
   estimator = make_estimator(model_fn, {}, model_dir, seed=0)
   estimator.train(boring_input_fn(*small_data), steps=3)
   assert tf.train.latest_checkpoint(str(model_dir)).endswith('model.ckpt-3')
+
+
+# ------------------------------------------------------------------ the model_fn's specs
+
+
+def _broken_in(broken):
+  """boring_model_fn, but the spec of mode ``broken`` misses the field that mode needs."""
+
+  def model_fn(features, labels, mode, params):
+    spec = boring_model_fn(features, labels, mode, params)
+    if mode != broken:
+      return spec
+    if mode == tf.estimator.ModeKeys.PREDICT:  # No predictions.
+      return tf.estimator.EstimatorSpec(mode, loss=tf.constant(0.0))
+    # No loss: TF's EstimatorSpec raises its bare ValueError('Missing loss.').
+    return tf.estimator.EstimatorSpec(mode, predictions=spec.predictions, train_op=spec.train_op)
+
+  return model_fn
+
+
+_NO_LOSS = 'spec has no loss: return EstimatorSpec(mode, loss=loss, '
+_SPEC_ERRORS = [
+  ('train', 'train', 'TRAIN ' + _NO_LOSS + 'train_op=optimizer.minimize(loss, ...))'),
+  ('fit', 'train', 'TRAIN ' + _NO_LOSS + 'train_op=optimizer.minimize(loss, ...))'),
+  ('evaluate', 'eval', 'EVAL ' + _NO_LOSS + 'eval_metric_ops={...})'),
+  ('predict', 'infer', 'PREDICT spec has no predictions: return EstimatorSpec(mode, predictions='),
+  ('export', 'infer', 'PREDICT spec has no predictions: return EstimatorSpec(mode, predictions='),
+]
+
+
+@pytest.mark.parametrize('entry, broken, message', _SPEC_ERRORS, ids=[e[0] for e in _SPEC_ERRORS])
+def test_every_entry_point_raises_the_librarys_spec_error(
+  small_data, tmp_path, entry, broken, message
+):
+  from tfest_adapters import exceptions
+  from tfest_adapters import fit
+  from tfest_adapters import serving
+
+  trained = tmp_path / 'trained'
+  input_fn = boring_input_fn(*small_data)
+  make_estimator(boring_model_fn, {}, trained, seed=0).train(input_fn, steps=2)
+  estimator = make_estimator(_broken_in(broken), {}, trained, seed=0)
+  calls = {
+    'train': lambda: estimator.train(input_fn, steps=1),
+    'fit': lambda: fit(estimator, input_fn, steps=1, progress=False),
+    'evaluate': lambda: estimator.evaluate(boring_input_fn(*small_data, repeat=False)),
+    'predict': lambda: next(estimator.predict(boring_input_fn(small_data[0], None, repeat=False))),
+    'export': lambda: estimator.export_saved_model(
+      str(tmp_path / 'export'),
+      serving.build_serving_input_receiver_fn({k: v[:2] for k, v in small_data[0].items()}),
+    ),
+  }
+  with pytest.raises(exceptions.SpecError) as info:
+    calls[entry]()
+  assert str(info.value).startswith(message), str(info.value)
+  assert tf.train.latest_checkpoint(str(trained)).endswith('model.ckpt-2')
+
+
+def test_a_spec_is_checked_once_per_graph_not_per_step(small_data, tmp_path, monkeypatch):
+  from tfest_adapters.models import _spec_checks
+
+  calls = []
+  check = _spec_checks.check_spec
+  monkeypatch.setattr(
+    _spec_checks, 'check_spec', lambda spec, mode: calls.append(mode) or check(spec, mode)
+  )
+  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0, keep_session=False)
+  estimator.train(boring_input_fn(*small_data), steps=20)
+  assert calls == [tf.estimator.ModeKeys.TRAIN]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -151,6 +152,21 @@ _REFUSED = [
     id='params-type',
   ),
   pytest.param(
+    lambda m: dict(params={'n_classes': 3, 'lock': threading.Lock()}),
+    exceptions.ArgumentError,
+    r"^params\['lock'\] must be a value the Estimator can deep-copy \(it copies params\), "
+    r'given: <unlocked _thread.lock object at 0x\w+> \(lock\). copy.deepcopy failed with '
+    r"TypeError: cannot pickle '_thread.lock' object. Put a value that can be copied there",
+    id='params-value-not-deep-copyable',
+  ),
+  pytest.param(
+    lambda m: dict(params={'optimizer': tf.keras.optimizers.Adam(1e-3)}),
+    exceptions.ArgumentError,
+    r"^params\['optimizer'\] must be a value the Estimator can deep-copy .*"
+    r"Give a name such as 'Adam', or tfest_adapters.models.make_optimizer_fn\(optimizer\)",
+    id='params-optimizer-of-a-custom-model-fn',
+  ),
+  pytest.param(
     lambda m: dict(model_fn='boring'),
     exceptions.ArgumentTypeError,
     'model_fn must be callable',
@@ -280,3 +296,38 @@ def test_model_dir_from_tf_config_is_used(tmp_path, monkeypatch):
     warnings.simplefilter('error')  # No temporary-directory warning.
     est = tfa.make_estimator(boring_model_fn)
   assert est.model_dir == str(tmp_path / 'from_env')
+
+
+_TEMPLATE_PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[8], n_classes=3)
+
+
+def _trained_weights(model_dir, small_data, **optimizer):
+  estimator = tfa.make_estimator(
+    tfa.classifier_model_fn, dict(_TEMPLATE_PARAMS, **optimizer), model_dir, seed=0
+  )
+  estimator.train(boring_input_fn(*small_data), steps=20)
+  return {
+    name: estimator.get_variable_value(name)
+    for name in estimator.get_variable_names()
+    if name.startswith('dnn/')
+  }
+
+
+@pytest.mark.parametrize(
+  'make',
+  [
+    pytest.param(lambda: tf.keras.optimizers.Adam(1e-3), id='keras'),
+    pytest.param(lambda: tf.keras.optimizers.legacy.Adam(1e-3), id='legacy-keras'),
+  ],
+)
+def test_a_templates_keras_optimizer_object_trains_as_its_name(tmp_path, small_data, make):
+  """params['optimizer'] = tf.keras.optimizers.Adam(1e-3) is what a Keras user writes."""
+  params = dict(_TEMPLATE_PARAMS, optimizer=make())
+  estimator = tfa.make_estimator(tfa.classifier_model_fn, params, tmp_path / 'probe', seed=0)
+  assert 'legacy.Adam' in estimator.params['optimizer'].description
+  assert type(params['optimizer']) is type(make())  # The caller's dict is left as it was.
+  by_object = _trained_weights(tmp_path / 'object', small_data, optimizer=make())
+  by_name = _trained_weights(tmp_path / 'name', small_data, optimizer='Adam', learning_rate=1e-3)
+  assert sorted(by_object) == sorted(by_name) and len(by_name) == 4
+  for name, value in by_name.items():
+    np.testing.assert_array_equal(by_object[name], value, err_msg=name)

@@ -123,13 +123,29 @@ def _no_step_model_fn(features, labels, mode, params):
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
-def test_global_step_not_advancing_fails_fast(tmp_path):
-  est = tfa.make_estimator(_no_step_model_fn, model_dir=tmp_path)
-  with pytest.raises(
-    exceptions.TrainingError,
-    match=r'The global step did not advance in 10 training steps \(it stayed '
-    r'at 0\).*Pass global_step=tf.compat.v1.train.get_global_step\(\)',
-  ):
+@pytest.mark.parametrize(
+  'make, error, match',
+  [
+    # make_estimator's Estimator checks the spec: refused when the graph is built.
+    (
+      tfa.make_estimator,
+      exceptions.SpecError,
+      r'TRAIN spec train_op does not increment the global step, so train\(steps=N\) would '
+      r'never stop',
+    ),
+    # TF's own Estimator: fit's step recorder stops it after 10 steps.
+    (
+      lambda model_fn, model_dir: tf.estimator.Estimator(model_fn, str(model_dir)),
+      exceptions.TrainingError,
+      r'The global step did not advance in 10 training steps \(it stayed '
+      r'at 0\).*Pass global_step=tf.compat.v1.train.get_global_step\(\)',
+    ),
+  ],
+  ids=['make_estimator', 'tf_estimator'],
+)
+def test_global_step_not_advancing_fails_fast(tmp_path, make, error, match):
+  est = make(_no_step_model_fn, model_dir=tmp_path)
+  with pytest.raises(error, match=match):
     tfa.fit(est, TRAIN, max_steps=5, progress=False)
   # Nothing saved: fit does not write TF's untrained ckpt-0 when the session starts, and
   # nothing after the failure.

@@ -1,9 +1,10 @@
 """The Estimator: make_estimator, run config and placement, the kept session and its saver.
 
-Layer 3 (see docs/architecture.md): imports only ``tfest_adapters._core``, ``exceptions``
-and ``keys``; ``training``, ``serving``, ``cluster`` and ``cli`` build on it.
+Layer 4 (see docs/architecture.md): imports ``tfest_adapters._core``, ``exceptions``, ``keys``
+and ``models``' public names (its spec checks); ``training`` and ``cli`` build on it.
 """
 
+from tfest_adapters.estimator._compatibility import check_checkpoint
 from tfest_adapters.estimator._estimator import Estimator
 from tfest_adapters.estimator._make import make_estimator
 from tfest_adapters.estimator._make import seeded_model_fn
@@ -16,6 +17,7 @@ from tfest_adapters.estimator._saver import saver_hooks
 __all__ = [
   'Estimator',
   'build_run_config',
+  'check_checkpoint',
   'make_estimator',
   'seeded_model_fn',
   'in_cluster',

@@ -1,18 +1,28 @@
 """The Estimator that make_estimator returns: ``tf.estimator.Estimator``, trained as fit trains.
 
-Three private members of the pinned ``tensorflow-estimator==2.15.0`` are overridden (the first
-two as ``TPUEstimator`` overrides them); everything else is the Estimator's own, and the
-tests of this module pin the behaviour of the three.
+Three private members of the pinned ``tensorflow-estimator==2.15.0`` are overridden for
+training (the first two as ``TPUEstimator`` overrides them); ``evaluate``, ``predict`` and
+``_export_all_saved_models`` (which TF lets subclasses override) are TF's, after refusing a
+checkpoint of another model. Every spec the model_fn returns is checked (``models``).
 """
 
-import tensorflow as tf
+import contextlib
+import os
+import threading
 
+import tensorflow as tf
+from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
+
+from tfest_adapters import exceptions
+from tfest_adapters import models
+from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import stop_hook
+from tfest_adapters.estimator import _compatibility
 from tfest_adapters.estimator import _kept_session
 from tfest_adapters.estimator import _saver
 
 # The overrides allowed: TF's own list (estimator.py, _assert_members_are_not_overridden),
-# the three of the module doc, and the check itself.
+# the three of the module doc, the check itself, and the two readers of a checkpoint.
 _ALLOWED_OVERRIDES = frozenset(
   [
     'model_fn',
@@ -29,6 +39,8 @@ _ALLOWED_OVERRIDES = frozenset(
     '_train_with_estimator_spec',
     '_train_model_default',
     '_assert_members_are_not_overridden',
+    'evaluate',
+    'predict',
   ]
 )
 
@@ -62,8 +74,10 @@ class Estimator(tf.estimator.Estimator):
           '{} does override {}'.format(cls, overridden)
         )
 
-  def __init__(self, *args, keep_session=True, **kwargs):
-    super().__init__(*args, **kwargs)
+  def __init__(self, model_fn, *args, keep_session=True, **kwargs):
+    # The checkpoint the current call of this thread reads: (model_dir, path) or None.
+    self._reading = threading.local()
+    super().__init__(checked_model_fn(model_fn, self._reading), *args, **kwargs)
     # Stands for this Estimator's graphs in SafeCheckpointSaverHook (fit uses it too).
     self.graph_token = object()
     self._keeper = _kept_session.Keeper(keep_session)
@@ -75,6 +89,73 @@ class Estimator(tf.estimator.Estimator):
     when the Estimator is garbage-collected, and at exit.
     """
     self._keeper.close()
+
+  @contextlib.contextmanager
+  def _reading_checkpoint(self, path):
+    """While open, the model_fn's graphs are compared with checkpoint ``path`` (None: none)."""
+    previous = getattr(self._reading, 'checkpoint', None)
+    self._reading.checkpoint = (self._model_dir, path) if path else None
+    try:
+      yield
+    finally:
+      self._reading.checkpoint = previous
+
+  def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None, name=None):
+    """The Estimator's, refusing a checkpoint of another model before anything is written.
+
+    Raises:
+      ModelDirError: the checkpoint (``checkpoint_path``, default the latest) lacks variables
+        of this model or holds them with another shape; raised while the graph is built,
+        before the session and before the ``eval`` directory.
+    """
+    path = checkpoint_path or self.latest_checkpoint()
+    with self._reading_checkpoint(path):
+      return super().evaluate(input_fn, steps, hooks, path, name)
+
+  def predict(
+    self, input_fn, predict_keys=None, hooks=None, checkpoint_path=None, yield_single_examples=True
+  ):
+    """The Estimator's, refusing a checkpoint of another model (see ``evaluate``)."""
+    path = checkpoint_path or self.latest_checkpoint()
+    results = super().predict(input_fn, predict_keys, hooks, path, yield_single_examples)
+    with self._reading_checkpoint(path):  # The first result builds the graph.
+      first = next(results, _END)
+    if first is _END:
+      return
+    yield first
+    yield from results
+
+  def _export_all_saved_models(
+    self,
+    export_dir_base,
+    input_receiver_fn_map,
+    assets_extra=None,
+    as_text=False,
+    checkpoint_path=None,
+    strip_default_attrs=True,
+  ):
+    """The Estimator's (under every export method), refusing a checkpoint of another model.
+
+    A refused export leaves ``export_dir_base`` as it was (TF's ``temp-`` directory, and the
+    base when TF made it, are removed).
+    """
+    path = checkpoint_path or self.latest_checkpoint()
+    base = os.fsdecode(export_dir_base)
+    existed = tf.io.gfile.isdir(base)
+    before = set(tf.io.gfile.listdir(base)) if existed else set()
+    try:
+      with self._reading_checkpoint(path):
+        return super()._export_all_saved_models(
+          export_dir_base, input_receiver_fn_map, assets_extra, as_text, path, strip_default_attrs
+        )
+    except exceptions.ModelDirError:
+      if not existed and tf.io.gfile.isdir(base):
+        tf.io.gfile.rmtree(base)  # Made by TF for its temp- directory.
+      elif existed:
+        for name in set(tf.io.gfile.listdir(base)) - before:
+          if name.startswith('temp-'):
+            tf.io.gfile.rmtree(os.path.join(base, name))
+      raise
 
   def _train_model_default(self, input_fn, hooks, saving_listeners):
     """The Estimator's, keeping the graph and session for the next call when it can."""
@@ -122,3 +203,47 @@ class Estimator(tf.estimator.Estimator):
     return super()._train_with_estimator_spec(
       estimator_spec, worker_hooks, hooks, global_step_tensor, saving_listeners
     )
+
+
+_END = object()
+
+
+def checked_model_fn(model_fn, reading):
+  """Wraps ``model_fn``: its specs checked, its graph compared with the checkpoint read.
+
+  Args:
+    model_fn: the model_fn given to the Estimator.
+    reading: an object whose ``checkpoint`` attribute, when set, is ``(model_dir, path)`` of
+      the checkpoint the current call will restore into the graph.
+
+  Returns:
+    ``model_fn(features, labels, mode, params, config)`` returning ``model_fn``'s spec, once
+    per graph: checked by ``models.mode_checked`` (so each mode raises the library's
+    ``SpecError``, not TF's ``ValueError: Missing loss.``), and, while ``reading`` names a
+    checkpoint, after checking with ``check_checkpoint`` that the graph's variables are its.
+  """
+  if not getattr(model_fn, 'mode_checked', False):
+    model_fn = models.mode_checked(model_fn)
+  args = set(function_utils.fn_args(model_fn))
+
+  def model_fn_checked(features, labels, mode, params, config):
+    spec = model_fn_call.call_model_fn(
+      model_fn,
+      args,
+      features,
+      labels,
+      mode,
+      params,
+      config,
+      # The Estimator's own message (estimator.py, _call_model_fn).
+      lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'),
+    )
+    checkpoint = getattr(reading, 'checkpoint', None)
+    if checkpoint is not None and spec.scaffold.saver is None:
+      _compatibility.check_checkpoint(*checkpoint)
+    return spec
+
+  model_fn_checked.__name__ = getattr(model_fn, '__name__', 'model_fn')
+  model_fn_checked.__qualname__ = getattr(model_fn, '__qualname__', 'model_fn')
+  model_fn_checked.__doc__ = getattr(model_fn, '__doc__', None)
+  return model_fn_checked

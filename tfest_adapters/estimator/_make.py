@@ -12,6 +12,7 @@ import random
 import numpy as np
 
 from tfest_adapters import exceptions
+from tfest_adapters import models
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import seeding
 from tfest_adapters._core import validation
@@ -20,6 +21,8 @@ from tfest_adapters.estimator import _placement
 from tfest_adapters.estimator import _run_config
 
 _VALID_MODEL_FN_ARGS = model_fn_call.VALID_ARGS
+# The templates' optimizer param (models/_params.py).
+_OPTIMIZER_KEY = 'optimizer'
 
 
 def make_estimator(
@@ -48,6 +51,9 @@ def make_estimator(
       the Estimator. It is called once per graph the Estimator builds (train, eval, predict,
       export); with a seed, the graph and Keras are seeded just before each call.
     params: dict of hyperparameters handed to ``model_fn`` as ``params`` (deep-copied), or None.
+      For a template (``classifier_model_fn``, ``regressor_model_fn``), an optimizer object
+      under ``'optimizer'`` (``tf.keras.optimizers.Adam(1e-3)``, legacy Keras, tf.compat.v1) is
+      converted by ``models.make_optimizer_fn``, which the Estimator can deep-copy.
     model_dir: where checkpoints and event files go. None with no ``config.model_dir`` trains
       into a new temporary directory, with a warning (it is lost when you lose its name).
     config: a ``tf.estimator.RunConfig`` to start from, or None. ``run_config_options``
@@ -90,7 +96,7 @@ def make_estimator(
       a template included: its ``check_params``); raised before any graph.
   """
   validation.check_callable('model_fn', model_fn)
-  params = _validate_params(params)
+  params = _validate_params(params, model_fn)
   _validate_model_fn_args(model_fn, params)
   _validate_template_params(model_fn, params)
   if seed is not None:
@@ -153,23 +159,52 @@ def _describe_fn(fn):
   return name or repr(fn)
 
 
-def _validate_params(params):
+def _is_template(model_fn):
+  """True for a model_fn that checks its params itself (the templates: ``check_params``)."""
+  return callable(getattr(model_fn, 'check_params', None))
+
+
+def _is_optimizer_object(value):
+  """An optimizer given as an object (not a name, a callable or None)."""
+  return value is not None and not isinstance(value, str) and not callable(value)
+
+
+def _validate_params(params, model_fn):
+  """params, checked; a template's optimizer object converted so that it can be deep-copied."""
   if params is None:
     return None
   if not isinstance(params, dict):
     validation.fail(
       'params', 'a dict of hyperparameters or None', params, error=exceptions.ArgumentTypeError
     )
-  try:
-    copy.deepcopy(params)
-  except Exception as e:
-    validation.fail(
-      'params',
-      'a dict the Estimator can deep-copy',
-      params,
-      'deepcopy failed with %s: %s' % (type(e).__name__, e),
-    )
+  optimizer = params.get(_OPTIMIZER_KEY)
+  if _is_template(model_fn) and _is_optimizer_object(optimizer):
+    # As the template would (models/_params.py), but now: Keras optimizers refuse deepcopy.
+    params = dict(params)
+    params[_OPTIMIZER_KEY] = models.make_optimizer_fn(optimizer, name='params[%r]' % _OPTIMIZER_KEY)
+  for key, value in params.items():
+    _validate_param_copies(key, value, is_optimizer=key == _OPTIMIZER_KEY)
   return params
+
+
+def _validate_param_copies(key, value, is_optimizer):
+  """The Estimator deep-copies params: a value that cannot be copied is named with the fix."""
+  try:
+    copy.deepcopy(value)
+  except Exception as e:
+    fix = (
+      'Give a name such as %r, or tfest_adapters.models.make_optimizer_fn(optimizer), which '
+      'can be copied' % models.OPTIMIZER_NAMES[1]
+      if is_optimizer
+      else 'Put a value that can be copied there (a number, a string, a list, a callable '
+      'making the object), or build the object inside the model_fn'
+    )
+    validation.fail(
+      'params[%r]' % (key,),
+      'a value the Estimator can deep-copy (it copies params)',
+      value,
+      'copy.deepcopy failed with %s: %s. %s' % (type(e).__name__, e, fix),
+    )
 
 
 def _validate_model_fn_args(model_fn, params):

@@ -46,10 +46,14 @@ def _estimator_checkpoint(estimator, checkpoint_path):
 
 
 def _predict_input_fn(arrays):
+  """One batch of ``arrays``: a dict of arrays, or one array (a model fed one tensor)."""
+  features = arrays if isinstance(arrays, np.ndarray) else dict(arrays)
+  rows = len(arrays if isinstance(arrays, np.ndarray) else next(iter(arrays.values())))
+
   def input_fn():
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices(dict(arrays)).batch(len(next(iter(arrays.values()))))
+    return tf.data.Dataset.from_tensor_slices(features).batch(rows)
 
   return input_fn
 
@@ -131,11 +135,8 @@ def export_and_load(
   checkpoint_path = _estimator_checkpoint(estimator, checkpoint_path)
   arrays = None
   if sample_features is not None:
-    arrays = _receivers.features_to_arrays(sample_features, 'sample_features')
-  path = estimator.export_saved_model(
-    os.fspath(export_dir_base), receiver_fn, checkpoint_path=checkpoint_path
-  )
-  path = path.decode() if isinstance(path, bytes) else path
+    arrays = _receivers.sample_to_arrays(sample_features, 'sample_features')
+  path = _export(estimator, os.fspath(export_dir_base), receiver_fn, checkpoint_path, arrays)
   try:
     loaded = load(path)
   except Exception as e:
@@ -146,6 +147,32 @@ def export_and_load(
     parsed = parse_examples or feature_spec is not None
     _check_export(estimator, loaded, path, arrays, checkpoint_path, parsed)
   return path, loaded
+
+
+def _export(estimator, export_dir_base, receiver_fn, checkpoint_path, arrays):
+  """``Estimator.export_saved_model``; a model_fn failing on one array is told to take a dict."""
+  import tensorflow as tf
+
+  existed = tf.io.gfile.exists(export_dir_base)
+  try:
+    path = estimator.export_saved_model(
+      export_dir_base, receiver_fn, checkpoint_path=checkpoint_path
+    )
+  except (TypeError, KeyError, ValueError, AttributeError) as err:
+    if not isinstance(arrays, np.ndarray) or isinstance(err, exceptions.TfestError):
+      raise
+    if not existed and tf.io.gfile.exists(export_dir_base):
+      tf.io.gfile.rmtree(export_dir_base)  # TF's temp- directory of the failed export.
+    raise exceptions.ArgumentTypeError(
+      validation.message(
+        'sample_features',
+        'a dict of arrays (feature name -> values) or a pandas DataFrame for this model',
+        arrays,
+        'Its model_fn failed on one array (%s: %s): give sample_features as its input_fn '
+        'gives features' % (type(err).__name__, err),
+      )
+    ) from err
+  return path.decode() if isinstance(path, bytes) else path
 
 
 def _check_export(estimator, loaded, path, arrays, checkpoint_path, parsed):
@@ -196,9 +223,10 @@ def export_saved_model(
   Args:
     estimator: a trained ``tf.estimator.Estimator``.
     export_dir_base: directory under which a timestamped export directory is created.
-    sample_features: a batch of features (dict of arrays or DataFrame, at least one row), as
-      the input_fn gives them to the model: the raw receiver takes these dtypes and row shapes
-      (batch dimension free), and the export is checked on them.
+    sample_features: a batch of features (dict of arrays, DataFrame, or one array for a model
+      fed one tensor; at least one row), as the input_fn gives them to the model: the raw
+      receiver takes these dtypes and row shapes (batch dimension free), and the export is
+      checked on them.
     feature_spec: a ``tf.io.parse_example`` spec, for a receiver of serialized
       ``tf.train.Example`` (key ``'examples'``). Without sample_features nothing can be
       compared: the export is only loaded back.

@@ -25,7 +25,8 @@ class Predictor(_session.SavedModelSession):
 
   ``predict(features)`` (also ``predictor(features)``) takes a dict of arrays/lists (or a
   DataFrame) holding every input key of the signature (extra keys are ignored; a single
-  example may drop the batch dimension) and returns a dict of numpy arrays per output key,
+  example may drop the batch dimension), or one array for a model of one input (a model fed
+  one array, exported from an array sample), and returns a dict of numpy arrays per output key,
   batch first, equal to ``Estimator.predict(..., yield_single_examples=False)``. A signature
   that parses serialized ``tf.train.Example`` also takes the raw features, and serializes them.
 

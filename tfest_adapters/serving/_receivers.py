@@ -1,8 +1,9 @@
 """Serving receivers: the serving_input_receiver_fn of a sample or a tf.Example spec.
 
-A receiver of raw tensors takes the dict of arrays the model's input_fn gives (dtypes and row
-shapes of a sample, the batch dimension free); a parsing receiver takes serialized
-``tf.train.Example`` under :data:`EXAMPLES_KEY`, as TF Serving's classify/regress APIs do.
+A receiver of raw tensors takes what the model's input_fn gives, a dict of arrays or one array
+(dtypes and row shapes of a sample, the batch dimension free; one array is served under
+:data:`ARRAY_KEY`); a parsing receiver takes serialized ``tf.train.Example`` under
+:data:`EXAMPLES_KEY`, as TF Serving's classify/regress APIs do.
 """
 
 import re
@@ -14,6 +15,9 @@ from tfest_adapters._core import validation
 
 # The receiver key of serialized tf.train.Example (as build_parsing_serving_input_receiver_fn).
 EXAMPLES_KEY = 'examples'
+# The signature input of a model fed one array: TF's name for a receiver's single tensor
+# (export_utils.SINGLE_RECEIVER_DEFAULT_NAME).
+ARRAY_KEY = 'input'
 
 
 # ------------------------------------------------------------------------ feature arrays
@@ -29,6 +33,18 @@ def _string_array(array, name):
         name, 'numbers, bools or strings', array, 'It holds %s' % type(value).__name__
       )
   return array
+
+
+def is_array(features):
+  """True for features given as one array or list (a model fed one tensor), not by name."""
+  return isinstance(features, (np.ndarray, list))
+
+
+def sample_to_arrays(features, name='features'):
+  """:func:`features_to_arrays` of a dict or DataFrame; one numpy array of an array or list."""
+  if is_array(features):
+    return features_to_arrays({ARRAY_KEY: features}, name)[ARRAY_KEY]
+  return features_to_arrays(features, name)
 
 
 def features_to_arrays(features, name='features', keys=None):
@@ -176,16 +192,19 @@ def build_serving_input_receiver_fn(sample_features=None, feature_spec=None, par
     estimator.export_saved_model('export', receiver_fn)
 
   Args:
-    sample_features: a batch of features (dict of arrays or DataFrame) as the model's
-      input_fn yields them: dtypes and row shapes are taken from it.
+    sample_features: a batch of features (dict of arrays, DataFrame, or one array for a model
+      fed one tensor) as the model's input_fn yields them: dtypes and row shapes are taken
+      from it.
     feature_spec: a ``tf.io.parse_example`` spec; the receiver parses serialized Examples.
     parse_examples: with ``sample_features``, parse serialized Examples instead of taking raw
       tensors.
 
   Returns:
     ``serving_input_receiver_fn()`` taking no argument and returning a
-    ``tf.estimator.export.ServingInputReceiver``: raw placeholders keyed by feature name, or
-    one string placeholder ``'examples'`` of serialized ``tf.train.Example``.
+    ``tf.estimator.export.ServingInputReceiver``: raw placeholders keyed by feature name, one
+    placeholder ``'input'`` handed to the model_fn as its features (a
+    ``TensorServingInputReceiver``, for one array), or one string placeholder ``'examples'``
+    of serialized ``tf.train.Example``.
   """
   import tensorflow as tf
 
@@ -199,9 +218,10 @@ def build_serving_input_receiver_fn(sample_features=None, feature_spec=None, par
     spec = dict(_validate_feature_spec(feature_spec))
     casts = {}
   else:
-    arrays = _check_sample(
-      features_to_arrays(sample_features, 'sample_features'), 'sample_features'
-    )
+    sample = sample_to_arrays(sample_features, 'sample_features')
+    if isinstance(sample, np.ndarray):
+      return _array_receiver_fn(sample, parse_examples)
+    arrays = _check_sample(sample, 'sample_features')
     if not parse_examples:
       dtypes = {k: _tf_dtype(a) for k, a in arrays.items()}
       shapes = {k: [None] + list(a.shape[1:]) for k, a in arrays.items()}
@@ -226,6 +246,26 @@ def build_serving_input_receiver_fn(sample_features=None, feature_spec=None, par
     return tf.estimator.export.ServingInputReceiver(features, {EXAMPLES_KEY: serialized})
 
   return parsing_receiver_fn
+
+
+def _array_receiver_fn(array, parse_examples):
+  """The raw receiver of a model fed one array: one placeholder, the features themselves."""
+  import tensorflow as tf
+
+  _check_sample({ARRAY_KEY: array}, 'sample_features')
+  if parse_examples:
+    raise exceptions.ArgumentError(
+      'parse_examples needs named features (a tf.train.Example holds features by name), given '
+      'sample_features as one array of shape %s: leave parse_examples False to serve the '
+      'array itself' % (array.shape,)
+    )
+  dtype, shape = _tf_dtype(array), [None] + list(array.shape[1:])
+
+  def array_receiver_fn():
+    tensor = tf.compat.v1.placeholder(dtype, shape, name=ARRAY_KEY)
+    return tf.estimator.export.TensorServingInputReceiver(tensor, {ARRAY_KEY: tensor})
+
+  return array_receiver_fn
 
 
 def serialize_examples(arrays, spec):

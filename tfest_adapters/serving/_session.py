@@ -209,12 +209,20 @@ class SavedModelSession:
     return {i.key: (i.tf_dtype.name, i.shape) for i in self._inputs}
 
   def _feeds(self, features):
+    if _receivers.is_array(features) and len(self._inputs) == 1 and self._parse_spec is None:
+      features = {self._inputs[0].key: features}  # A model of one input, fed one array.
     columns = getattr(features, 'columns', None)
     is_frame = columns is not None and hasattr(features, 'iloc')
     if not is_frame and not isinstance(features, dict) and not hasattr(features, 'keys'):
       validation.fail(
         'features',
-        'a dict of arrays (feature name -> values) or a pandas DataFrame',
+        'a dict of arrays (feature name -> values) or a pandas DataFrame%s'
+        % (
+          ' (an array only for a model of one input; this one takes %s)'
+          % ', '.join(map(repr, self.input_keys))
+          if _receivers.is_array(features)
+          else ''
+        ),
         features,
         error=exceptions.ArgumentTypeError,
       )
@@ -264,7 +272,8 @@ class SavedModelSession:
     """Predicts a batch.
 
     Args:
-      features: dict key -> array/list (or a pandas DataFrame) with every input key.
+      features: dict key -> array/list (or a pandas DataFrame) with every input key; or one
+        array/list for a signature of one input.
       batch_size: feed at most this many rows per session call (None: all at once).
 
     Returns:

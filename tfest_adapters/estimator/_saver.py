@@ -107,7 +107,7 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     meta_graph_def = meta_graph.create_meta_graph_def(
       graph_def=graph_def, saver_def=saver.saver_def if saver else None
     )
-    self._summary_writer.add_graph(None, graph_def=graph_def)
+    self._summary_writer.add_graph(graph)  # As TF's hook: a GraphDef logs a deprecation.
     self._summary_writer.add_meta_graph(meta_graph_def)
     _GRAPHS_WRITTEN[key] = written
 

@@ -89,6 +89,7 @@ def _notice(module, name='Foo.__init__'):
     (_notice('tensorflow.python.feature_column.feature_column_v2', 'numeric_column'), True),
     (_notice('tensorflow.python.saved_model.model_utils.export_output'), True),
     (_notice('tensorflow.python.ops.init_ops', 'calling Constant.__init__'), True),
+    (_notice('tensorflow.python.checkpoint.checkpoint_management', 'remove_checkpoint'), True),
     (_notice('tensorflow.python.ops.math_ops', 'to_float'), False),
     (_notice('keras.src.engine.training'), False),
     ('Training with estimator made no steps (from tensorflow_estimator.x)', False),

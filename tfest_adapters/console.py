@@ -31,6 +31,7 @@ _DEPRECATION = re.compile(r'\(from ([\w.]+)\).*\bdeprecated\b.*\nInstructions fo
 _CHOSEN_API = (
   'tensorflow_estimator.',
   'tensorflow.python.training.',
+  'tensorflow.python.checkpoint.checkpoint_management',  # The v1 Saver's checkpoint files.
   'tensorflow.python.feature_column.',
   'tensorflow.python.saved_model.model_utils.',
   'tensorflow.python.ops.init_ops',

@@ -88,6 +88,7 @@ def _notice(module, name='Foo.__init__'):
     (_notice('tensorflow.python.training.basic_session_run_hooks', 'StopAtStepHook'), True),
     (_notice('tensorflow.python.feature_column.feature_column_v2', 'numeric_column'), True),
     (_notice('tensorflow.python.saved_model.model_utils.export_output'), True),
+    (_notice('tensorflow.python.saved_model.loader_impl', 'load'), True),
     (_notice('tensorflow.python.ops.init_ops', 'calling Constant.__init__'), True),
     (_notice('tensorflow.python.checkpoint.checkpoint_management', 'remove_checkpoint'), True),
     (_notice('tensorflow.python.ops.math_ops', 'to_float'), False),
@@ -115,3 +116,21 @@ def test_filter_stderr_drops_only_the_noise_lines(capfd):
 
   assert console.filter_stderr(write, re.compile('^noise:')) == 7
   assert capfd.readouterr().err == 'keep me\n'
+
+
+def test_a_jobs_console_may_ask_for_fewer_cpp_lines_before_the_import():
+  code = (
+    'import os, sys; from tfest_adapters import console; '
+    'print(os.environ["TF_CPP_MIN_LOG_LEVEL"], console.set_cpp_log_level(3), '
+    'os.environ["TF_CPP_MIN_LOG_LEVEL"]); import tensorflow; '
+    'print(console.set_cpp_log_level(0), os.environ["TF_CPP_MIN_LOG_LEVEL"])'
+  )
+  environ = {
+    k: v for k, v in os.environ.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'TFEST_VERBOSE')
+  }
+  for given, expected in ((None, '1 True 3\nFalse 3'), ('2', '2 True 2\nFalse 2')):
+    env = dict(environ, TF_CPP_MIN_LOG_LEVEL=given) if given else environ
+    proc = subprocess.run(
+      [sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.stdout.strip() == expected, proc.stderr

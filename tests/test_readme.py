@@ -69,12 +69,16 @@ def _run_with_a_terminal(code, cwd):
   return stdout.splitlines(), stderr_lines
 
 
-def test_readme_first_example_prints_only_its_output(tmp_path):
+def test_readme_examples_print_only_their_output(tmp_path):
+  """The two blocks, as one script: two progress bars, the results, and nothing of TF."""
   os.symlink(REPO_ROOT / 'data', tmp_path / 'data')
-  stdout, stderr = _run_with_a_terminal(_python_blocks()[0], tmp_path)
-  # The progress bar (one line, redrawn in place), then the results; nothing of TensorFlow.
-  assert len(stderr) == 1, stderr
+  blocks = _python_blocks()
+  stdout, stderr = _run_with_a_terminal(blocks[0] + blocks[1], tmp_path)
+  # A progress bar per fit (one line each, redrawn in place).
+  assert len(stderr) == 2, stderr
   assert re.match(r'train: 100%.*1000/1000 .*loss=', stderr[0]), stderr
+  assert re.match(r'train: 100%.*2000/2000 .*loss=.*eval_accuracy=', stderr[1]), stderr
+  # The first block's results; the second prints nothing.
   assert stdout[0] == 'accuracy 0.933, average loss 0.087', stdout  # As README.md says.
   assert len(stdout) == 4, stdout
   for line in stdout[1:]:

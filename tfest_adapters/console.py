@@ -26,14 +26,15 @@ _IMPORT_NOISE = re.compile(
 
 # TF's `deprecation` module writes "... X (from <module>) is deprecated ... Instructions for
 # updating: ...". Hidden only when <module> is of the API a tfest_adapters user chose:
-# tf.estimator, compat.v1 training (hooks, sessions, v1 initializers) and feature columns.
+# tf.estimator, compat.v1 training (hooks, sessions, the v1 Saver, v1 initializers), the v1
+# SavedModel of its exports, and feature columns.
 _DEPRECATION = re.compile(r'\(from ([\w.]+)\).*\bdeprecated\b.*\nInstructions for updating:', re.S)
 _CHOSEN_API = (
   'tensorflow_estimator.',
   'tensorflow.python.training.',
   'tensorflow.python.checkpoint.checkpoint_management',  # The v1 Saver's checkpoint files.
   'tensorflow.python.feature_column.',
-  'tensorflow.python.saved_model.model_utils.',
+  'tensorflow.python.saved_model.',  # The v1 SavedModel of the Estimator's exports.
   'tensorflow.python.ops.init_ops',
 )
 
@@ -154,6 +155,20 @@ def quiet_by_default():
   logger = logging.getLogger('tensorflow')
   if _FILTER not in logger.filters:
     logger.addFilter(_FILTER)
+
+
+def set_cpp_log_level(level):
+  """Sets TF_CPP_MIN_LOG_LEVEL for TensorFlow's first import, unless the user has set it.
+
+  For a job's console (the ``tfest`` command, the demo) that wants fewer C++ lines than a
+  library's default. Returns False (and does nothing) once TensorFlow is imported.
+  """
+  if 'tensorflow' in sys.modules:
+    return False
+  if _CPP_LEVEL_ENV not in os.environ or _state['cpp_level_set']:
+    os.environ[_CPP_LEVEL_ENV] = str(level)
+    _state['cpp_level_set'] = True
+  return True
 
 
 def verbose_logging():

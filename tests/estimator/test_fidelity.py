@@ -68,7 +68,11 @@ def test_checkpoints_and_steps_are_tfs(model, small_data, boring_model_fn, tmp_p
     (20, ['model.ckpt-8', 'model.ckpt-10', 'model.ckpt-13', 'model.ckpt-17', 'model.ckpt-20']),
   ]
   assert 'model.ckpt-0.index' in expected[0][3] and 'graph.pbtxt' in expected[0][3]
-  # The same weights.
+  if model == 'plain_model_fn':
+    # Its v1 layer draws its initial weights from Keras' global generator, which TF's
+    # Estimator does not seed (they depend on what the process did before); make_estimator's
+    # seed does (docs/fidelity.md). The templates seed it themselves: the same weights.
+    return
   for name in tfs.get_variable_names():
     np.testing.assert_array_equal(ours.get_variable_value(name), tfs.get_variable_value(name))
 

@@ -40,6 +40,7 @@ CLASSIFIER_KEYS = collections.OrderedDict(
   + [
     ('n_classes', 'number of classes, >= 2 (required unless label_vocabulary)'),
     ('label_vocabulary', 'class names, when labels are strings'),
+    ('auc_num_thresholds', "thresholds of the binary auc metrics, default 200 (TF's)"),
   ]
 )
 REGRESSOR_KEYS = collections.OrderedDict(
@@ -63,6 +64,7 @@ DNNParams = collections.namedtuple(
     'label_vocabulary',
     'label_dimension',
     'steps_per_run',
+    'auc_num_thresholds',
   ],
 )
 
@@ -181,6 +183,20 @@ def _validate_n_classes_and_vocabulary(params):
   return n_classes, vocabulary
 
 
+def _validate_auc_num_thresholds(params, n_classes):
+  value = _heads.check_auc_num_thresholds(
+    _name('auc_num_thresholds'), params.get('auc_num_thresholds')
+  )
+  if value is not None and n_classes != 2:
+    validation.fail(
+      _name('auc_num_thresholds'),
+      'None with n_classes=%d' % n_classes,
+      value,
+      'only a binary classifier (n_classes=2) reports auc',
+    )
+  return value
+
+
 def _validate_label_dimension(params):
   return validation.check_positive_int(_name('label_dimension'), params.get('label_dimension', 1))
 
@@ -203,7 +219,13 @@ def classifier_params(params):
   """Checks classifier_model_fn's params; returns them as a normalised :class:`DNNParams`."""
   values, params = _common(params, CLASSIFIER_KEYS, 'classifier_model_fn')
   n_classes, vocabulary = _validate_n_classes_and_vocabulary(params)
-  return DNNParams(n_classes=n_classes, label_vocabulary=vocabulary, label_dimension=None, **values)
+  return DNNParams(
+    n_classes=n_classes,
+    label_vocabulary=vocabulary,
+    label_dimension=None,
+    auc_num_thresholds=_validate_auc_num_thresholds(params, n_classes),
+    **values,
+  )
 
 
 def regressor_params(params):
@@ -213,5 +235,6 @@ def regressor_params(params):
     n_classes=None,
     label_vocabulary=None,
     label_dimension=_validate_label_dimension(params),
+    auc_num_thresholds=None,
     **values,
   )

@@ -11,6 +11,7 @@ from tfest_adapters._core import groups
 from tfest_adapters._core import seeding
 from tfest_adapters._core import validation
 from tfest_adapters.models import _head_spec
+from tfest_adapters.models import _heads
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _params
@@ -71,9 +72,7 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
 
 def _classifier_head(p):
   if p.n_classes == 2:
-    return tf.estimator.BinaryClassHead(
-      weight_column=p.weight_column, label_vocabulary=p.label_vocabulary
-    )
+    return _heads.binary_class_head(p.weight_column, p.label_vocabulary, p.auc_num_thresholds)
   return tf.estimator.MultiClassHead(
     p.n_classes, weight_column=p.weight_column, label_vocabulary=p.label_vocabulary
   )
@@ -110,7 +109,10 @@ def classifier_model_fn(features, labels, mode, params, config=None):
       The Estimator deep-copies params, which a new-style Keras optimizer refuses:
       ``make_estimator`` converts an optimizer object there with ``make_optimizer_fn``; with
       ``tf.estimator.Estimator`` put a name, ``make_optimizer_fn(optimizer)`` or a callable
-      such as ``lambda: tf.keras.optimizers.Adam(0.01)`` there.
+      such as ``lambda: tf.keras.optimizers.Adam(0.01)`` there. Without ``learning_rate`` the
+      optimizer is tf.estimator.DNNClassifier's default, Adagrad at Keras' 0.001: slow for a
+      small network (README.md shows what it costs); 0.05 to 0.1 suit small data.
+      ``auc_num_thresholds`` (binary only, default TF's 200): see EVAL below.
     config: the Estimator's RunConfig; its ``tf_random_seed`` seeds the graph and Keras.
 
   Returns:
@@ -119,8 +121,14 @@ def classifier_model_fn(features, labels, mode, params, config=None):
     ``all_classes`` (binary adds ``logistic``), and ``export_outputs`` with a classification
     signature as ``serving_default`` (and as ``classification``) and a ``predict`` signature.
     EVAL: ``loss`` and ``eval_metric_ops`` with ``accuracy`` and ``average_loss`` (binary adds
-    auc, precision, recall, ...). TRAIN: ``loss`` and a ``train_op`` that increments the
-    global step.
+    auc, precision, recall, ...). ``evaluate`` reports ``loss`` as the mean of the batches'
+    mean losses and ``average_loss`` as the mean over examples (weighted by
+    ``weight_column``): they differ when the last batch is smaller than the others, or with
+    weights. Binary
+    ``auc`` and ``auc_precision_recall`` are TF's approximation with 200 evenly spaced
+    thresholds, which reads low when many probabilities lie close to 0 or 1;
+    ``params['auc_num_thresholds']`` (e.g. 10000) makes it finer. TRAIN: ``loss`` and a
+    ``train_op`` that increments the global step.
 
   Raises:
     ArgumentError, ArgumentTypeError, ArgumentKeyError: bad params, missing features or labels.
@@ -160,7 +168,9 @@ def regressor_model_fn(features, labels, mode, params, config=None):
     A ``tf.estimator.EstimatorSpec``. PREDICT: ``predictions`` with ``predictions``
     ``[batch_size, label_dimension]`` and ``export_outputs`` with a regression signature as
     ``serving_default`` (and as ``regression``) and a ``predict`` signature. EVAL: ``loss``
-    and ``eval_metric_ops`` with ``average_loss``, ``prediction/mean`` and ``label/mean``.
+    and ``eval_metric_ops`` with ``average_loss``, ``prediction/mean`` and ``label/mean``
+    (``loss`` is the mean of the batches' mean losses, ``average_loss`` the mean over
+    examples).
     TRAIN: ``loss`` and a ``train_op`` that increments the global step.
 
   Raises:

@@ -110,9 +110,10 @@ PUBLIC_NAMES = [
   'tensor_slices_input_fn',
   'tfrecord_input_fn',
   'train_and_evaluate',
+  'verbose_logging',
   'write_tfrecords',
 ]
-PUBLIC_SUBMODULES = ['input_fns', 'models', 'cluster', 'exceptions', 'keys', 'demo']
+PUBLIC_SUBMODULES = ['input_fns', 'models', 'cluster', 'exceptions', 'keys', 'console', 'demo']
 
 
 def test_all_lists_exactly_the_public_names():

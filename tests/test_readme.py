@@ -1,7 +1,13 @@
 """The Python examples of README.md and docs/ run as written (from the repository root)."""
 
+import fcntl
 import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
 
 import numpy as np
 
@@ -32,6 +38,53 @@ def test_readme_examples_run(tmp_path, monkeypatch):
   assert namespace['predictor'](namespace['test'][:3])['class_ids'].shape == (3, 1)
   assert (tmp_path / 'runs' / 'readme' / 'history.csv').is_file()
   assert len(namespace['history']) > 0
+
+
+def _run_with_a_terminal(code, cwd):
+  """Runs ``code`` in a new Python as a user's terminal would: stderr a tty, stdout a pipe.
+
+  Returns (stdout lines, stderr lines), with the progress bar's redraws (carriage returns)
+  folded into the line they redraw.
+  """
+  env = {k: v for k, v in os.environ.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'CI')}
+  master, slave = pty.openpty()
+  fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 100, 0, 0))  # 100 columns.
+  proc = subprocess.Popen(
+    [sys.executable, '-c', code], cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=slave
+  )
+  os.close(slave)
+  chunks = []
+  while True:
+    try:
+      chunk = os.read(master, 4096)
+    except OSError:  # EIO: the child closed the terminal.
+      break
+    if not chunk:
+      break
+    chunks.append(chunk)
+  stdout = proc.stdout.read().decode()
+  proc.wait(timeout=600)
+  os.close(master)
+  assert proc.returncode == 0, b''.join(chunks).decode(errors='replace')
+  stderr = b''.join(chunks).decode(errors='replace').replace('\r\n', '\n')
+  stderr_lines = [line.split('\r')[-1] for line in stderr.split('\n') if line.strip('\r ')]
+  return stdout.splitlines(), stderr_lines
+
+
+def test_readme_examples_print_only_their_output(tmp_path):
+  """The two blocks, as one script: two progress bars, the results, and nothing of TF."""
+  os.symlink(REPO_ROOT / 'data', tmp_path / 'data')
+  blocks = _python_blocks()
+  stdout, stderr = _run_with_a_terminal(blocks[0] + blocks[1], tmp_path)
+  # A progress bar per fit (one line each, redrawn in place).
+  assert len(stderr) == 2, stderr
+  assert re.match(r'train: 100%.*1000/1000 .*loss=', stderr[0]), stderr
+  assert re.match(r'train: 100%.*2000/2000 .*loss=.*eval_accuracy=', stderr[1]), stderr
+  # The first block's results; the second prints nothing.
+  assert stdout[0] == 'accuracy 0.933, average loss 0.087', stdout  # As README.md says.
+  assert len(stdout) == 4, stdout
+  for line in stdout[1:]:
+    assert re.fullmatch(r'\[[012]\] \[[-+.e\d ]+\]', line), stdout
 
 
 def test_throughput_guide_example_runs(tmp_path, monkeypatch):

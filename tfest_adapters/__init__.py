@@ -19,6 +19,10 @@ Example:
 
 import importlib
 
+from tfest_adapters import console as _console
+
+_console.quiet_by_default()  # Before any TensorFlow import (docs/console.md); TFEST_VERBOSE=1.
+
 __version__ = '0.1.0'
 
 # Public name -> module that defines it.
@@ -56,10 +60,12 @@ _EXPORTS = {
   'TfestError': 'tfest_adapters.exceptions',
   'PredictionKeys': 'tfest_adapters.keys',
   'MetricKeys': 'tfest_adapters.keys',
+  # The console.
+  'verbose_logging': 'tfest_adapters.console',
 }
 
 # Public submodules, importable as attributes.
-_SUBMODULES = ('input_fns', 'models', 'cluster', 'exceptions', 'keys', 'demo')
+_SUBMODULES = ('input_fns', 'models', 'cluster', 'exceptions', 'keys', 'console', 'demo')
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 

@@ -179,7 +179,9 @@ def main(argv=None):
 
   # A job's console, not a library's: keep TensorFlow's C++ start-up chatter (cuDNN/cuFFT
   # factory registration on a machine without a GPU) and its deprecation notices out of it.
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  from tfest_adapters import console
+
+  console.set_cpp_log_level(3)
   import tensorflow as tf
 
   tf.get_logger().setLevel('ERROR')

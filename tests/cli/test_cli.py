@@ -935,3 +935,30 @@ def test_evaluate_tfrecord_shards_with_a_feature_spec(trained, tmp_path, capsys)
     "--feature-spec: column 'SepalLength' must have a dtype among float32, "
     "float64, int64, string, given: 'float16'"
   )
+
+
+def test_the_default_learning_rate_is_the_one_its_help_names():
+  """0.05 is tf.compat.v1.estimator.DNNClassifier's rate; TF 2's DNNClassifier uses 0.001."""
+  import inspect
+
+  import tensorflow as tf
+  from tensorflow_estimator.python.estimator.canned import dnn
+  from tensorflow_estimator.python.estimator.canned import optimizers
+
+  from tfest_adapters.cli import _parser
+  from tfest_adapters.cli import _record
+
+  v1 = inspect.signature(tf.compat.v1.estimator.DNNClassifier.__init__).parameters
+  assert v1['optimizer'].default == 'Adagrad'
+  v1_optimizer = optimizers.get_optimizer_instance('Adagrad', learning_rate=dnn._LEARNING_RATE)
+  assert v1_optimizer._learning_rate == _record.DEFAULT_LEARNING_RATE == 0.05
+  assert _record.new_record('classifier', None, {})['options']['learning_rate'] == 0.05
+  (action,) = [
+    a
+    for a in _parser.build_parser()._subparsers._group_actions[0].choices['train']._actions
+    if a.dest == 'learning_rate'
+  ]
+  assert "0.05, as TF 1's tf.compat.v1.estimator.DNNClassifier" in action.help
+  assert "tf.estimator.DNNClassifier and the Python templates use Adagrad's own 0.001" in (
+    ' '.join(action.help.split())
+  )

@@ -260,3 +260,23 @@ def test_the_fast_input_layer_trains_as_dense_features_does():
         session.run(tf.compat.v1.global_variables_initializer())
         values.append(session.run(spec.predictions['logits']))
   np.testing.assert_allclose(values[0], values[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+  'values',
+  [
+    np.zeros((3, 4), np.float32),
+    np.ones((2, 5), np.float32),
+    np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0], [0.0, 0.0, 3.0]], np.float32),
+  ],
+)
+def test_zero_fraction_is_tfs_value_without_its_cond(values):
+  # tf.math.zero_fraction's cond makes TF 2.15 log a false 25-line type inference warning.
+  with tf.Graph().as_default() as graph:
+    ours = _networks._zero_fraction(tf.constant(values))
+    assert not [op for op in graph.get_operations() if op.type in ('If', 'StatelessIf')]
+    tfs = tf.math.zero_fraction(tf.constant(values))
+    with tf.compat.v1.Session() as session:
+      ours, tfs = session.run([ours, tfs])
+  assert ours.dtype == tfs.dtype == np.float32
+  assert ours.tobytes() == tfs.tobytes()

@@ -448,3 +448,53 @@ def test_check_params_is_available_without_a_graph():
   assert params.n_classes == 3 and params.hidden_units == (10, 10)
   with pytest.raises(exceptions.ArgumentKeyError, match=r'hiden_units'):
     regressor_model_fn.check_params(dict(feature_keys=['a'], hiden_units=[3]))
+
+
+def _exact_auc(labels, scores):
+  """The exact ROC AUC: P(score of a positive > score of a negative), ties counting half."""
+  positives, negatives = scores[labels == 1][:, None], scores[labels == 0][None, :]
+  return float(np.mean((positives > negatives) + 0.5 * (positives == negatives)))
+
+
+def test_binary_auc_is_tfs_200_thresholds_unless_auc_num_thresholds(tmp_path):
+  rng = np.random.RandomState(0)
+  x = rng.normal(size=(400, 2)).astype(np.float32)
+  y = (x[:, 0] + 0.7 * rng.normal(size=400) > 0).astype(np.int64)
+  features = {'a': x[:, 0], 'b': x[:, 1]}
+  params = dict(feature_keys=['a', 'b'], hidden_units=[8], n_classes=2, learning_rate=0.5)
+  config = tf.estimator.RunConfig(tf_random_seed=0)
+  model_dir = str(tmp_path / 'm')
+  tf.estimator.Estimator(classifier_model_fn, model_dir, config, params).train(
+    _input_fn(features, y, repeat=True), steps=300
+  )
+  # The same checkpoint, evaluated with TF's default and with a finer AUC.
+  coarse, fine = [
+    tf.estimator.Estimator(classifier_model_fn, model_dir, config, dict(params, **extra))
+    for extra in ({}, {'auc_num_thresholds': 100000})
+  ]
+  logistic = np.concatenate(
+    [p[K.LOGISTIC] for p in coarse.predict(_input_fn(features), yield_single_examples=False)]
+  )[:, 0]
+  exact = _exact_auc(y, logistic)
+  coarse_auc = coarse.evaluate(_input_fn(features, y))[MetricKeys.AUC]
+  fine_auc = fine.evaluate(_input_fn(features, y))[MetricKeys.AUC]
+  assert abs(fine_auc - exact) < 1e-4, (fine_auc, exact)
+  assert abs(coarse_auc - exact) > 10 * abs(fine_auc - exact), (coarse_auc, fine_auc, exact)
+
+
+@pytest.mark.parametrize(
+  'extra, error, match',
+  [
+    (dict(auc_num_thresholds=1), exceptions.ArgumentError, r'auc_num_thresholds.*int >= 2'),
+    (dict(auc_num_thresholds=1.5), exceptions.ArgumentTypeError, r'int >= 2, given: 1\.5'),
+    (
+      dict(auc_num_thresholds=1000, n_classes=3),
+      exceptions.ArgumentError,
+      r'None with n_classes=3.*only a binary classifier',
+    ),
+  ],
+)
+def test_auc_num_thresholds_refusals(extra, error, match):
+  params = dict(dict(feature_keys=['a'], hidden_units=[4], n_classes=2), **extra)
+  with pytest.raises(error, match=match):
+    classifier_model_fn.check_params(params)

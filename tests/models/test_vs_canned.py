@@ -85,3 +85,33 @@ def test_classifier_model_fn_matches_dnn_classifier_accuracy(dataset, iris, tmp_
   canned, ours = _accuracies(train, test, n_classes, tmp_path)
   assert canned >= floor  # The comparison is between models that learned something.
   assert abs(ours - canned) <= 0.02, (ours, canned)
+
+
+def test_default_optimizer_is_dnn_classifiers_adagrad_at_0_001(iris, tmp_path):
+  """Without optimizer and learning_rate, the template trains as tf.estimator.DNNClassifier."""
+  from tensorflow_estimator.python.estimator.canned import optimizers
+
+  adagrad = optimizers.get_optimizer_instance_v2('Adagrad')  # What DNNClassifier makes.
+  assert float(adagrad.learning_rate) == pytest.approx(0.001)
+  (train_x, train_y), _ = iris
+  keys = sorted(train_x)
+  config = tf.estimator.RunConfig(tf_random_seed=SEED)
+  canned = tf.estimator.DNNClassifier(
+    hidden_units=HIDDEN_UNITS,
+    feature_columns=[tf.feature_column.numeric_column(k) for k in keys],
+    n_classes=3,
+    model_dir=str(tmp_path / 'canned'),
+    config=config,
+  )
+  ours = tf.estimator.Estimator(
+    classifier_model_fn,
+    model_dir=str(tmp_path / 'ours'),
+    config=config,
+    params=dict(feature_keys=keys, hidden_units=HIDDEN_UNITS, n_classes=3),
+  )
+  for estimator in (canned, ours):
+    estimator.train(_input_fn(train_x, train_y, train=True), steps=20)
+  names = [n for n in canned.get_variable_names() if n.startswith('dnn/')]
+  assert names and names == [n for n in ours.get_variable_names() if n.startswith('dnn/')]
+  for name in names:  # Weights and Adagrad accumulators, bitwise.
+    np.testing.assert_array_equal(ours.get_variable_value(name), canned.get_variable_value(name))

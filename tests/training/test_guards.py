@@ -167,15 +167,15 @@ _NAN_F1 = boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS)
       2,
       id='non_finite_features_are_named',
     ),
-    # Nothing at all saved: no untrained ckpt-0 either.
+    # A fresh model_dir: only the untrained model.ckpt-0 that TF's saver writes at the start.
     pytest.param(
       _regression_model_fn,
       dict(params={}),
       boring_input_fn(FEATURES, _nan_labels()),
       dict(max_steps=30),
-      r'loss was NaN at global step 1\. .*no checkpoint was written: model_dir .* holds '
-      r'none\. The batch held non-finite values in labels \(features were finite\)',
-      None,
+      r'loss was NaN at global step 1\. .*the latest checkpoint, .*model\.ckpt-0 \(step 0\), '
+      r'is intact\. The batch held non-finite values in labels \(features were finite\)',
+      0,
       id='non_finite_labels_are_named',
     ),
     pytest.param(
@@ -195,8 +195,8 @@ _NAN_F1 = boring_input_fn(_with_nan(FEATURES, 'f1', 40), LABELS)
       TRAIN,
       dict(max_steps=5),
       r"The model's variables held non-finite values at global step 1, so they were not "
-      r'saved: no checkpoint was written',
-      None,
+      r'saved: the latest checkpoint, .*model\.ckpt-0 \(step 0\), is intact',
+      0,
       id='variables_overflowing_with_a_finite_loss_are_not_saved',
     ),
   ],
@@ -259,7 +259,7 @@ def test_a_step_failing_on_its_data_names_the_step_and_the_op(tmp_path):
     match=r'Training step 1 failed: InvalidArgumentError: Received a label '
     r'value of 3 which is outside the valid range of \[0, 3\)\..* \(op '
     r'sparse_softmax_cross_entropy_loss/xentropy/xentropy\)\. Nothing from '
-    r'that step on was saved: no checkpoint was written',
+    r'that step on was saved: the latest checkpoint, .*model\.ckpt-0 \(step 0\), is intact',
   ) as info:
     tfa.fit(est, boring_input_fn(FEATURES, LABELS + 1), max_steps=10, progress=False)
   assert isinstance(info.value.__cause__, tf.errors.InvalidArgumentError)
@@ -275,6 +275,9 @@ def test_resumed_fit_does_not_rewrite_the_restored_checkpoint(tmp_path):
   tfa.fit(est, TRAIN, max_steps=3, progress=False)
   before = _checkpoint_files(str(tmp_path))
   assert sorted(k for k in before if k.startswith('model.ckpt')) == [
+    'model.ckpt-0.data-00000-of-00001',  # TF's untrained checkpoint of a fresh model_dir.
+    'model.ckpt-0.index',
+    'model.ckpt-0.meta',
     'model.ckpt-3.data-00000-of-00001',
     'model.ckpt-3.index',
     'model.ckpt-3.meta',

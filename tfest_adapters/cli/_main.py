@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 
+from tfest_adapters import console
 from tfest_adapters import exceptions
 from tfest_adapters.cli import _commands as commands
 from tfest_adapters.cli import _parser as parser_lib
@@ -83,10 +84,11 @@ def _quiet(verbose):
   warning filters are restored on exit (main may run inside a larger program).
   """
   if verbose:
+    console.verbose_logging()
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0')
     yield
     return
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  console.set_cpp_log_level(3)
   logger = logging.getLogger('tensorflow')
   level = logger.level
   logger.setLevel(logging.ERROR)

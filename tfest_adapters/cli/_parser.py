@@ -223,8 +223,10 @@ def build_parser():
     type=_positive_float,
     default=None,
     metavar='RATE',
-    help='the learning rate (default: %g, as tf.estimator.DNNClassifier; or '
-    'the last one the model in --model-dir was trained with)' % record_lib.DEFAULT_LEARNING_RATE,
+    help="the learning rate (default: %g, as TF 1's tf.compat.v1.estimator.DNNClassifier; "
+    "tf.estimator.DNNClassifier and the Python templates use Adagrad's own 0.001, slow for "
+    'small data; or the last one the model in --model-dir was trained with)'
+    % record_lib.DEFAULT_LEARNING_RATE,
   )
   group.add_argument(
     '--activation',

@@ -30,8 +30,8 @@ def new_record(model, hidden_units, schema):
     'format_version': RECORD_VERSION,
     'model': model,
     'hidden_units': list(hidden_units or DEFAULT_HIDDEN_UNITS),
-    # The learning rate tf.estimator's DNN estimators give an optimizer named by a string;
-    # the optimizers' own defaults (0.001 for Adagrad) barely move a small network.
+    # tf.compat.v1.estimator.DNNClassifier's rate for an optimizer named by a string (TF 2's
+    # tf.estimator.DNNClassifier uses Adagrad's own 0.001, which barely moves a small network).
     'options': {'learning_rate': DEFAULT_LEARNING_RATE},
     'schema': schema,
   }

@@ -23,12 +23,13 @@ def saver_hooks(hooks):
 
 
 class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
-  """TF's CheckpointSaverHook without the re-save at session start, and flushing events.
+  """TF's CheckpointSaverHook without re-saving a restored checkpoint, and flushing events.
 
   Passed among ``Estimator.train``'s hooks, it replaces the saver hook the Estimator would
   add (the Estimator adds none when one is given) and gets the Estimator's saving listeners.
-  It saves with the Estimator's Saver (the graph's SAVERS collection), every
-  ``save_steps`` or ``save_secs`` and at the end, exactly as TF's; the graph (graph.pbtxt,
+  It saves with the Estimator's Saver (the graph's SAVERS collection), at the session's start
+  on a fresh model_dir (``model.ckpt-0``), every ``save_steps`` or ``save_secs`` and at the
+  end, exactly as TF's (docs/fidelity.md); the graph (graph.pbtxt,
   the event file's graph and meta graph) is written with the first checkpoint of the run.
 
   Every ``train()`` call builds its graph anew, and writing it again (graph.pbtxt is text)
@@ -82,9 +83,12 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
 
   def after_create_session(self, session, coord):
     del coord  # Unused.
-    # TF saves here "the state at the first step": the checkpoint just restored (or the
-    # untrained variables). Nothing has changed yet, so nothing is written.
+    # TF saves here "the state at the first step". On a fresh model_dir that is the untrained
+    # variables (model.ckpt-0), saved as TF saves them. A restored checkpoint is not saved
+    # again: nothing has changed, and a run failing at its first step leaves it as it was.
     global_step = session.run(self._global_step_tensor)
+    if tf.train.latest_checkpoint(self._checkpoint_dir) is None:
+      self._save(session, global_step)
     self._timer.update_last_triggered_step(global_step)
 
   def _write_graph(self):
@@ -107,7 +111,7 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     meta_graph_def = meta_graph.create_meta_graph_def(
       graph_def=graph_def, saver_def=saver.saver_def if saver else None
     )
-    self._summary_writer.add_graph(None, graph_def=graph_def)
+    self._summary_writer.add_graph(graph)  # As TF's hook: a GraphDef logs a deprecation.
     self._summary_writer.add_meta_graph(meta_graph_def)
     _GRAPHS_WRITTEN[key] = written
 

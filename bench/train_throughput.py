@@ -38,8 +38,9 @@ average is printed with the figures.
 ``legacy`` is TF's own ``tf.estimator.Estimator``; the others are
 ``tfest_adapters.make_estimator``'s (a thin subclass: exact stops with groups, no re-save of
 the restored checkpoint, and the graph and session of a ``train()`` call kept for the next
-one, which then builds nothing: see ``tfest_adapters/estimator/_kept_session.py``). ``legacy``'s fixed
-cost is what every ``train()`` call costs when it builds its graph and session anew.
+one, which then builds nothing: see ``tfest_adapters/estimator/_kept_session.py``).
+``legacy``'s fixed cost is what every ``train()`` call costs when it builds its graph and
+session anew.
 
 Usage: python bench/train_throughput.py [--quick] [--repeats 5] [--only k8,limit]
 """

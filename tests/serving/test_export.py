@@ -84,6 +84,42 @@ def test_export_of_a_chosen_checkpoint(trained, tmp_path):
   )
 
 
+def test_best_exports_and_serves_the_best_checkpoint_fit_kept(tmp_path):
+  # fit evaluates step 10 (the best it saw), then plain training moves the latest on to 30.
+  est = tfa.make_estimator(boring_model_fn, params={}, seed=0, model_dir=tmp_path / 'm')
+  history = tfa.fit(
+    est,
+    boring_input_fn(FEATURES, LABELS),
+    max_steps=10,
+    eval_input_fn=boring_input_fn(FEATURES, LABELS, batch_size=32, repeat=False),
+    eval_every_steps=10,
+    progress=False,
+  )
+  est.train(boring_input_fn(FEATURES, LABELS), steps=20)
+  best = _export.estimator_predictions(est, SAMPLE, history.best_checkpoint)['logits']
+  latest = _export.estimator_predictions(est, SAMPLE)['logits']
+  assert history.best_step == 10 and not np.allclose(best, latest)
+  path = tfa.export_saved_model(
+    est, tmp_path / 'export', sample_features=SAMPLE, checkpoint_path='best'
+  )
+  with tfa.Predictor.from_saved_model(path) as predictor:
+    np.testing.assert_allclose(predictor(SAMPLE)['logits'], best, rtol=1e-6)
+  with tfa.Predictor.from_estimator(est, SAMPLE, checkpoint_path='best') as predictor:
+    np.testing.assert_allclose(predictor(SAMPLE)['logits'], best, rtol=1e-6)
+
+
+def test_best_without_a_kept_best_checkpoint_is_a_clear_error(trained, tmp_path):
+  with pytest.raises(
+    exceptions.ExportError,
+    match="checkpoint_path='best' needs the best checkpoint that fit keeps, but "
+    '.*best_checkpoint holds none, given: .best.. Train with tfest_adapters.fit',
+  ):
+    tfa.export_saved_model(
+      trained, tmp_path / 'export', sample_features=SAMPLE, checkpoint_path='best'
+    )
+  assert not (tmp_path / 'export').exists()
+
+
 def test_export_before_any_checkpoint_is_a_clear_error(tmp_path):
   est = tfa.make_estimator(boring_model_fn, params={}, model_dir=tmp_path / 'm')
   with pytest.raises(

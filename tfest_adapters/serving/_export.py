@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from tfest_adapters import exceptions
+from tfest_adapters._core import best_checkpoint
 from tfest_adapters._core import validation
 from tfest_adapters.serving import _receivers
 from tfest_adapters.serving import _session
@@ -22,6 +23,8 @@ _PARSED_RTOL, _PARSED_ATOL = 1e-4, 1e-5
 def _estimator_checkpoint(estimator, checkpoint_path):
   import tensorflow as tf
 
+  if checkpoint_path == best_checkpoint.BEST:
+    return _best_checkpoint(estimator)
   if checkpoint_path is not None:
     checkpoint_path = os.fspath(checkpoint_path)
     if not (
@@ -30,7 +33,7 @@ def _estimator_checkpoint(estimator, checkpoint_path):
     ):
       validation.fail(
         'checkpoint_path',
-        'an existing checkpoint prefix (model.ckpt-N)',
+        "an existing checkpoint prefix (model.ckpt-N) or 'best'",
         checkpoint_path,
         error=exceptions.ExportError,
       )
@@ -43,6 +46,19 @@ def _estimator_checkpoint(estimator, checkpoint_path):
       'checkpoint_path=' % estimator.model_dir
     )
   return latest
+
+
+def _best_checkpoint(estimator):
+  """The best checkpoint fit kept in the estimator's model_dir, or an ExportError."""
+  path = best_checkpoint.latest(estimator.model_dir)
+  if not path:
+    raise exceptions.ExportError(
+      "checkpoint_path='best' needs the best checkpoint that fit keeps, but %s holds none, "
+      'given: %r. Train with tfest_adapters.fit(..., eval_input_fn=...) (keep_best=True, the '
+      'default), or leave checkpoint_path out for the latest checkpoint'
+      % (best_checkpoint.directory(estimator.model_dir), best_checkpoint.BEST)
+    )
+  return path
 
 
 def _predict_input_fn(arrays):
@@ -231,8 +247,9 @@ def export_saved_model(
       ``tf.train.Example`` (key ``'examples'``). Without sample_features nothing can be
       compared: the export is only loaded back.
     parse_examples: with sample_features, build a tf.Example parsing receiver from them.
-    checkpoint_path: the checkpoint to export (default: the latest in model_dir), such as
-      ``History.best_checkpoint``.
+    checkpoint_path: the checkpoint to export: a checkpoint prefix (``model.ckpt-N``), or
+      ``'best'`` for the best evaluated checkpoint that ``fit`` kept
+      (``History.best_checkpoint``); default: the latest in model_dir.
 
   Returns:
     The export directory (str).

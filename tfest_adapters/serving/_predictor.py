@@ -73,8 +73,8 @@ class Predictor(_session.SavedModelSession):
       sample_features: a batch of features as the model's input_fn gives them (dtypes and
         row shapes of the serving inputs); see :func:`export_saved_model`.
       feature_spec, parse_examples: see :func:`export_saved_model`.
-      checkpoint_path: the checkpoint to serve (default: the latest), such as
-        ``History.best_checkpoint``.
+      checkpoint_path: the checkpoint to serve: a checkpoint prefix, or ``'best'`` for the
+        best evaluated checkpoint that ``fit`` kept; default: the latest.
       export_dir_base: where to export; None for a temporary directory removed by
         ``close()``.
 

@@ -6,11 +6,12 @@ import os
 import sys
 
 from tfest_adapters import exceptions
+from tfest_adapters._core import best_checkpoint
 from tfest_adapters._core import validation
 from tfest_adapters.training import _history
 
-BEST_DIR = 'best_checkpoint'
-BEST_FILE = 'best.json'
+BEST_DIR = best_checkpoint.BEST_DIR
+BEST_FILE = best_checkpoint.BEST_FILE
 _EARLY_STOPPING_KEYS = ('metric', 'patience', 'min_delta', 'mode')
 
 
@@ -183,7 +184,7 @@ class BestCheckpoint:
   """
 
   def __init__(self, model_dir, metric, better):
-    self.directory = os.path.join(model_dir, BEST_DIR)
+    self.directory = best_checkpoint.directory(model_dir)
     self.metric = metric
     self.better = better
     self.step = None

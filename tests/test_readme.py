@@ -43,3 +43,15 @@ def test_throughput_guide_example_runs(tmp_path, monkeypatch):
   assert namespace['estimator'].get_variable_value('global_step') == 192
   assert namespace['estimator']._keeper.kept_calls == 2
   assert not namespace['estimator']._keeper.has_session
+
+
+def test_templates_guide_example_builds_a_checked_estimator(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  blocks = _python_blocks('docs/templates.md')
+  assert len(blocks) == 1
+  namespace = {}
+  exec(compile(blocks[0], 'docs/templates.md', 'exec'), namespace)
+  params = namespace['estimator'].params
+  checked = namespace['tfa'].wide_deep_classifier_model_fn.check_params(params)
+  assert checked.linear_optimizer_fn.description.startswith('tf.keras.optimizers.legacy.Ftrl')
+  assert (checked.dnn_hidden_units, checked.steps_per_run) == ((32, 16), 8)

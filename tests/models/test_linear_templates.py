@@ -5,7 +5,6 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-import wide_data
 
 from tfest_adapters import dry_run
 from tfest_adapters import exceptions
@@ -19,6 +18,7 @@ from tfest_adapters.models import linear_classifier_model_fn
 from tfest_adapters.models import linear_regressor_model_fn
 from tfest_adapters.models import wide_deep_classifier_model_fn
 from tfest_adapters.models import wide_deep_regressor_model_fn
+import wide_data
 
 ModeKeys = tf.estimator.ModeKeys
 

@@ -8,12 +8,12 @@ the canned defaults (Ftrl at canned's rate, sparse_combiner='sum'); warm-startin
 import numpy as np
 import pytest
 import tensorflow as tf
-import wide_data
 
 from tfest_adapters import group_batches
 from tfest_adapters import make_estimator
 from tfest_adapters.models import linear_classifier_model_fn
 from tfest_adapters.models import linear_regressor_model_fn
+import wide_data
 
 STEPS = 6
 SEED = 1

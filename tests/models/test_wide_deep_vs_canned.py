@@ -10,12 +10,12 @@ rates); warm-starting works both ways.
 import numpy as np
 import pytest
 import tensorflow as tf
-import wide_data
 
 from tfest_adapters import group_batches
 from tfest_adapters import make_estimator
 from tfest_adapters.models import wide_deep_classifier_model_fn
 from tfest_adapters.models import wide_deep_regressor_model_fn
+import wide_data
 
 STEPS = 6
 SEED = 1

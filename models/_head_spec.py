@@ -232,9 +232,16 @@ def model_spec(
   as for :func:`estimator_spec`.
   """
 
-  def make_spec(step_features, step_labels, logits, layers):
+  def make_spec(step_features, step_labels, logits, layers, step_head=None):
     return estimator_spec(
-      head, step_features, step_labels, mode, logits, optimizer_fn, layers, make_train_op
+      step_head or head,
+      step_features,
+      step_labels,
+      mode,
+      logits,
+      optimizer_fn,
+      layers,
+      make_train_op,
     )
 
   return _steps_per_run.model_spec(

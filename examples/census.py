@@ -2,8 +2,8 @@
 
 The table is ``data/census_*.csv`` (made by ``data/make_census.py``, no download): numbers
 (age, hours) and string categories (education, occupation, ...), income as class names. The
-three templates train on the same DataFrames, with the same seed, data order and steps, in
-groups of steps (``steps_per_run``); their histories (train loss, eval loss, accuracy, AUC)
+three templates train on the same DataFrames, with the same seed, data order and steps;
+their histories (train loss, eval loss, accuracy, AUC)
 are drawn in one figure::
 
   python examples/census.py
@@ -86,8 +86,11 @@ def models(wide, deep, steps_per_run):
   }
 
 
-def plot(histories, path):
-  """One figure: a row per metric, a line per model (train loss dashed)."""
+def plot(histories, path=None):
+  """One figure: a row per metric, a line per model (train loss dashed); saved to ``path``.
+
+  Returns the ``matplotlib.figure.Figure`` (a notebook shows it).
+  """
   from matplotlib.figure import Figure
 
   figure = Figure(figsize=(7, 8), layout='constrained')
@@ -104,14 +107,21 @@ def plot(histories, path):
     ax.legend(loc='best')
   axes[0].set_title('census-like table: eval (points) and train loss (dashed)')
   axes[-1].set_xlabel('global step')
-  figure.savefig(path, dpi=100)
+  if path is not None:
+    figure.savefig(path, dpi=100)
+  return figure
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--steps', type=int, default=1500, help='training steps (default: 1500)')
   parser.add_argument('--eval-every', type=int, default=None, help='default: a fifth of --steps')
-  parser.add_argument('--steps-per-run', type=int, default=8, help='default: 8')
+  parser.add_argument(
+    '--steps-per-run',
+    type=int,
+    default=1,
+    help='default: 1 (more is slower for these models here: docs/templates.md)',
+  )
   parser.add_argument('--out', default=None, help='where model_dirs and plots go (default: tmp)')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--no-progress', action='store_true')

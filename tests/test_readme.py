@@ -54,4 +54,4 @@ def test_templates_guide_example_builds_a_checked_estimator(tmp_path, monkeypatc
   params = namespace['estimator'].params
   checked = namespace['tfa'].wide_deep_classifier_model_fn.check_params(params)
   assert checked.linear_optimizer_fn.description.startswith('tf.keras.optimizers.legacy.Ftrl')
-  assert (checked.dnn_hidden_units, checked.steps_per_run) == ((32, 16), 8)
+  assert (checked.dnn_hidden_units, checked.steps_per_run) == ((32, 16), 1)

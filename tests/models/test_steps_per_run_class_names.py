@@ -8,13 +8,13 @@ names are looked up once, before the loop.
 import numpy as np
 import pytest
 import tensorflow as tf
-import wide_data
 
 from tfest_adapters import make_estimator
 from tfest_adapters import tensor_slices_input_fn
 from tfest_adapters.models import classifier_model_fn
 from tfest_adapters.models import linear_classifier_model_fn
 from tfest_adapters.models import wide_deep_classifier_model_fn
+import wide_data
 
 NAMES = {2: ['low', 'high'], 3: ['low', 'mid', 'high']}
 

@@ -50,6 +50,18 @@ CASES = {
     False,
   ),
   'regressor_defaults': (tf.estimator.LinearRegressor, linear_regressor_model_fn, {}, True),
+  'regressor_two_targets': (
+    tf.estimator.LinearRegressor,
+    linear_regressor_model_fn,
+    dict(label_dimension=2),
+    True,
+  ),
+  'classifier_class_names': (
+    tf.estimator.LinearClassifier,
+    linear_classifier_model_fn,
+    dict(label_vocabulary=['low', 'high']),
+    False,
+  ),
 }
 
 
@@ -61,6 +73,10 @@ def test_checkpoint_is_bitwise_the_canned_one(case, tmp_path):
     labels = (features['workclass'] % 3).astype(np.int64)
   if regression:
     labels = features['age'] / 10.0 + (features['education'] == 'Masters')
+    if kwargs.get('label_dimension') == 2:
+      labels = np.stack([labels, features['hours'] / 10.0], axis=1)
+  if kwargs.get('label_vocabulary'):
+    labels = np.array(kwargs['label_vocabulary'])[labels]
   columns = wide_data.linear_columns() + [wide_data.columns()['workclass']]
   input_fn = wide_data.input_fn(features, labels)
   canned = canned_cls(columns, model_dir=str(tmp_path / 'canned'), config=_config(), **kwargs)

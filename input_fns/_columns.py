@@ -28,13 +28,7 @@ def _series_to_numpy(name, series, pd):
   if isinstance(dtype, np.dtype) and dtype.kind in 'biufc':
     return series.to_numpy()
   if isinstance(dtype, pd.CategoricalDtype):
-    validation.fail(
-      name,
-      'numeric, bool or string values',
-      series,
-      'Use series.cat.codes for the category ids, or series.astype(str)',
-      error=exceptions.ArgumentTypeError,
-    )
+    return _categorical_to_numpy(name, series, pd)
   if pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 (a dtype, not a type)
     if series.isna().any():
       validation.fail(
@@ -56,6 +50,20 @@ def _series_to_numpy(name, series, pd):
     'Convert it first, e.g. datetimes with series.astype("int64")',
     error=exceptions.ArgumentTypeError,
   )
+
+
+def _categorical_to_numpy(name, series, pd):
+  """A pandas Categorical as its values (str or int), for a categorical feature column."""
+  if series.isna().any():
+    validation.fail(
+      name,
+      'values without missing entries',
+      series,
+      'Give them a category first, e.g. series.cat.add_categories("?").fillna("?")',
+    )
+  categories = series.cat.categories
+  values = pd.Series(categories.to_numpy()[series.cat.codes.to_numpy()], dtype=categories.dtype)
+  return _series_to_numpy(name, values, pd)
 
 
 def checked_objects(name, array):

@@ -10,6 +10,7 @@ from tfest_adapters import exceptions
 from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters.input_fns import _checks
+from tfest_adapters.input_fns import _columns
 from tfest_adapters.input_fns import _errors
 from tfest_adapters.input_fns import _legacy
 
@@ -40,6 +41,18 @@ def _validate_x(x, pd):
   if isinstance(x, np.ndarray) or not hasattr(x, 'copy'):
     raise _errors.InputAttributeError(message)
   raise exceptions.ArgumentTypeError(message)
+
+
+def _column(name, series, pd):
+  """``(array, dtype)`` of a column: categorical and string columns as their values.
+
+  Beyond the legacy function, which refuses them: a Categorical gives its values (str or int,
+  not its codes) and an object or ``string`` column of str a tf.string column, for
+  categorical feature columns. Other dtypes are the legacy queue's (its TypeError included).
+  """
+  if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series.dtype):
+    return _columns.to_column(name, series)
+  return series.to_numpy(), tf.dtypes.as_dtype(series.dtype)
 
 
 def _validate_y(y, x, target_column, pd):
@@ -97,7 +110,9 @@ def pandas_input_fn(
   ```
 
   Args:
-    x: pandas DataFrame, one feature per column.
+    x: pandas DataFrame, one feature per column. Beyond the legacy function, string columns
+      (object or ``string`` dtype) and ``Categorical`` ones (fed as their str or int values)
+      are taken, for categorical feature columns.
     y: pandas Series (one label), DataFrame (a dict of labels), or None. Its index must
       equal ``x``'s.
     batch_size: int > 0.
@@ -148,7 +163,10 @@ def pandas_input_fn(
       series.append(y)
   # The legacy queue's dtypes, index first: the same TypeError for an unsupported dtype.
   tf.dtypes.as_dtype(x.index.dtype)
-  dtypes = [tf.dtypes.as_dtype(s.dtype) for s in series]
+  names = ['x[%r]' % c for c in columns] + (
+    ['y'] if target_keys is None else ['y[%r]' % c for c in target_keys]
+  )
+  arrays, dtypes = zip(*[_column(n, s, pd) for n, s in zip(names, series)])
   batch_size = _checks.validate_batch_size(batch_size)
   num_epochs = _checks.validate_num_epochs(num_epochs)
   queue_capacity = _legacy.validate_queue_capacity(queue_capacity, allow_none=True)
@@ -159,7 +177,7 @@ def pandas_input_fn(
   _checks.check_rows('x', num_rows, error=_errors.InputZeroDivisionError)
   if queue_capacity is None:
     queue_capacity = num_rows
-  arrays = [s.to_numpy() for s in series]
+  arrays = list(arrays)
   num_features = len(columns)
 
   def rebuild(tensors):

@@ -18,13 +18,16 @@ from tfest_adapters.models import _steps_per_run
 ModeKeys = tf.estimator.ModeKeys
 
 
-def _train_op_fn(optimizer_fn):
+def _train_op_fn(optimizer_fn, make_train_op, layers):
   """Returns the head's ``train_op_fn``: one optimizer step, incrementing the global step.
 
-  The only place a train op is built, for every template and optimizer kind.
+  ``optimizer_fn``'s step over all trainable variables, or ``make_train_op(loss, layers)``
+  when a template has one (wide and deep: one optimizer per part).
   """
 
   def train_op_fn(loss):
+    if make_train_op is not None:
+      return make_train_op(loss, layers)
     return _optimizers.minimize(loss, optimizer_fn())
 
   return train_op_fn
@@ -165,7 +168,9 @@ def _regularization_losses(layers):
   )
 
 
-def estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()):
+def estimator_spec(
+  head, features, labels, mode, logits, optimizer_fn, layers=(), make_train_op=None
+):
   """The EstimatorSpec for ``mode``, from the network's logits, by TF's ``head``.
 
   Args:
@@ -177,6 +182,8 @@ def estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()
     optimizer_fn: makes the optimizer in TRAIN (see ``_optimizers.make_optimizer_fn``).
     layers: Keras layers of the network, whose update ops (batch normalisation) run with the
       train op and whose losses (regularizers) are added to the loss.
+    make_train_op: None, or ``make_train_op(loss, layers)`` returning the train op of one
+      step (it increments the global step once), used instead of ``optimizer_fn``.
 
   Returns:
     A ``tf.estimator.EstimatorSpec``.
@@ -208,22 +215,34 @@ def estimator_spec(head, features, labels, mode, logits, optimizer_fn, layers=()
     mode=mode,
     logits=logits,
     labels=labels,
-    train_op_fn=_train_op_fn(optimizer_fn),
+    train_op_fn=_train_op_fn(optimizer_fn, make_train_op, layers),
     update_ops=update_ops,
     regularization_losses=regularization_losses,
   )
 
 
-def model_spec(head, features, labels, mode, network, optimizer_fn, steps_per_run=1):
+def model_spec(
+  head, features, labels, mode, network, optimizer_fn, steps_per_run=1, make_train_op=None
+):
   """The spec of one step; of a loop of steps when the input_fn yields groups of batches.
 
   ``network(features)`` builds the network and returns ``(logits, keras_layers)``. With a
   group of batches (``steps_per_run``, see :mod:`._steps_per_run`), TRAIN runs one
-  :func:`estimator_spec` step per batch of the group in an in-graph loop.
+  :func:`estimator_spec` step per batch of the group in an in-graph loop. ``make_train_op``:
+  as for :func:`estimator_spec`.
   """
 
-  def make_spec(step_features, step_labels, logits, layers):
-    return estimator_spec(head, step_features, step_labels, mode, logits, optimizer_fn, layers)
+  def make_spec(step_features, step_labels, logits, layers, step_head=None):
+    return estimator_spec(
+      step_head or head,
+      step_features,
+      step_labels,
+      mode,
+      logits,
+      optimizer_fn,
+      layers,
+      make_train_op,
+    )
 
   return _steps_per_run.model_spec(
     features, labels, mode, network, make_spec, head, _regularization_losses, steps_per_run

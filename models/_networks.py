@@ -82,7 +82,8 @@ def check_feature_columns(columns_name, keys_name, feature_columns, feature_keys
         'a dense column',
         column,
         'a categorical column must be wrapped: tf.feature_column.indicator_column(column) or '
-        'tf.feature_column.embedding_column(column, dimension=8)',
+        'tf.feature_column.embedding_column(column, dimension=8); the linear and wide_deep '
+        'templates take it as it is',
       )
     validation.fail(
       '%s[%d]' % (columns_name, i),

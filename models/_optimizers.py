@@ -169,6 +169,22 @@ class _OptimizerFn:
         ) from err
     return optimizer
 
+  def with_own_step(self):
+    """A fresh optimizer counting its own steps, not the global step's.
+
+    The optimizer of a model's second part (wide and deep's linear part, as canned's): a
+    legacy Keras optimizer gets its own ``iterations`` (``training/<name>/iter``) at its
+    first update; a ``tf.compat.v1.train`` optimizer is applied without the global step
+    (``minimize(..., global_step=False)``).
+    """
+    optimizer = self._make()
+    if isinstance(optimizer, _LEGACY) and optimizer._iterations is not None:
+      # Already wired to a step (by the user's callable): a twin from its config is not.
+      with eager():
+        config = optimizer.get_config()
+      optimizer = type(optimizer).from_config(config)
+    return optimizer
+
   def __repr__(self):
     return '<optimizer_fn %s>' % self.description
 
@@ -300,7 +316,7 @@ def make_optimizer_fn(optimizer='Adagrad', learning_rate=None, name='optimizer')
   validation.fail(name, _EXPECTED, optimizer, error=exceptions.ArgumentTypeError)
 
 
-def minimize(loss, optimizer, var_list=None):
+def minimize(loss, optimizer, var_list=None, global_step=True):
   """Returns the op that applies one optimizer step to ``loss`` and increments the global step.
 
   Args:
@@ -308,6 +324,8 @@ def minimize(loss, optimizer, var_list=None):
     optimizer: what an optimizer_fn returned (a v1 optimizer, or a legacy Keras optimizer whose
       ``iterations`` is the global step: its ``apply_gradients`` increments it).
     var_list: variables to train; all trainable variables of the graph by default.
+    global_step: whether a ``tf.compat.v1.train`` optimizer increments the global step (a
+      Keras optimizer increments its ``iterations``, whatever it is).
 
   Returns:
     The train op.
@@ -335,6 +353,7 @@ def minimize(loss, optimizer, var_list=None):
     )
   if isinstance(optimizer, _V1):
     return optimizer.apply_gradients(
-      grads_and_vars, global_step=tf.compat.v1.train.get_or_create_global_step()
+      grads_and_vars,
+      global_step=tf.compat.v1.train.get_or_create_global_step() if global_step else None,
     )
   return optimizer.apply_gradients(grads_and_vars)

@@ -73,7 +73,8 @@ def _name(key):
   return 'params["%s"]' % key
 
 
-def _validate_keys(params, accepted, template):
+def check_keys(params, accepted, template, example='feature_keys=[...], hidden_units=[10, 10]'):
+  """Returns ``params`` (a dict; None is {}) if every key is in ``accepted``; names a typo."""
   if params is None:
     params = {}
   if not isinstance(params, dict):
@@ -81,7 +82,7 @@ def _validate_keys(params, accepted, template):
       'params',
       'a dict',
       params,
-      'e.g. params=dict(feature_keys=[...], hidden_units=[10, 10])',
+      'e.g. params=dict(%s)' % example,
       error=exceptions.ArgumentTypeError,
     )
   for key in params:
@@ -113,8 +114,8 @@ def _validate_hidden_units(params, template):
       _name('hidden_units'),
       'a non-empty list of positive ints',
       params['hidden_units'],
-      'e.g. [10, 10]; for a linear model use make_model_fn with '
-      'dnn_network_fn(hidden_units=[]) or your own network_fn',
+      'e.g. [10, 10]; for a linear model use linear_classifier_model_fn or '
+      'linear_regressor_model_fn (canned LinearClassifier/LinearRegressor)',
     )
   return hidden_units
 
@@ -156,18 +157,23 @@ def _validate_steps_per_run(params):
   return groups.check_params_steps_per_run(params.get('steps_per_run', 1))
 
 
-def _validate_n_classes_and_vocabulary(params):
+def check_n_classes_and_vocabulary(params, template, default_n_classes=None):
+  """``(n_classes, label_vocabulary)`` of a classifier's params, checked.
+
+  ``n_classes`` defaults to the size of ``label_vocabulary``, else to ``default_n_classes``
+  (2 for the linear and wide-and-deep templates, as canned's); required when both are None.
+  """
   vocabulary = params.get('label_vocabulary')
   if vocabulary is not None:
     vocabulary = _heads.check_vocabulary(_name('label_vocabulary'), vocabulary)
   n_classes = params.get('n_classes')
   if n_classes is None:
-    if vocabulary is None:
+    if vocabulary is None and default_n_classes is None:
       raise exceptions.ArgumentKeyError(
-        'params must have "n_classes" for classifier_model_fn (the number of classes, e.g. '
-        '3 for Iris), or "label_vocabulary" (the class names)'
+        'params must have "n_classes" for %s (the number of classes, e.g. '
+        '3 for Iris), or "label_vocabulary" (the class names)' % template
       )
-    n_classes = len(vocabulary)
+    n_classes = default_n_classes if vocabulary is None else len(vocabulary)
   validation.check_positive_int(_name('n_classes'), n_classes)
   if n_classes < 2:
     validation.fail(
@@ -202,7 +208,7 @@ def _validate_label_dimension(params):
 
 
 def _common(params, accepted, template):
-  params = _validate_keys(params, accepted, template)
+  params = check_keys(params, accepted, template)
   return dict(
     hidden_units=_validate_hidden_units(params, template),
     feature_columns=_validate_feature_columns(params),
@@ -218,7 +224,7 @@ def _common(params, accepted, template):
 def classifier_params(params):
   """Checks classifier_model_fn's params; returns them as a normalised :class:`DNNParams`."""
   values, params = _common(params, CLASSIFIER_KEYS, 'classifier_model_fn')
-  n_classes, vocabulary = _validate_n_classes_and_vocabulary(params)
+  n_classes, vocabulary = check_n_classes_and_vocabulary(params, 'classifier_model_fn')
   return DNNParams(
     n_classes=n_classes,
     label_vocabulary=vocabulary,

@@ -9,6 +9,7 @@ import contextlib
 import warnings
 
 import tensorflow as tf
+from tensorflow.python.ops import lookup_ops  # The heads' own index_table_from_tensor.
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import while_v2
 
@@ -156,6 +157,42 @@ def _check_step_spec(spec):
     _fail('the TRAIN spec of one step needs a loss and a train_op')
 
 
+def _class_ids_head(head, labels):
+  """``(head, labels)`` for the loop: class names looked up once per group, outside it.
+
+  A classification head with a ``label_vocabulary`` looks the names up in a tf.compat.v1
+  table, whose initializer the loop body cannot hold (the Scaffold initializes the training
+  graph's tables). The group's labels are looked up here, in the training graph, and each
+  step gets the head's twin without a vocabulary: the same loss on the same class ids.
+  """
+  vocabulary = getattr(head, '_label_vocabulary', None)  # TF's heads have no public one.
+  if vocabulary is None or labels is None:
+    return head, labels
+  if type(head) is tf.estimator.BinaryClassHead:
+    twin = tf.estimator.BinaryClassHead(
+      weight_column=head._weight_column,
+      thresholds=head._thresholds,
+      loss_reduction=head._loss_reduction,
+      loss_fn=head._loss_fn,
+      name=head._name,
+    )
+  elif type(head) is tf.estimator.MultiClassHead:
+    twin = tf.estimator.MultiClassHead(
+      head._n_classes,
+      weight_column=head._weight_column,
+      loss_reduction=head._loss_reduction,
+      loss_fn=head._loss_fn,
+      name=head._name,
+    )
+  else:
+    return head, labels
+  if not isinstance(labels, tf.Tensor) or labels.dtype != tf.string:
+    return head, labels  # The head's own check names the dtype.
+  with tf.name_scope('steps_per_run/'):
+    table = lookup_ops.index_table_from_tensor(tuple(vocabulary), name='class_id_lookup')
+    return twin, table.lookup(labels)  # -1 for a name not in it: the range check says so.
+
+
 def grouped_train_spec(features, labels, network, make_spec, head, regularization_fn):
   """The TRAIN spec of a group: an in-graph loop of one step per batch.
 
@@ -169,6 +206,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
       exceptions.ArgumentError,
     )
   graph = tf.compat.v1.get_default_graph()
+  step_head, labels = _class_ids_head(head, labels)
   group = _group_batch.Group(features, labels)
   global_step = tf.compat.v1.train.get_or_create_global_step()
   _check_resource([global_step])
@@ -195,7 +233,7 @@ def grouped_train_spec(features, labels, network, make_spec, head, regularizatio
       logits_i, layers_i = network(features_i)
       network_summaries = tf.compat.v1.get_collection(GraphKeys.SUMMARIES)
       regularization = regularization_fn(layers_i)
-      spec = make_spec(features_i, labels_i, logits_i, layers_i)
+      spec = make_spec(features_i, labels_i, logits_i, layers_i, step_head)
     _check_step_spec(spec)
     traced.update(
       graph=tf.compat.v1.get_default_graph(),
@@ -258,8 +296,9 @@ def model_spec(
   Args:
     features, labels, mode: what the model_fn got.
     network: ``network(features) -> (logits, keras_layers)``, builds the network.
-    make_spec: ``make_spec(features, labels, logits, keras_layers) -> EstimatorSpec``, the
-      spec of one batch (in TRAIN, with the train op of one step).
+    make_spec: ``make_spec(features, labels, logits, keras_layers[, head]) -> EstimatorSpec``,
+      the spec of one batch (in TRAIN, with the train op of one step); a group's step gives
+      the head to use (``head``, or its twin taking class ids, see ``_class_ids_head``).
     head: the ``tf.estimator.Head`` (its name keys the loss summaries).
     regularization_fn: ``regularization_fn(keras_layers)`` -> the list of regularization
       losses ``make_spec`` adds to the loss.

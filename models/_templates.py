@@ -18,8 +18,11 @@ from tfest_adapters.models import _params
 from tfest_adapters.models import _spec_checks
 
 
-def _check_features_present(features, feature_columns, params_key):
-  """Names the missing features before DenseFeatures fails deeper."""
+def check_features_present(features, feature_columns, params_key):
+  """Names the features ``feature_columns`` need that are missing, before TF fails deeper.
+
+  ``params_key`` names the params key (or keys, as 'a or b') the columns came from.
+  """
   if not isinstance(features, dict):
     validation.fail(
       'features',
@@ -44,7 +47,7 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
   seeding.seed_graph(getattr(config, 'tf_random_seed', None))
   _spec_checks.mode_name(mode)
   p = check_params(params)
-  _check_features_present(
+  check_features_present(
     features, p.feature_columns, 'feature_keys' if 'feature_keys' in params else 'feature_columns'
   )
   # The head is made eagerly, as the canned Estimator makes it in its constructor: heads are
@@ -70,7 +73,8 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
   )
 
 
-def _classifier_head(p):
+def classifier_head(p):
+  """TF's head of checked classifier params ``p``: binary for 2 classes, else multi-class."""
   if p.n_classes == 2:
     return _heads.binary_class_head(p.weight_column, p.label_vocabulary, p.auc_num_thresholds)
   return tf.estimator.MultiClassHead(
@@ -78,7 +82,8 @@ def _classifier_head(p):
   )
 
 
-def _regressor_head(p):
+def regressor_head(p):
+  """TF's regression head of checked regressor params ``p``."""
   return tf.estimator.RegressionHead(
     label_dimension=p.label_dimension, weight_column=p.weight_column
   )
@@ -143,7 +148,7 @@ def classifier_model_fn(features, labels, mode, params, config=None):
     estimator.train(train_input_fn, steps=1000)
   """
   return _dnn_model_fn(
-    features, labels, mode, params, config, _params.classifier_params, _classifier_head
+    features, labels, mode, params, config, _params.classifier_params, classifier_head
   )
 
 
@@ -184,7 +189,7 @@ def regressor_model_fn(features, labels, mode, params, config=None):
                     learning_rate=0.01))
   """
   return _dnn_model_fn(
-    features, labels, mode, params, config, _params.regressor_params, _regressor_head
+    features, labels, mode, params, config, _params.regressor_params, regressor_head
   )
 
 

@@ -347,7 +347,7 @@ def _(env):
   'ArgumentError',
   [
     'params["hidden_units"] must be a non-empty list of positive ints, given: []',
-    'for a linear model use make_model_fn',
+    'for a linear model use linear_classifier_model_fn',
   ],
   'call',
 )

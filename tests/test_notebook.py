@@ -66,6 +66,9 @@ def test_notebook_shows_every_step_of_the_job():
     'export_saved_model(',
     'Predictor.from_saved_model(',
     'tensorboard --logdir',
+    'wide_deep_classifier_model_fn',
+    'census.main(',
+    'census.plot(histories)',
   ):
     assert call in source, call
 
@@ -106,3 +109,7 @@ def test_notebook_runs_every_cell(tmp_path, monkeypatch):
   assert 'tensorboard --logdir %s' % model_dir in text
   assert (model_dir / 'checkpoint').is_file()
   assert list((model_dir / 'export').glob('*/saved_model.pb'))
+  # The census-like table: three models, their histories in one figure.
+  assert 'wide_deep' in text and 'eval_auc' in text
+  assert sum('image/png' in o.get('data', {}) for o in outputs) >= 2
+  assert (model_dir / 'census' / 'histories.png').is_file()

@@ -98,6 +98,8 @@ PUBLIC_NAMES = [
   'export_saved_model',
   'fit',
   'group_batches',
+  'linear_classifier_model_fn',
+  'linear_regressor_model_fn',
   'make_estimator',
   'make_head',
   'make_model_fn',
@@ -111,6 +113,8 @@ PUBLIC_NAMES = [
   'tfrecord_input_fn',
   'train_and_evaluate',
   'verbose_logging',
+  'wide_deep_classifier_model_fn',
+  'wide_deep_regressor_model_fn',
   'write_tfrecords',
 ]
 PUBLIC_SUBMODULES = ['input_fns', 'models', 'cluster', 'exceptions', 'keys', 'console', 'demo']

@@ -110,3 +110,15 @@ def test_estimator_checks_guide_example_runs(tmp_path, monkeypatch, capsys):
   input_fn = namespace['tfa'].numpy_input_fn(namespace['images'][:3], shuffle=False)
   expected = [p['class_ids'].tolist() for p in namespace['estimator'].predict(input_fn)]
   assert served.endswith(str(np.array(expected))), served
+
+
+def test_templates_guide_example_builds_a_checked_estimator(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  blocks = _python_blocks('docs/templates.md')
+  assert len(blocks) == 1
+  namespace = {}
+  exec(compile(blocks[0], 'docs/templates.md', 'exec'), namespace)
+  params = namespace['estimator'].params
+  checked = namespace['tfa'].wide_deep_classifier_model_fn.check_params(params)
+  assert checked.linear_optimizer_fn.description.startswith('tf.keras.optimizers.legacy.Ftrl')
+  assert (checked.dnn_hidden_units, checked.steps_per_run) == ((32, 16), 1)

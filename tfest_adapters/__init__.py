@@ -39,6 +39,10 @@ _EXPORTS = {
   # Model side (models/, installed as tfest_adapters.models).
   'classifier_model_fn': 'tfest_adapters.models',
   'regressor_model_fn': 'tfest_adapters.models',
+  'linear_classifier_model_fn': 'tfest_adapters.models',
+  'linear_regressor_model_fn': 'tfest_adapters.models',
+  'wide_deep_classifier_model_fn': 'tfest_adapters.models',
+  'wide_deep_regressor_model_fn': 'tfest_adapters.models',
   'make_model_fn': 'tfest_adapters.models',
   'check_spec': 'tfest_adapters.models',
   'mode_checked': 'tfest_adapters.models',

@@ -150,15 +150,23 @@ SAME_TEXT = {
     x=pd.DataFrame({'target': np.arange(4.0)}), y=pd.DataFrame({'t': np.arange(4)}), shuffle=False
   ),
   'index_mismatch': dict(x=df, y=pd.Series(np.arange(4), index=[1, 2, 3, 4]), shuffle=False),
-  'string_column': dict(x=pd.DataFrame({'a': ['x', 'y']}), shuffle=False),
   'string_index': dict(x=pd.DataFrame({'a': [1.0, 2.0]}, index=['x', 'y']), shuffle=False),
-  'categorical_column': dict(x=pd.DataFrame({'a': pd.Categorical(['x', 'y'])}), shuffle=False),
   'nullable_int_label': dict(
     x=pd.DataFrame({'a': [1.0, 2.0]}),
     y=pd.Series(pd.array([1, None], dtype='Int64')),
     shuffle=False,
   ),
 }
+
+
+@pytest.mark.parametrize(
+  'column', [['x', 'y'], pd.array(['x', 'y'], dtype='string'), pd.Categorical(['x', 'y'])]
+)
+def test_string_and_categorical_columns_taken_where_legacy_refused(column):
+  x = pd.DataFrame({'a': column})
+  assert isinstance(legacy_error(x=x, shuffle=False), TypeError)
+  features = next(iter(pandas_input_fn(x, shuffle=False, batch_size=2)()))
+  assert features['a'].numpy().tolist() == [b'x', b'y']
 
 
 @pytest.mark.parametrize('name', sorted(SAME_TEXT))

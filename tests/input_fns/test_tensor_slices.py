@@ -177,10 +177,10 @@ def test_graph_mode_one_shot_iterator():
       r"features\['a'\] must be numeric, bool or string values",
     ),
     (
-      (pd.DataFrame({'c': pd.Categorical(['x', 'y'])}),),
+      (pd.DataFrame({'c': pd.Categorical(['x', None])}),),
       {},
-      TypeError,
-      r"features\['c'\] must be numeric, bool or string values.*cat.codes",
+      ValueError,
+      r"features\['c'\] must be values without missing entries.*add_categories",
     ),
     (
       (pd.DataFrame({'s': ['x', None]}),),

@@ -102,8 +102,8 @@ PARAMS_REFUSALS = (
       exceptions.ArgumentError,
       re.escape(
         'params["hidden_units"] must be a non-empty list of positive ints, given: [] (list). '
-        'e.g. [10, 10]; for a linear model use make_model_fn with '
-        'dnn_network_fn(hidden_units=[])'
+        'e.g. [10, 10]; for a linear model use linear_classifier_model_fn or '
+        'linear_regressor_model_fn'
       ),
       id='empty_hidden_units',
     ),

@@ -42,6 +42,49 @@ def _print_metrics(metrics, out):
 # train
 
 
+def _check_family_flags(args, name, family):
+  """No hidden-layer flags for a linear model; --cross only where there is a linear part."""
+  if family == record_lib.LINEAR:
+    for flag, value in (
+      ('--hidden-units', args.hidden_units),
+      ('--activation', args.activation),
+      ('--dropout', args.dropout),
+    ):
+      if value is not None:
+        messages.fail(
+          '%s must be left out for --model %s, which has no hidden layers, given: %s; use '
+          '--model %s for a model with hidden layers'
+          % (
+            flag,
+            name,
+            ','.join(map(str, value)) if isinstance(value, list) else value,
+            ', '.join(record_lib.WITH_HIDDEN_LAYERS),
+          )
+        )
+  if family == record_lib.DNN and args.cross:
+    messages.fail(
+      '--cross needs a linear part, given: --cross %s with --model %s; use --model linear '
+      'or wide_deep (their _regressor for a number)' % (','.join(args.cross[0]), name)
+    )
+
+
+def _check_crosses(crosses, schema):
+  """Each --cross names two or more distinct categorical features."""
+  categorical = [f['name'] for f in schema['features'] if f['kind'] == schema_lib.CATEGORICAL]
+  for cross in crosses:
+    if len(cross) < 2 or len(set(cross)) != len(cross):
+      messages.fail(
+        '--cross must name two or more distinct columns, given: --cross %s' % ','.join(cross)
+      )
+    for name in cross:
+      if name not in categorical:
+        messages.fail(
+          '--cross must name categorical columns, given: %r in --cross %s; the categorical '
+          'columns are: %s (a numeric column becomes categorical with --categorical %s)'
+          % (name, ','.join(cross), messages.quote_list(categorical) or 'none', name)
+        )
+
+
 def prepare_train(args):
   """Checks everything ``tfest train`` needs; returns its plan.
 
@@ -58,21 +101,24 @@ def prepare_train(args):
     )
   train_table = _read(args, args.train, '--train')
   if new_model:
-    model = args.model or schema_lib.CLASSIFIER
-    if args.n_classes is not None and model == schema_lib.REGRESSOR:
+    name = args.model or schema_lib.CLASSIFIER
+    task, family = record_lib.MODEL_NAMES[name]
+    if args.n_classes is not None and task == schema_lib.REGRESSOR:
       messages.fail(
-        '--n-classes must be left out for --model regressor, given: %d' % args.n_classes
+        '--n-classes must be left out for --model %s, given: %d' % (name, args.n_classes)
       )
+    _check_family_flags(args, name, family)
     schema = schema_lib.infer_schema(
       train_table,
       args.label,
-      model,
+      task,
       features=args.features,
       categorical=args.categorical or (),
       n_classes=args.n_classes,
       normalize=args.normalize is not False,
     )
-    record = record_lib.new_record(model, args.hidden_units, schema)
+    _check_crosses(args.cross or (), schema)
+    record = record_lib.new_record(name, args.hidden_units, schema, args.cross or ())
   else:
     record = dict(record)
   resuming = not new_model and record_lib.has_checkpoint(args.model_dir)

@@ -8,80 +8,20 @@ import os
 import re
 
 import numpy as np
-import tensorflow as tf
 
 from tfest_adapters import estimator as estimator_lib
 from tfest_adapters import exceptions
 from tfest_adapters import input_fns
-from tfest_adapters import models
 from tfest_adapters import serving
 from tfest_adapters import training
+from tfest_adapters.cli import _families as families
 from tfest_adapters.cli import _schema as schema_lib
 from tfest_adapters.keys import MetricKeys
 from tfest_adapters.keys import PredictionKeys
 
-# Categorical columns with at most this many values are one-hot encoded; larger ones get an
-# embedding of dimension ~ 6 * size ** 0.25 (the rule of thumb of TensorFlow's feature column
-# guide).
-MAX_ONE_HOT = 32
-
-
-def _standardizer(mean, std):
-  mean = np.asarray(mean, np.float32)
-  std = np.asarray(std, np.float32)
-
-  def standardize(x):
-    return (x - mean) / std
-
-  return standardize
-
-
-def feature_columns(schema):
-  """The ``tf.feature_column`` list of a schema (see :func:`._schema.infer_schema`)."""
-  columns = []
-  for feature in schema['features']:
-    name = feature['key']
-    if feature['kind'] == schema_lib.NUMERIC:
-      normalizer = None
-      if 'mean' in feature:
-        normalizer = _standardizer(feature['mean'], feature['std'])
-      columns.append(
-        tf.feature_column.numeric_column(
-          name, shape=tuple(feature['shape']), normalizer_fn=normalizer
-        )
-      )
-    else:
-      vocabulary = feature['vocabulary']
-      # Values never seen in training (at evaluation or serving time) go to one extra bucket.
-      categories = tf.feature_column.categorical_column_with_vocabulary_list(
-        name, vocabulary, num_oov_buckets=1
-      )
-      if len(vocabulary) <= MAX_ONE_HOT:
-        columns.append(tf.feature_column.indicator_column(categories))
-      else:
-        dimension = int(min(50, np.ceil(6 * (len(vocabulary) + 1) ** 0.25)))
-        columns.append(tf.feature_column.embedding_column(categories, dimension))
-  return columns
-
-
-def model_fn_of(model):
-  return models.classifier_model_fn if model == schema_lib.CLASSIFIER else models.regressor_model_fn
-
-
-# params key -> the tfest train flag that sets it, to name flags in the template's messages.
-_FLAGS = {
-  'hidden_units': '--hidden-units',
-  'optimizer': '--optimizer',
-  'learning_rate': '--learning-rate',
-  'dropout': '--dropout',
-  'activation': '--activation',
-  'n_classes': '--n-classes',
-  'steps_per_run': '--steps-per-run',
-}
-
 
 def _as_flags(text):
-  return re.sub(r'params\["(\w+)"\]', lambda m: _FLAGS.get(m.group(1), m.group(0)), text)
+  return re.sub(r'params\["(\w+)"\]', lambda m: families.FLAGS.get(m.group(1), m.group(0)), text)
 
 
 def _checked(check, params):
@@ -101,9 +41,9 @@ def check_params(record, steps_per_run=None):
     ArgumentError, ArgumentTypeError, ArgumentKeyError: a params value the template refuses,
       or ``steps_per_run`` given to a template that does not take it.
   """
-  model_fn = model_fn_of(record['model'])
+  model_fn = families.model_fn_of(record)
   check = model_fn.check_params
-  params = params_of(record)
+  params = families.params_of(record)
   _checked(check, params)
   if steps_per_run is None:
     return
@@ -118,27 +58,10 @@ def check_params(record, steps_per_run=None):
   _checked(check, dict(params, steps_per_run=steps_per_run))
 
 
-def params_of(record, steps_per_run=None):
-  """The model_fn params of a run record."""
-  label = record['schema']['label']
-  params = {
-    'feature_columns': feature_columns(record['schema']),
-    'hidden_units': list(record['hidden_units']),
-  }
-  params.update({k: v for k, v in record.get('options', {}).items() if v is not None})
-  if record['model'] == schema_lib.CLASSIFIER:
-    params['n_classes'] = label['n_classes']
-    if label['kind'] == schema_lib.CLASS_NAMES:
-      params['label_vocabulary'] = list(label['vocabulary'])
-  if steps_per_run is not None:
-    params['steps_per_run'] = steps_per_run
-  return params
-
-
 def build_estimator(record, model_dir, seed=None, steps_per_run=None):
   return estimator_lib.make_estimator(
-    model_fn_of(record['model']),
-    params=params_of(record, steps_per_run),
+    families.model_fn_of(record),
+    params=families.params_of(record, steps_per_run),
     model_dir=model_dir,
     seed=seed,
   )

@@ -10,7 +10,6 @@ import re
 
 from tfest_adapters.cli import _readers as readers
 from tfest_adapters.cli import _record as record_lib
-from tfest_adapters.cli import _schema as schema_lib
 
 _DISTRIBUTION = 'tfest-adapters'
 
@@ -193,10 +192,22 @@ def build_parser():
   )
   group.add_argument(
     '--model',
-    choices=schema_lib.MODELS,
+    choices=tuple(record_lib.MODEL_NAMES),
     default=None,
-    help='classifier (class ids or class names as labels) or regressor '
-    '(default: classifier, or the model already in --model-dir)',
+    help='classifier (class ids or class names as labels) or regressor: a DNN; linear or '
+    'linear_regressor: a linear model, categorical columns as they are; wide_deep or '
+    'wide_deep_regressor: wide and deep, the categorical columns (and --cross) in the linear '
+    'part, the numeric ones and embeddings in the DNN (default: classifier, or the model '
+    'already in --model-dir)',
+  )
+  group.add_argument(
+    '--cross',
+    type=_names,
+    action='append',
+    default=None,
+    metavar='A,B',
+    help='linear and wide_deep: cross these categorical columns in the linear part '
+    '(repeatable, e.g. --cross education,occupation)',
   )
   group.add_argument(
     '--hidden-units',

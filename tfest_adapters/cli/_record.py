@@ -17,22 +17,57 @@ RECORD_FORMAT = 'tfest-run'
 RECORD_VERSION = 1
 DEFAULT_HIDDEN_UNITS = (10, 10)
 DEFAULT_LEARNING_RATE = 0.05
+# The template families: the DNN, the linear model, wide and deep (a run record without a
+# family is a DNN's).
+DNN = 'dnn'
+LINEAR = 'linear'
+WIDE_DEEP = 'wide_deep'
+# --model -> (what the label is: the task, the family of the template).
+MODEL_NAMES = {
+  schema_lib.CLASSIFIER: (schema_lib.CLASSIFIER, DNN),
+  schema_lib.REGRESSOR: (schema_lib.REGRESSOR, DNN),
+  'linear': (schema_lib.CLASSIFIER, LINEAR),
+  'linear_regressor': (schema_lib.REGRESSOR, LINEAR),
+  'wide_deep': (schema_lib.CLASSIFIER, WIDE_DEEP),
+  'wide_deep_regressor': (schema_lib.REGRESSOR, WIDE_DEEP),
+}
+_FAMILY_TEXT = {DNN: '', LINEAR: 'linear ', WIDE_DEEP: 'wide-and-deep '}
+# The --model flags whose model has hidden layers (--hidden-units, --activation, --dropout).
+WITH_HIDDEN_LAYERS = tuple(name for name, (_, family) in MODEL_NAMES.items() if family != LINEAR)
 
 
 def _fail(text):
   messages.fail(text, exceptions.ModelDirError)
 
 
-def new_record(model, hidden_units, schema):
-  """The run record of a new model: ``hidden_units`` None for the default."""
+def family(record):
+  """The template family of a run record: DNN, LINEAR or WIDE_DEEP."""
+  return record.get('family', DNN)
+
+
+def model_name(record):
+  """The ``--model`` value a run record was trained with."""
+  wanted = (record['model'], family(record))
+  return next(name for name, value in MODEL_NAMES.items() if value == wanted)
+
+
+def new_record(name, hidden_units, schema, crosses=()):
+  """The run record of a new ``--model name``: ``hidden_units`` None for the default.
+
+  ``crosses``: lists of categorical feature names, each crossed in the linear part.
+  """
+  task, template_family = MODEL_NAMES[name]
   return {
     'format': RECORD_FORMAT,
     'format_version': RECORD_VERSION,
-    'model': model,
-    'hidden_units': list(hidden_units or DEFAULT_HIDDEN_UNITS),
+    'model': task,
+    'family': template_family,
+    'hidden_units': [] if template_family == LINEAR else list(hidden_units or DEFAULT_HIDDEN_UNITS),
     # tf.compat.v1.estimator.DNNClassifier's rate for an optimizer named by a string (TF 2's
     # tf.estimator.DNNClassifier uses Adagrad's own 0.001, which barely moves a small network).
-    'options': {'learning_rate': DEFAULT_LEARNING_RATE},
+    # The linear model (and wide and deep's linear part) keeps canned's Ftrl and its rate.
+    'options': {'learning_rate': DEFAULT_LEARNING_RATE} if template_family != LINEAR else {},
+    'crosses': [list(cross) for cross in crosses],
     'schema': schema,
   }
 
@@ -148,11 +183,16 @@ def record_of_saved_model(path):
 def describe_model(record):
   """'a classifier with hidden units 10,10 on features SepalLength, ... and 3 classes'."""
   label = record['schema']['label']
-  text = 'a %s with hidden units %s on features %s' % (
+  text = 'a %s%s%s on features %s' % (
+    _FAMILY_TEXT[family(record)],
     record['model'],
-    ','.join(str(u) for u in record['hidden_units']),
+    ' with hidden units %s' % ','.join(str(u) for u in record['hidden_units'])
+    if record['hidden_units']
+    else '',
     ', '.join(f['name'] for f in record['schema']['features']),
   )
+  if record.get('crosses'):
+    text += ', crossing %s' % '; '.join('x'.join(c) for c in record['crosses'])
   if record['model'] == schema_lib.CLASSIFIER:
     text += ' and %d classes' % label['n_classes']
   return text
@@ -164,8 +204,9 @@ def check_same_model(args, record):
   categorical = sorted(f['name'] for f in schema['features'] if f['kind'] == schema_lib.CATEGORICAL)
   normalized = any('mean' in f for f in schema['features'])
   checks = [
-    ('--model', args.model, record['model']),
+    ('--model', args.model, model_name(record)),
     ('--hidden-units', args.hidden_units, record['hidden_units']),
+    ('--cross', args.cross, record.get('crosses', [])),
     ('--label', args.label, schema['label']['name']),
     ('--features', args.features, [f['name'] for f in schema['features']]),
     ('--categorical', sorted(args.categorical) if args.categorical else None, categorical),
@@ -192,6 +233,8 @@ def check_same_model(args, record):
 def _flag_text(value, flag):
   if value is None:
     return "no %s (the template's default)" % flag
+  if isinstance(value, list) and value and isinstance(value[0], list):  # --cross a,b --cross c,d
+    return ' %s ' % flag.join(','.join(v) for v in value)
   if isinstance(value, list):
     return ','.join(str(v) for v in value)
   return str(value)

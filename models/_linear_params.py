@@ -25,6 +25,7 @@ CLASSIFIER_HEAD_KEYS = [
   ('n_classes', 'number of classes, default 2 (or the size of label_vocabulary)'),
   ('label_vocabulary', 'class names, when labels are strings'),
   ('weight_column', 'feature holding per-example loss weights, default None'),
+  ('auc_num_thresholds', "thresholds of the binary auc metrics, default 200 (TF's)"),
 ]
 REGRESSOR_HEAD_KEYS = [
   ('label_dimension', 'number of regression targets, default 1'),
@@ -56,6 +57,7 @@ LinearParams = collections.namedtuple(
     'n_classes',
     'label_vocabulary',
     'label_dimension',
+    'auc_num_thresholds',
     'steps_per_run',
   ],
 )
@@ -159,7 +161,7 @@ def sparse_combiner(params, key):
 
 
 def head_values(params, template, classifier):
-  """The head's params checked: n_classes (default 2) or label_dimension, weight column."""
+  """The head's params checked: n_classes (default 2) or label_dimension, weight column, auc."""
   weight_column = _heads.check_weight_column(name('weight_column'), params.get('weight_column'))
   if classifier:
     n_classes, vocabulary = _params.check_n_classes_and_vocabulary(
@@ -170,6 +172,7 @@ def head_values(params, template, classifier):
       n_classes=n_classes,
       label_vocabulary=vocabulary,
       label_dimension=None,
+      auc_num_thresholds=_params.check_auc_num_thresholds(params, n_classes),
     )
   label_dimension = validation.check_positive_int(
     name('label_dimension'), params.get('label_dimension', 1)
@@ -179,6 +182,7 @@ def head_values(params, template, classifier):
     n_classes=None,
     label_vocabulary=None,
     label_dimension=label_dimension,
+    auc_num_thresholds=None,
   )
 
 

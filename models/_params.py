@@ -189,7 +189,8 @@ def check_n_classes_and_vocabulary(params, template, default_n_classes=None):
   return n_classes, vocabulary
 
 
-def _validate_auc_num_thresholds(params, n_classes):
+def check_auc_num_thresholds(params, n_classes):
+  """``params['auc_num_thresholds']`` checked: None, or a count for a binary classifier."""
   value = _heads.check_auc_num_thresholds(
     _name('auc_num_thresholds'), params.get('auc_num_thresholds')
   )
@@ -229,7 +230,7 @@ def classifier_params(params):
     n_classes=n_classes,
     label_vocabulary=vocabulary,
     label_dimension=None,
-    auc_num_thresholds=_validate_auc_num_thresholds(params, n_classes),
+    auc_num_thresholds=check_auc_num_thresholds(params, n_classes),
     **values,
   )
 

@@ -68,6 +68,7 @@ WideDeepParams = collections.namedtuple(
     'n_classes',
     'label_vocabulary',
     'label_dimension',
+    'auc_num_thresholds',
     'steps_per_run',
   ],
 )

@@ -58,6 +58,14 @@ def test_defaults_are_the_canned_constructors():
   )
 
 
+def test_a_binary_linear_or_wide_deep_classifier_takes_a_finer_auc():
+  assert _linear(auc_num_thresholds=1000).auc_num_thresholds == 1000
+  assert _wide_deep(auc_num_thresholds=1000).auc_num_thresholds == 1000
+  assert _linear().auc_num_thresholds is None
+  with pytest.raises(exceptions.ArgumentError, match='only a binary classifier'):
+    _linear(n_classes=3, auc_num_thresholds=1000)
+
+
 @pytest.mark.parametrize(
   'optimizer, description',
   [
@@ -357,6 +365,7 @@ def test_param_keys_are_the_canned_constructor_arguments():
     (tf.estimator.DNNLinearCombinedClassifier, _wide_deep_params.WIDE_DEEP_CLASSIFIER_KEYS),
     (tf.estimator.DNNLinearCombinedRegressor, _wide_deep_params.WIDE_DEEP_REGRESSOR_KEYS),
   ):
-    ours = set(keys) - {'steps_per_run', 'learning_rate'}
+    # Beyond canned's: K steps per run, learning rates by name, a finer binary auc.
+    ours = set(keys) - {'steps_per_run', 'learning_rate', 'auc_num_thresholds'}
     ours = {k for k in ours if not k.endswith('_learning_rate')}
     assert ours <= set(inspect.signature(canned.__init__).parameters), canned

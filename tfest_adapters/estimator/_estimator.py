@@ -5,9 +5,13 @@ two as ``TPUEstimator`` overrides them); everything else is the Estimator's own,
 tests of this module pin the behaviour of the three.
 """
 
+import weakref
+
 import tensorflow as tf
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import stop_hook
+from tfest_adapters.estimator import _auto_steps
 from tfest_adapters.estimator import _kept_session
 from tfest_adapters.estimator import _saver
 
@@ -43,6 +47,12 @@ class Estimator(tf.estimator.Estimator):
   Args:
     *args, **kwargs: those of ``tf.estimator.Estimator``.
     keep_session: bool; keep the graph and session of a ``train()`` call for the next one.
+    steps_per_run: ``'auto'``: choose ``params['steps_per_run']`` at the first training
+      (:meth:`resolve_steps_per_run`); None: the params say.
+
+  Attributes:
+    steps_per_run: ``'auto'`` until chosen, then the K chosen (an input_fn that yields no
+      groups still trains one step per run); None when the params say.
   """
 
   def _assert_members_are_not_overridden(self):
@@ -62,11 +72,81 @@ class Estimator(tf.estimator.Estimator):
           '{} does override {}'.format(cls, overridden)
         )
 
-  def __init__(self, *args, keep_session=True, **kwargs):
+  def __init__(self, *args, keep_session=True, steps_per_run=None, **kwargs):
     super().__init__(*args, **kwargs)
     # Stands for this Estimator's graphs in SafeCheckpointSaverHook (fit uses it too).
     self.graph_token = object()
     self._keeper = _kept_session.Keeper(keep_session)
+    self.steps_per_run = steps_per_run
+    self._auto = steps_per_run == groups.AUTO
+    self._grouping = weakref.WeakKeyDictionary()  # input_fn -> whether it yields groups.
+
+  def resolve_steps_per_run(self, input_fn, cadences=()):
+    """The steps per run this Estimator trains ``input_fn`` with; chooses K for ``'auto'``.
+
+    With ``steps_per_run='auto'`` the first call measures a training step in a throwaway
+    graph and chooses K (``estimator/_auto_steps.py``): at most 64, a divisor of the
+    checkpoint and summary intervals and of ``cadences`` (fit's ``eval_every_steps``), logged
+    once. Every call then sets ``params['steps_per_run']`` to K, or to 1 for an input_fn that
+    yields no groups. ``train()`` calls it; so does ``fit``, with its evaluation interval.
+
+    Returns:
+      The steps per run of a training with ``input_fn``.
+    """
+    if not self._auto:
+      return groups.params_steps_per_run(self._params)
+    if self._train_distribution or not self._groups(input_fn):
+      k = 1  # A strategy runs one step per run; so does an input_fn yielding no groups.
+    elif self.steps_per_run == groups.AUTO:
+      k = self._choose(input_fn, _auto_steps.step_cadences(self.config, cadences))
+    else:
+      k = self.steps_per_run
+    self._params[groups.PARAMS_KEY] = k
+    return k
+
+  def _choose(self, input_fn, cadences):
+    """Measures a step of ``input_fn`` and chooses K (1, still 'auto', if none was timed)."""
+    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
+    try:
+      seconds = _auto_steps.measure_step_seconds(self._model_fn, input_fn, params, self.config)
+    except Exception as e:  # The training call that follows raises it as it would.
+      tf.compat.v1.logging.warning(
+        "steps_per_run='auto': measuring a step failed (%s: %s); one step per run this call",
+        type(e).__name__,
+        e,
+      )
+      return 1
+    if seconds is None:
+      return 1
+    self.steps_per_run = _auto_steps.choose_steps_per_run(seconds, cadences)
+    tf.compat.v1.logging.info(
+      "steps_per_run='auto': %d training steps per session.run (one step took %.3g ms; K "
+      'divides the step intervals %s, at most %d)',
+      self.steps_per_run,
+      seconds * 1e3,
+      list(cadences) or 'none',
+      _auto_steps.MAX_STEPS_PER_RUN,
+    )
+    return self.steps_per_run
+
+  def _remember_grouping(self, input_fn, grouping):
+    try:
+      self._grouping[input_fn] = grouping
+    except TypeError:  # Not weakly referenceable: asked again at every call.
+      pass
+
+  def _groups(self, input_fn):
+    try:
+      return self._grouping[input_fn]
+    except (KeyError, TypeError):
+      pass
+    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
+    try:
+      grouping = _auto_steps.groups_batches(input_fn, params, self.config)
+    except Exception:  # The training call raises it as it would.
+      grouping = False
+    self._remember_grouping(input_fn, grouping)
+    return grouping
 
   def close(self):
     """Closes the training session kept since the last ``train()``, freeing its memory.
@@ -78,6 +158,7 @@ class Estimator(tf.estimator.Estimator):
 
   def _train_model_default(self, input_fn, hooks, saving_listeners):
     """The Estimator's, keeping the graph and session for the next call when it can."""
+    self.resolve_steps_per_run(input_fn)
     return self._keeper.train(self, input_fn, hooks, saving_listeners, super()._train_model_default)
 
   def _convert_train_steps_to_hooks(self, steps, max_steps):

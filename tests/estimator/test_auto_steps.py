@@ -4,6 +4,7 @@ The tests that train set TARGET_RUN_SECONDS so high that K is the largest the ca
 K then does not depend on how fast the machine is (no test depends on a timing).
 """
 
+import json
 import logging
 import os
 
@@ -178,3 +179,34 @@ def test_a_plain_tf_estimator_keeps_one_step_per_run(small_data, tmp_path):
   )
   estimator.train(_input_fn(small_data), steps=5)  # Single batches: 'auto' is 1 here.
   assert estimator.get_variable_value('global_step') == 5
+
+
+def test_a_cluster_task_trains_one_step_per_run(small_data, tmp_path, monkeypatch):
+  monkeypatch.setenv(
+    'TF_CONFIG',
+    json.dumps(
+      {
+        'cluster': {'chief': ['localhost:2222'], 'worker': ['localhost:2223']},
+        'task': {'type': 'chief', 'index': 0},
+      }
+    ),
+  )
+  estimator = tfa.make_estimator(classifier_model_fn, PARAMS, tmp_path / 'm', seed=0)
+  assert estimator.resolve_steps_per_run(_input_fn(small_data)) == 1
+  assert estimator.steps_per_run == 'auto' and estimator.params['steps_per_run'] == 1
+
+
+def test_a_network_the_loop_refuses_trains_one_step_per_run(small_data, tmp_path, caplog):
+  def network_fn(features):  # A variable made from a tensor: refused in a loop of steps.
+    x = tf.stack([features[k] for k in KEYS], axis=1)
+    return tf.matmul(x, tf.Variable(tf.zeros([4, 3]), name='w'))
+
+  model_fn = make_model_fn(network_fn, 'multi_class', n_classes=3)
+  estimator = tfa.make_estimator(model_fn, {}, tmp_path / 'm', seed=0)
+  with caplog.at_level(logging.WARNING, logger='tensorflow'):
+    estimator.train(_input_fn(small_data), steps=3)
+  assert "steps_per_run='auto': measuring a step failed (SpecError: steps_per_run: the " in (
+    caplog.text
+  )
+  assert estimator.steps_per_run == estimator.params['steps_per_run'] == 1  # For good.
+  assert estimator.get_variable_value('global_step') == 3

@@ -95,8 +95,11 @@ class Estimator(tf.estimator.Estimator):
     """
     if not self._auto:
       return groups.params_steps_per_run(self._params)
-    if self._train_distribution or not self._groups(input_fn):
-      k = 1  # A strategy runs one step per run; so does an input_fn yielding no groups.
+    config = self.config
+    if self._train_distribution or config.cluster_spec or config.master:
+      k = 1  # A strategy or a cluster runs one step per run, unless the params name K.
+    elif not self._groups(input_fn):
+      k = 1  # An input_fn yielding single batches.
     elif self.steps_per_run == groups.AUTO:
       k = self._choose(input_fn, _auto_steps.step_cadences(self.config, cadences))
     else:
@@ -111,10 +114,11 @@ class Estimator(tf.estimator.Estimator):
       seconds = _auto_steps.measure_step_seconds(self._model_fn, input_fn, params, self.config)
     except Exception as e:  # The training call that follows raises it as it would.
       tf.compat.v1.logging.warning(
-        "steps_per_run='auto': measuring a step failed (%s: %s); one step per run this call",
+        "steps_per_run='auto': measuring a step failed (%s: %s); one step per run",
         type(e).__name__,
         e,
       )
+      self.steps_per_run = 1  # For good: measuring again would fail again.
       return 1
     if seconds is None:
       return 1

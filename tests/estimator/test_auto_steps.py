@@ -1,7 +1,7 @@
 """steps_per_run='auto' (estimator/_auto_steps.py): K chosen, same weights as K=1, stops exact.
 
-The tests that train set TARGET_RUN_SECONDS so high that K is the largest the cadences allow:
-K then does not depend on how fast the machine is (no test depends on a timing).
+The tests that train set MAX_RUN_SECONDS so high that K is the largest the cadences allow: K
+then does not depend on how fast the machine is (no test depends on a timing).
 """
 
 import json
@@ -25,8 +25,8 @@ PARAMS = dict(feature_keys=KEYS, hidden_units=[8, 6], n_classes=3, optimizer='Ad
 
 @pytest.fixture(name='large_k')
 def large_k_fixture(monkeypatch):
-  """A run should take an hour: K is the largest divisor of the cadences up to the cap."""
-  monkeypatch.setattr(_auto_steps, 'TARGET_RUN_SECONDS', 3600.0)
+  """A run may take an hour: K is the largest divisor of the cadences up to the cap."""
+  monkeypatch.setattr(_auto_steps, 'MAX_RUN_SECONDS', 3600.0)
 
 
 def _input_fn(data, **kwargs):
@@ -44,16 +44,16 @@ def _weights(estimator):
   'step_seconds, cadences, expected',
   [
     (None, (), 1),  # Not measured.
-    (1.0, (), 1),  # A slow step: one per run.
-    (0.01 / 8, (), 8),  # The smallest K whose run takes TARGET_RUN_SECONDS.
-    (0.01 / 7.5, (), 8),
-    (1e-7, (), 64),  # The cap.
-    (0.01 / 20, (100,), 20),
-    (0.01 / 32, (100,), 50),  # The next divisor of the summary interval.
-    (1e-7, (100,), 50),  # No divisor reaches the wanted K under the cap: the largest.
-    (1e-7, (100, 30), 10),  # Every cadence: their gcd.
-    (0.01 / 3, (7,), 7),
-    (1e-7, (97,), 1),  # A prime interval above the cap.
+    (2.0, (), 1),  # A step longer than a run may be: one per run.
+    (1.0 / 8, (), 8),  # The largest K whose run takes at most MAX_RUN_SECONDS.
+    (1.0 / 7.5, (), 7),
+    (1e-4, (), 64),  # The cap.
+    (1.0 / 20, (100,), 20),
+    (1.0 / 32, (100,), 25),  # The largest divisor of the summary interval that fits.
+    (1e-4, (100,), 50),
+    (1e-4, (100, 30), 10),  # Every cadence: their gcd.
+    (1.0 / 3, (7,), 1),
+    (1e-4, (97,), 1),  # A prime interval above the cap.
   ],
 )
 def test_choose_steps_per_run(step_seconds, cadences, expected):

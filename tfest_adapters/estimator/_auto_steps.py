@@ -2,10 +2,12 @@
 
 The input_fn and the model_fn are built once more, in a graph of their own, with groups of
 :data:`PROBE_GROUP` batches (the input_fn's builder draws no new seed: ``groups.probing()``);
-a few runs of its train_op give the time of a step. K is then the smallest number of steps
-whose run takes :data:`TARGET_RUN_SECONDS`, at most :data:`MAX_STEPS_PER_RUN`, and a divisor
-of every step cadence (checkpoints, summaries, evaluations), so that each falls on the last
-step of a run. docs/throughput.md says why the measurement is not part of a training call.
+a few runs of its train_op give the time of a step. K is then the largest number of steps
+whose run stays within :data:`MAX_RUN_SECONDS` (hooks, Ctrl-C and the progress bar act
+between runs), at most :data:`MAX_STEPS_PER_RUN`, and a divisor of every step cadence
+(checkpoints, summaries, evaluations), so that each falls on the last step of a run.
+docs/throughput.md says why: bench/scaling.py found more steps per run faster at every size
+it measured, and why the measurement is not part of a training call.
 """
 
 import math
@@ -18,9 +20,9 @@ from tfest_adapters._core import groups
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import validation
 
-# A run of K steps should take this long: several times the fixed cost of an Estimator's
-# session.run (hooks, feeds, fetches), which K steps then share.
-TARGET_RUN_SECONDS = 0.01
+# A run of K steps should take at most this long: hooks (the stop, the NaN guard, signals,
+# the progress bar) act between runs.
+MAX_RUN_SECONDS = 1.0
 MAX_STEPS_PER_RUN = 64
 # Batches per run while measuring: enough to share the measurement's own run cost.
 PROBE_GROUP = 4
@@ -45,18 +47,17 @@ def choose_steps_per_run(step_seconds, cadences=(), cap=MAX_STEPS_PER_RUN):
     cap: the largest K.
 
   Returns:
-    The smallest K dividing every cadence whose run takes :data:`TARGET_RUN_SECONDS`;
-    the largest such K up to ``cap`` when none does.
+    The largest K up to ``cap`` dividing every cadence whose run takes at most
+    :data:`MAX_RUN_SECONDS` (1 when a step alone takes longer).
   """
   if step_seconds is None:
     return 1
-  wanted = min(cap, max(1, math.ceil(TARGET_RUN_SECONDS / max(step_seconds, 1e-9) - 1e-6)))
+  fits = int(math.floor(MAX_RUN_SECONDS / max(step_seconds, 1e-9) + 1e-6))
+  limit = min(cap, max(1, fits))
   common = 0
   for cadence in cadences:
     common = math.gcd(common, int(cadence))
-  divisors = [k for k in range(1, cap + 1) if common == 0 or common % k == 0]
-  enough = [k for k in divisors if k >= wanted]
-  return enough[0] if enough else divisors[-1]
+  return max(k for k in range(1, limit + 1) if common == 0 or common % k == 0)
 
 
 def _call_input_fn(input_fn, params, config):

@@ -13,6 +13,13 @@ for one row and for a 1024-row batch. Targets (issue 5): Predictor one-row laten
 Estimator.predict (``estimator_over_predictor_1row >= 300``) and 1024-row throughput >= 0.8x
 the raw SavedModel call's (``predictor_over_raw_throughput_1024 >= 0.8``).
 
+Then, for wide inputs (``classifier_model_fn`` over 30 and 300 float32 columns, one hidden
+layer of 16 units), one row given as a dict of arrays and as a DataFrame, interleaved the
+same way: the Predictor, the same feeds through ``Session.make_callable(fetches, feed_list)``
+(its path before issue 19: ``session.run``'s checks per feed), and ``Estimator.predict``
+(30 columns). Targets (issue 19): one row of 30 columns <= 0.1 ms and <= 1/1000 of
+``Estimator.predict``.
+
   python bench/predict_latency.py            # full run (about a minute)
   python bench/predict_latency.py --quick    # seconds, to check that it runs
 """
@@ -29,6 +36,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FEATURES = ('SepalLength', 'SepalWidth', 'PetalLength', 'PetalWidth')
+WIDE_COLUMNS = (30, 300)
 
 
 def _model_fn(features, labels, mode, params):
@@ -72,6 +80,52 @@ def _batch(features, rows):
   n = len(next(iter(features.values())))
   index = np.arange(rows) % n
   return {k: v[index] for k, v in features.items()}
+
+
+def _wide_case(tfa, workdir, n_columns, quick):
+  """(predictor, estimator, one-row dict, one-row DataFrame, old-path callable) of N columns."""
+  import numpy as np
+  import pandas as pd
+
+  from tfest_adapters.input_fns import numpy_input_fn
+  from tfest_adapters.models import classifier_model_fn
+
+  rng = np.random.default_rng(n_columns)
+  keys = ['x%03d' % i for i in range(n_columns)]
+  features = {k: rng.standard_normal(256).astype(np.float32) for k in keys}
+  labels = (features[keys[0]] > 0).astype(np.int64)
+  params = dict(feature_keys=keys, hidden_units=[16], n_classes=2, steps_per_run=1)
+  model_dir = os.path.join(workdir, 'wide%d' % n_columns)
+  estimator = tfa.make_estimator(classifier_model_fn, params, model_dir, seed=0)
+  estimator.train(numpy_input_fn(features, labels, batch_size=32, num_epochs=1, shuffle=False))
+  export_dir = tfa.export_saved_model(
+    estimator, model_dir + '_export', sample_features={k: v[:2] for k, v in features.items()}
+  )
+  predictor = tfa.Predictor.from_saved_model(export_dir)
+  one = {k: v[:1] for k, v in features.items()}
+  frame = pd.DataFrame(one)
+  # The path before issue 19: Session.make_callable with a feed list (session.run's checks).
+  graph = predictor._session.graph
+  signature_inputs = [i.tensor for i in predictor._inputs]
+  fetches = [
+    graph.get_tensor_by_name(name)
+    for name in _output_names(predictor.export_dir, predictor.signature_key)
+  ]
+  old_call = predictor._session.make_callable(fetches, signature_inputs)
+
+  def old_path(features):
+    feeds, _ = predictor._feeds(features)
+    return old_call(*feeds)
+
+  return predictor, estimator, one, frame, old_path
+
+
+def _output_names(export_dir, signature_key):
+  from tensorflow.python.saved_model import loader_impl
+
+  meta = loader_impl.parse_saved_model(export_dir).meta_graphs[0]
+  outputs = meta.signature_def[signature_key].outputs
+  return [outputs[k].name for k in sorted(outputs)]
 
 
 def _time_block(fn, calls):
@@ -141,6 +195,30 @@ def main(argv=None):
     'raw_1024': (lambda: signature(**big_tensors), big_calls),
     'predictor_1024': (lambda: predictor(big), big_calls),
   }
+  wide = {n: _wide_case(tfa, workdir, n, args.quick) for n in WIDE_COLUMNS}
+  for n, (wide_predictor, _, wide_one, wide_frame, old_path) in wide.items():
+    new_out = [wide_predictor(x) for x in (wide_one, wide_frame)]
+    old_out = [old_path(x) for x in (wide_one, wide_frame)]
+    for new, old in zip(new_out, old_out):  # Bitwise the outputs of the path before.
+      assert all(np.array_equal(new[k], old[i]) for i, k in enumerate(wide_predictor.output_keys))
+    contenders.update(
+      {
+        'predictor_%d_dict' % n: (lambda p=wide_predictor, x=wide_one: p(x), fast_calls),
+        'predictor_%d_frame' % n: (lambda p=wide_predictor, x=wide_frame: p(x), fast_calls),
+        'old_%d_dict' % n: (lambda f=old_path, x=wide_one: f(x), max(1, fast_calls // 6)),
+        'old_%d_frame' % n: (lambda f=old_path, x=wide_frame: f(x), max(1, fast_calls // 6)),
+      }
+    )
+  wide_estimator, wide_one = wide[30][1], wide[30][2]
+  contenders['estimator_30'] = (
+    lambda: next(
+      wide_estimator.predict(
+        lambda: tf.data.Dataset.from_tensor_slices(wide_one).batch(1),
+        yield_single_examples=False,
+      )
+    ),
+    1,
+  )
   for fn, _ in contenders.values():  # Warm up: first calls build and optimize graphs.
     for _ in range(3):
       fn()
@@ -164,7 +242,18 @@ def main(argv=None):
   }
   figures['meets_1row_target'] = figures['estimator_over_predictor_1row'] >= 300
   figures['meets_1024_target'] = figures['predictor_over_raw_throughput_1024'] >= 0.8
+  for n in WIDE_COLUMNS:
+    for kind in ('dict', 'frame'):
+      figures['predictor_%d_%s_ms' % (n, kind)] = ms['predictor_%d_%s' % (n, kind)]
+      figures['make_callable_%d_%s_ms' % (n, kind)] = ms['old_%d_%s' % (n, kind)]
+  figures['estimator_predict_30_ms'] = ms['estimator_30']
+  figures['estimator_over_predictor_30'] = ms['estimator_30'] / ms['predictor_30_dict']
+  figures['meets_30_column_target'] = (
+    figures['predictor_30_dict_ms'] <= 0.1 and figures['estimator_over_predictor_30'] >= 1000
+  )
   predictor.close()
+  for case in wide.values():
+    case[0].close()
 
   print('## predict_latency%s' % (' (quick)' if args.quick else ''))
   print('Small Iris DNN (2x10 hidden units), medians of %d interleaved rounds.' % rounds)
@@ -197,6 +286,44 @@ def main(argv=None):
   )
   print('- raw SavedModel / Predictor, one row: %.1fx' % figures['raw_over_predictor_1row'])
   print('- max |probability difference| to Estimator.predict: %.2g' % max_diff)
+  print()
+  print(
+    'Wide inputs, one row (ms; classifier_model_fn, 16 hidden units). make_callable: the same '
+    'feeds through Session.make_callable(fetches, feed_list), the call before issue 19 '
+    '(bitwise the same outputs):'
+  )
+  print(
+    '| columns | Predictor, dict | Predictor, DataFrame | make_callable, dict | '
+    'make_callable, DataFrame |'
+  )
+  print('| ---: | ---: | ---: | ---: | ---: |')
+  for n in WIDE_COLUMNS:
+    print(
+      '| %d | %.3f | %.3f | %.3f | %.3f |'
+      % tuple(
+        [n]
+        + [
+          figures['%s_%d_%s_ms' % (who, n, kind)]
+          for who, kind in (
+            ('predictor', 'dict'),
+            ('predictor', 'frame'),
+            ('make_callable', 'dict'),
+            ('make_callable', 'frame'),
+          )
+        ]
+      )
+    )
+  print()
+  print(
+    '- one row of 30 columns: %.3f ms (target <= 0.1 ms), Estimator.predict %.1f ms: %.0fx '
+    '(target >= 1000x): %s'
+    % (
+      figures['predictor_30_dict_ms'],
+      figures['estimator_predict_30_ms'],
+      figures['estimator_over_predictor_30'],
+      'met' if figures['meets_30_column_target'] else 'NOT met',
+    )
+  )
   return figures
 
 

@@ -9,6 +9,7 @@ printed reports with the date and the machine (cores, memory, TensorFlow version
   python bench/run_all.py            # full runs (minutes; `make bench`)
   python bench/run_all.py --quick    # seconds each, to check the scripts still run
   python bench/run_all.py --only predict_latency
+  python bench/run_all.py --only scaling train_throughput   # the steps_per_run figures
 """
 
 import argparse

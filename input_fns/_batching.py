@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 
+from tfest_adapters._core import groups
+
 # Up to this many rows (per shard), epochs are shuffled with an explicit permutation; above
 # it, with a _FeistelPermutation computed on demand in constant memory.
 EXACT_PERMUTATION_MAX_ROWS = 1 << 20
@@ -123,7 +125,8 @@ class CallSeeds:
 
   The Estimator calls the input_fn anew for every ``train()``: seeding call ``k`` with
   ``(seed, k)`` keeps runs reproducible while successive calls read on instead of replaying
-  the same first batches.
+  the same first batches. A probe's call (``groups.probing()``, in a throwaway graph) gets the
+  seed of the next call without taking it.
 
   Args:
     seed: int >= 0, or None (every call gets None).
@@ -140,7 +143,8 @@ class CallSeeds:
       return None
     with self._lock:
       call = self._calls
-      self._calls += 1
+      if not groups.is_probing():  # A probe reads the seed of the next call without taking it.
+        self._calls += 1
     return (self._seed, call)
 
   def next_int(self):

@@ -171,5 +171,6 @@ def make_model_fn(
 
   model_fn.head = head
   model_fn.network_fn = network_fn
+  setattr(model_fn, groups.TRAINS_GROUPS_ATTR, True)
   model_fn.optimizer = optimizer_fn.description
   return model_fn

@@ -195,3 +195,5 @@ def regressor_model_fn(features, labels, mode, params, config=None):
 
 classifier_model_fn.check_params = _params.classifier_params
 regressor_model_fn.check_params = _params.regressor_params
+setattr(classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
+setattr(regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)

@@ -43,3 +43,16 @@ def test_an_unknown_script_is_refused(capsys):
     _run_all().main(['--quick', '--only', 'no_such_script'])
   assert info.value.code == 2
   assert 'no benchmark script named no_such_script' in capsys.readouterr().err
+
+
+def test_the_scaling_bench_is_run_and_its_quick_mode_gives_every_ratio():
+  assert 'scaling.py' in [p.name for p in _run_all().scripts()]
+  spec = importlib.util.spec_from_file_location('scaling', REPO_ROOT / 'bench' / 'scaling.py')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  figures = module.main(['--quick'])
+  assert [(r['batch'], r['width']) for r in figures['rows']] == [(32, 16), (256, 128)]
+  for row in figures['rows']:
+    assert set(row['ratios']) == {'k1', 'auto', 'k8'}
+    assert all(ratio > 0 for ratio in row['ratios'].values())
+    assert len(row['auto_k']) == 1 and 1 <= row['auto_k'][0] <= 64

@@ -1,6 +1,7 @@
 """The group-of-batches format (tfest_adapters/_core/groups.py): keys, elements, steps_per_run."""
 
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -86,10 +87,28 @@ def test_accepted_steps_per_run():
   assert groups.validate_steps_per_run(np.int64(4)) == 4
   assert groups.check_params_steps_per_run(8) == 8
   assert groups.params_steps_per_run({groups.PARAMS_KEY: 2}) == 2
+  # 'auto' that nothing resolved (a plain tf.estimator.Estimator): one step per run.
+  assert groups.check_params_steps_per_run('auto') == 1
+  assert groups.steps_per_run_of(ModeKeys.TRAIN, {groups.PARAMS_KEY: groups.AUTO}) == 1
+
+
+def test_probing_is_per_thread_and_nests():
+  assert not groups.is_probing()
+  with groups.probing():
+    assert groups.is_probing()
+    with groups.probing():
+      assert groups.is_probing()
+    assert groups.is_probing()
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(groups.is_probing()))
+    thread.start()
+    thread.join()
+    assert seen == [False]
+  assert not groups.is_probing()
 
 
 _BUILDER_FIX = 'Give the number of batches per session.run, e.g. 8'
-_PARAMS_FIX = 'Give the number of training steps each session.run performs, e.g. 8'
+_PARAMS_FIX = "Give the number of training steps each session.run performs, e.g. 8, or 'auto'"
 
 
 @pytest.mark.parametrize(

@@ -395,8 +395,9 @@ def _bench(name):
 @pytest.mark.slow
 def test_train_throughput_quick_mode_returns_its_figures():
   figures = _bench('train_throughput').main(['--quick'])
-  configs = {'limit', 'keras_fit', 'legacy', 'k1', 'k8', 'k32_wrap', 'k32_fused'}
+  configs = {'limit', 'keras_fit', 'legacy', 'k1', 'auto', 'k8', 'k32_wrap', 'k32_fused'}
   assert set(figures['examples_per_s']) == configs
+  assert len(figures['auto_k']) == 1 and 1 <= figures['auto_k'][0] <= 64
   assert all(rate > 0 for rate in figures['examples_per_s'].values())
   assert figures['ratio_to_limit']['limit'] == 1.0
   assert set(figures['fixed_cost_s']) == {'k8'}

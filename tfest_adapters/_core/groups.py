@@ -5,7 +5,9 @@ A group is up to ``steps_per_run`` batches stacked on a new leading dimension,
 :data:`ROWS_KEY` (int32 ``[k]``); see :func:`with_rows` for where features go.
 """
 
+import contextlib
 import json
+import threading
 
 import tensorflow as tf
 
@@ -17,6 +19,15 @@ FEATURES_KEY = GroupKeys.FEATURES
 PACKED_PREFIX = GroupKeys.PACKED_PREFIX
 # The key of the Estimator's params (and of the templates' params) giving the batches per group.
 PARAMS_KEY = 'steps_per_run'
+# Its value asking make_estimator's Estimator to choose K from a measured step; one step per run
+# where nothing chooses (a plain tf.estimator.Estimator, EVAL, PREDICT).
+AUTO = 'auto'
+
+# A model_fn attribute: True when it trains a group of batches in an in-graph loop (the
+# templates), which makes 'auto' make_estimator's default for it.
+TRAINS_GROUPS_ATTR = 'trains_groups'
+
+_probing = threading.local()
 
 _ModeKeys = tf.estimator.ModeKeys
 
@@ -89,12 +100,39 @@ def validate_steps_per_run(steps_per_run):
   )
 
 
+@contextlib.contextmanager
+def probing():
+  """Marks the input_fn calls of this thread as probes: builders then draw no new call seed.
+
+  An input_fn called in a throwaway graph (to measure a step for ``steps_per_run='auto'``)
+  must not move its builder to the seed of the next call, or the training call after it
+  would read other batches than it reads without the probe.
+  """
+  previous = getattr(_probing, 'active', False)
+  _probing.active = True
+  try:
+    yield
+  finally:
+    _probing.active = previous
+
+
+def is_probing():
+  """Whether this thread's input_fn calls are probes (see :func:`probing`)."""
+  return getattr(_probing, 'active', False)
+
+
 def check_params_steps_per_run(value):
-  """``params['steps_per_run']`` must be a positive int (templates and input_fns alike)."""
+  """``params['steps_per_run']``: a positive int, or ``'auto'`` (one step per run here).
+
+  ``'auto'`` reaching a template or an input_fn means nothing chose K (a plain
+  ``tf.estimator.Estimator``): one step per run, as without the key.
+  """
+  if isinstance(value, str) and value == AUTO:
+    return 1
   return validation.check_positive_int(
     'params["%s"]' % PARAMS_KEY,
     value,
-    'Give the number of training steps each session.run performs, e.g. 8',
+    "Give the number of training steps each session.run performs, e.g. 8, or 'auto'",
   )
 
 

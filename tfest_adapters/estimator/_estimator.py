@@ -9,14 +9,17 @@ checkpoint of another model. Every spec the model_fn returns is checked (``model
 import contextlib
 import os
 import threading
+import weakref
 
 import tensorflow as tf
 from tensorflow.python.util import function_utils  # The Estimator's own fn_args.
 
 from tfest_adapters import exceptions
 from tfest_adapters import models
+from tfest_adapters._core import groups
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import stop_hook
+from tfest_adapters.estimator import _auto_steps
 from tfest_adapters.estimator import _compatibility
 from tfest_adapters.estimator import _kept_session
 from tfest_adapters.estimator import _saver
@@ -55,6 +58,12 @@ class Estimator(tf.estimator.Estimator):
   Args:
     *args, **kwargs: those of ``tf.estimator.Estimator``.
     keep_session: bool; keep the graph and session of a ``train()`` call for the next one.
+    steps_per_run: ``'auto'``: choose ``params['steps_per_run']`` at the first training
+      (:meth:`resolve_steps_per_run`); None: the params say.
+
+  Attributes:
+    steps_per_run: ``'auto'`` until chosen, then the K chosen (an input_fn that yields no
+      groups still trains one step per run); None when the params say.
   """
 
   def _assert_members_are_not_overridden(self):
@@ -74,13 +83,87 @@ class Estimator(tf.estimator.Estimator):
           '{} does override {}'.format(cls, overridden)
         )
 
-  def __init__(self, model_fn, *args, keep_session=True, **kwargs):
+  def __init__(self, model_fn, *args, keep_session=True, steps_per_run=None, **kwargs):
     # The checkpoint the current call of this thread reads: (model_dir, path) or None.
     self._reading = threading.local()
     super().__init__(checked_model_fn(model_fn, self._reading), *args, **kwargs)
     # Stands for this Estimator's graphs in SafeCheckpointSaverHook (fit uses it too).
     self.graph_token = object()
     self._keeper = _kept_session.Keeper(keep_session)
+    self.steps_per_run = steps_per_run
+    self._auto = steps_per_run == groups.AUTO
+    self._grouping = weakref.WeakKeyDictionary()  # input_fn -> whether it yields groups.
+
+  def resolve_steps_per_run(self, input_fn, cadences=()):
+    """The steps per run this Estimator trains ``input_fn`` with; chooses K for ``'auto'``.
+
+    With ``steps_per_run='auto'`` the first call measures a training step in a throwaway
+    graph and chooses K (``estimator/_auto_steps.py``): at most 64, a divisor of the
+    checkpoint and summary intervals and of ``cadences`` (fit's ``eval_every_steps``), logged
+    once. Every call then sets ``params['steps_per_run']`` to K, or to 1 for an input_fn that
+    yields no groups. ``train()`` calls it; so does ``fit``, with its evaluation interval.
+
+    Returns:
+      The steps per run of a training with ``input_fn``.
+    """
+    if not self._auto:
+      return groups.params_steps_per_run(self._params)
+    config = self.config
+    if self._train_distribution or config.cluster_spec or config.master:
+      k = 1  # A strategy or a cluster runs one step per run, unless the params name K.
+    elif not self._groups(input_fn):
+      k = 1  # An input_fn yielding single batches.
+    elif self.steps_per_run == groups.AUTO:
+      k = self._choose(input_fn, _auto_steps.step_cadences(self.config, cadences))
+    else:
+      k = self.steps_per_run
+    self._params[groups.PARAMS_KEY] = k
+    return k
+
+  def _choose(self, input_fn, cadences):
+    """Measures a step of ``input_fn`` and chooses K (1, still 'auto', if none was timed)."""
+    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
+    try:
+      seconds = _auto_steps.measure_step_seconds(self._model_fn, input_fn, params, self.config)
+    except Exception as e:  # The training call that follows raises it as it would.
+      tf.compat.v1.logging.warning(
+        "steps_per_run='auto': measuring a step failed (%s: %s); one step per run",
+        type(e).__name__,
+        e,
+      )
+      self.steps_per_run = 1  # For good: measuring again would fail again.
+      return 1
+    if seconds is None:
+      return 1
+    self.steps_per_run = _auto_steps.choose_steps_per_run(seconds, cadences)
+    tf.compat.v1.logging.info(
+      "steps_per_run='auto': %d training steps per session.run (one step took %.3g ms; K "
+      'divides the step intervals %s, at most %d)',
+      self.steps_per_run,
+      seconds * 1e3,
+      list(cadences) or 'none',
+      _auto_steps.MAX_STEPS_PER_RUN,
+    )
+    return self.steps_per_run
+
+  def _remember_grouping(self, input_fn, grouping):
+    try:
+      self._grouping[input_fn] = grouping
+    except TypeError:  # Not weakly referenceable: asked again at every call.
+      pass
+
+  def _groups(self, input_fn):
+    try:
+      return self._grouping[input_fn]
+    except (KeyError, TypeError):
+      pass
+    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
+    try:
+      grouping = _auto_steps.groups_batches(input_fn, params, self.config)
+    except Exception:  # The training call raises it as it would.
+      grouping = False
+    self._remember_grouping(input_fn, grouping)
+    return grouping
 
   def close(self):
     """Closes the training session kept since the last ``train()``, freeing its memory.
@@ -159,6 +242,7 @@ class Estimator(tf.estimator.Estimator):
 
   def _train_model_default(self, input_fn, hooks, saving_listeners):
     """The Estimator's, keeping the graph and session for the next call when it can."""
+    self.resolve_steps_per_run(input_fn)
     return self._keeper.train(self, input_fn, hooks, saving_listeners, super()._train_model_default)
 
   def _convert_train_steps_to_hooks(self, steps, max_steps):

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfest_adapters import exceptions
 from tfest_adapters import models
+from tfest_adapters._core import groups
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import seeding
 from tfest_adapters._core import validation
@@ -54,6 +55,11 @@ def make_estimator(
       For a template (``classifier_model_fn``, ``regressor_model_fn``), an optimizer object
       under ``'optimizer'`` (``tf.keras.optimizers.Adam(1e-3)``, legacy Keras, tf.compat.v1) is
       converted by ``models.make_optimizer_fn``, which the Estimator can deep-copy.
+      ``params['steps_per_run']``: training steps per ``session.run`` (read by the templates
+      and the input builders). Default for the templates (``classifier_model_fn``,
+      ``regressor_model_fn``, ``make_model_fn``'s): ``'auto'``, K chosen at the first
+      training from a measured step (see ``Estimator.resolve_steps_per_run``); 1 restores one
+      step per run.
     model_dir: where checkpoints and event files go. None with no ``config.model_dir`` trains
       into a new temporary directory, with a warning (it is lost when you lose its name).
     config: a ``tf.estimator.RunConfig`` to start from, or None. ``run_config_options``
@@ -105,6 +111,7 @@ def make_estimator(
   _run_config.validate_run_config_options(run_config_options)
   warm_start_from = _validate_warm_start_from(warm_start_from)
   validation.check_bool('keep_session', keep_session)
+  params, steps_per_run = _steps_per_run_of(model_fn, params)
   config = _run_config.build_run_config(config, model_dir, seed, devices, run_config_options)
   if seed is not None:
     # Data order: input_fns drawing from the global generators (the user's, set once here).
@@ -117,7 +124,21 @@ def make_estimator(
     params=params if params is not None else {},
     warm_start_from=warm_start_from,
     keep_session=keep_session,
+    steps_per_run=steps_per_run,
   )
+
+
+def _steps_per_run_of(model_fn, params):
+  """(params, ``'auto'`` or None): ``'auto'`` when asked, or by default for a template.
+
+  An ``'auto'`` is taken out of the params: the Estimator puts the K it chooses there.
+  """
+  value = (params or {}).get(groups.PARAMS_KEY)
+  if isinstance(value, str) and value == groups.AUTO:
+    return {k: v for k, v in params.items() if k != groups.PARAMS_KEY}, groups.AUTO
+  if value is None and getattr(model_fn, groups.TRAINS_GROUPS_ATTR, False) is True:
+    return params, groups.AUTO
+  return params, None
 
 
 def seeded_model_fn(model_fn):

@@ -1,8 +1,10 @@
 """SavedModelSession: a SavedModel loaded once into a session, fed dicts of arrays.
 
 The SavedModel is loaded into a ``tf.compat.v1.Session`` on a graph of its own and called
-through ``Session.make_callable`` with a fixed feed and fetch list. :class:`Predictor` is its
-public face; ``export_saved_model`` loads one to check an export.
+through a session callable made from ``CallableOptions`` (feed and fetch names), TF's own fast
+path: the inputs are checked and converted here, once per call, so ``session.run``'s per-feed
+checks are not paid again. :class:`Predictor` is its public face; ``export_saved_model`` loads
+one to check an export.
 """
 
 import os
@@ -59,7 +61,7 @@ def default_session_config():
 class _Input:
   """One signature input: feed tensor, dtype, shape and how to convert a value for it."""
 
-  __slots__ = ('key', 'tensor', 'tf_dtype', 'np_dtype', 'shape', 'is_string')
+  __slots__ = ('key', 'tensor', 'tf_dtype', 'np_dtype', 'shape', 'is_string', '_rank', '_free')
 
   def __init__(self, key, tensor):
     self.key = key
@@ -69,6 +71,11 @@ class _Input:
     self.np_dtype = None if self.is_string else tensor.dtype.as_numpy_dtype
     shape = tensor.shape
     self.shape = None if shape.rank is None else tuple(shape.as_list())
+    self._rank = None if self.shape is None else len(self.shape)
+    # No fixed dimension: a numeric array of the right dtype and rank is fed as it is.
+    self._free = (
+      not self.is_string and self.shape is not None and all(d is None for d in self.shape)
+    )
 
   def describe_shape(self):
     if self.shape is None:
@@ -77,6 +84,13 @@ class _Input:
 
   def convert(self, value):
     """(array, is_single_example) ready to feed, or an error naming the key."""
+    if (
+      self._free
+      and type(value) is np.ndarray
+      and value.dtype == self.np_dtype
+      and value.ndim == self._rank
+    ):
+      return value, False
     array = (
       value
       if isinstance(value, np.ndarray)
@@ -111,6 +125,56 @@ class _Input:
     raise exceptions.ArgumentError(
       'features[%r] must be %s, given dtype %s' % (self.key, expected, array.dtype)
     )
+
+
+def _frame_columns(frame, inputs):
+  """{column: array} of a DataFrame read as one matrix, or None when it cannot be.
+
+  A frame whose columns (or the inputs' columns among them) share the inputs' one numeric dtype
+  is read with one ``to_numpy()``: the same arrays as column by column, without building a
+  Series per column. Any other frame (mixed dtypes, repeated names) is read column by column.
+  """
+  dtypes = {i.np_dtype for i in inputs}
+  if len(dtypes) != 1 or None in dtypes or not frame.columns.is_unique:
+    return None
+  (dtype,) = dtypes
+  names = frame.columns.tolist()
+  matrix = frame.to_numpy()
+  if matrix.dtype != dtype:
+    wanted = [i.key for i in inputs]
+    if len(names) == len(wanted) or not set(wanted).issubset(names):
+      return None
+    matrix = frame[wanted].to_numpy()
+    if matrix.dtype != dtype:
+      return None
+    names = wanted
+  return dict(zip(names, matrix.T))
+
+
+def _callable(session, feeds, fetches):
+  """A callable of ``session`` fed arrays of the feeds' exact dtypes, in order; list of fetches.
+
+  Made from ``CallableOptions`` (feed and fetch names), as ``session.run``'s own fast path:
+  no per-feed check in Python; the callers convert and check the arrays. A signature fetching
+  one of its inputs gets ``Session.make_callable`` (CallableOptions refuse it).
+  """
+  from tensorflow.core.protobuf import config_pb2
+
+  if {t.name for t in feeds} & {t.name for t in fetches}:
+    # An input also fetched (an output echoing a feature): only session.run returns it.
+    return session.make_callable(fetches, feeds)
+  names = list(dict.fromkeys(t.name for t in fetches))  # A tensor fetched twice is run once.
+  options = config_pb2.CallableOptions(feed=[t.name for t in feeds], fetch=names)
+  run = session._make_callable_from_options(options)
+  if len(names) == len(fetches):
+    return run
+  index = [names.index(t.name) for t in fetches]
+
+  def call(*arrays):
+    results = run(*arrays)
+    return [results[i] for i in index]
+
+  return call
 
 
 def _parsing_spec(graph, session, serialized):
@@ -187,7 +251,7 @@ class SavedModelSession:
     self._inputs = [_Input(k, get(signature.inputs[k].name)) for k in sorted(signature.inputs)]
     self.output_keys = tuple(sorted(signature.outputs))
     fetches = [get(signature.outputs[k].name) for k in self.output_keys]
-    self._call = self._session.make_callable(fetches, [i.tensor for i in self._inputs])
+    self._call = _callable(self._session, [i.tensor for i in self._inputs], fetches)
     self._parse_spec = None
     if len(self._inputs) == 1 and self._inputs[0].is_string:
       self._parse_spec = _parsing_spec(self._graph, self._session, self._inputs[0].tensor)
@@ -235,6 +299,8 @@ class SavedModelSession:
           'given %s' % {k: len(a) for k, a in arrays.items()}
         )
       features = {_receivers.EXAMPLES_KEY: _receivers.serialize_examples(arrays, self._parse_spec)}
+    elif is_frame:
+      features = _frame_columns(features, self._inputs) or features
     feeds = []
     singles = set()
     for spec in self._inputs:
@@ -304,6 +370,7 @@ class SavedModelSession:
     """Closes the session; predicting then raises TfestError."""
     with self._lock:
       if self._session is not None:
+        self._call = None  # Releases the callable while its session is open.
         self._session.close()
         self._session = None
 

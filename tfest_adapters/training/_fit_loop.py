@@ -6,6 +6,7 @@ import warnings
 
 from tfest_adapters import estimator as estimator_lib
 from tfest_adapters import exceptions
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 from tfest_adapters.training import _arguments
 from tfest_adapters.training import _callbacks
@@ -113,6 +114,13 @@ class FitLoop:
     self.max_steps = max_steps
     self.keep_best = keep_best
 
+    # steps_per_run='auto' chooses K first (evaluations on the last step of a run), so the
+    # checks below build the input as training will.
+    cadences = (self.eval_every_steps,) if self.eval_every_steps else ()
+    if isinstance(estimator, estimator_lib.Estimator):
+      self.steps_per_run = estimator.resolve_steps_per_run(train_input_fn, cadences)
+    else:
+      self.steps_per_run = groups.params_steps_per_run(estimator.params)
     # Inputs and metric names are checked by building their graphs, before any training.
     train_result, _ = _input_checks.check_input_fn(
       estimator, train_input_fn, tf.estimator.ModeKeys.TRAIN, 'train_input_fn', steps or max_steps
@@ -246,6 +254,7 @@ class FitLoop:
       best_step=best.step if best else None,
       best_metrics=best.metrics if best else None,
       best_checkpoint=best.path if best else None,
+      steps_per_run=self.steps_per_run,
     )
     history = _history.History.from_records(
       self.recorder.steps, self.recorder.losses, self.recorder.times, self.evals, **attributes

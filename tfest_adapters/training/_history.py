@@ -47,6 +47,8 @@ class History:
     best_metrics: dict of that evaluation's metrics, or None.
     best_checkpoint: path of the copy of that step's checkpoint that fit kept, or None.
     stopped_early: True when fit's early stopping ended the run.
+    steps_per_run: training steps per ``session.run`` of fit's run (the K that
+      ``steps_per_run='auto'`` chose, or the params' value), or None when not known.
   """
 
   def __init__(
@@ -58,6 +60,7 @@ class History:
     best_metrics=None,
     best_checkpoint=None,
     stopped_early=False,
+    steps_per_run=None,
   ):
     import pandas as pd
 
@@ -69,6 +72,7 @@ class History:
     self.best_metrics = best_metrics
     self.best_checkpoint = best_checkpoint
     self.stopped_early = stopped_early
+    self.steps_per_run = steps_per_run
 
   @classmethod
   def from_records(

@@ -76,7 +76,9 @@ def _dnn_model_fn(features, labels, mode, params, config, check_params, head_fn)
 def classifier_head(p):
   """TF's head of checked classifier params ``p``: binary for 2 classes, else multi-class."""
   if p.n_classes == 2:
-    return _heads.binary_class_head(p.weight_column, p.label_vocabulary, p.auc_num_thresholds)
+    # The linear and wide-and-deep params have no auc_num_thresholds (yet): TF's 200.
+    thresholds = getattr(p, 'auc_num_thresholds', None)
+    return _heads.binary_class_head(p.weight_column, p.label_vocabulary, thresholds)
   return tf.estimator.MultiClassHead(
     p.n_classes, weight_column=p.weight_column, label_vocabulary=p.label_vocabulary
   )

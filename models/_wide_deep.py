@@ -14,6 +14,7 @@ from tfest_adapters._core import seeding
 from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
 from tfest_adapters.models import _linear
+from tfest_adapters.models import _loop_gain
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _spec_checks
@@ -221,3 +222,9 @@ def wide_deep_regressor_model_fn(features, labels, mode, params, config=None):
 
 wide_deep_classifier_model_fn.check_params = _wide_deep_params.wide_deep_classifier_params
 wide_deep_regressor_model_fn.check_params = _wide_deep_params.wide_deep_regressor_params
+wide_deep_classifier_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
+  _wide_deep_params.wide_deep_classifier_params, 'linear_feature_columns'
+)
+wide_deep_regressor_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
+  _wide_deep_params.wide_deep_regressor_params, 'linear_feature_columns'
+)

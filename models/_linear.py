@@ -9,10 +9,12 @@ steps a template trains to the canned Estimator's checkpoint, and either warm-st
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.canned import linear as canned_linear
 
+from tfest_adapters._core import groups
 from tfest_adapters._core import seeding
 from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
 from tfest_adapters.models import _linear_params
+from tfest_adapters.models import _loop_gain
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _spec_checks
 from tfest_adapters.models import _templates
@@ -200,3 +202,11 @@ def linear_regressor_model_fn(features, labels, mode, params, config=None):
 
 linear_classifier_model_fn.check_params = _linear_params.linear_classifier_params
 linear_regressor_model_fn.check_params = _linear_params.linear_regressor_params
+linear_classifier_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
+  _linear_params.linear_classifier_params, 'feature_columns'
+)
+linear_regressor_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
+  _linear_params.linear_regressor_params, 'feature_columns'
+)
+setattr(linear_classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
+setattr(linear_regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)

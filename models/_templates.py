@@ -12,6 +12,7 @@ from tfest_adapters._core import seeding
 from tfest_adapters._core import validation
 from tfest_adapters.models import _head_spec
 from tfest_adapters.models import _heads
+from tfest_adapters.models import _loop_gain
 from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _params
@@ -197,3 +198,5 @@ classifier_model_fn.check_params = _params.classifier_params
 regressor_model_fn.check_params = _params.regressor_params
 setattr(classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
 setattr(regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)
+classifier_model_fn.steps_per_run_pays = _loop_gain.dnn_pays(_params.classifier_params)
+regressor_model_fn.steps_per_run_pays = _loop_gain.dnn_pays(_params.regressor_params)

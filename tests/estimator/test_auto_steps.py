@@ -210,3 +210,54 @@ def test_a_network_the_loop_refuses_trains_one_step_per_run(small_data, tmp_path
   )
   assert estimator.steps_per_run == estimator.params['steps_per_run'] == 1  # For good.
   assert estimator.get_variable_value('global_step') == 3
+
+
+def _numeric_columns():
+  return [tf.feature_column.numeric_column(k) for k in KEYS]
+
+
+def _categorical_columns():
+  vocabulary = tf.feature_column.categorical_column_with_vocabulary_list('kind', ['a', 'b'])
+  return _numeric_columns() + [vocabulary]
+
+
+@pytest.mark.parametrize(
+  'template, params, expected',
+  [
+    ('classifier_model_fn', PARAMS, 'auto'),
+    ('linear_classifier_model_fn', dict(feature_columns=_numeric_columns()), 'auto'),
+    # The loop does not pay for a linear part with categorical columns (docs/templates.md).
+    ('linear_classifier_model_fn', dict(feature_columns=_categorical_columns()), None),
+    (
+      'wide_deep_classifier_model_fn',
+      dict(
+        linear_feature_columns=_categorical_columns()[-1:],
+        dnn_feature_columns=_numeric_columns(),
+        dnn_hidden_units=[4],
+      ),
+      None,
+    ),
+    (
+      'wide_deep_classifier_model_fn',
+      dict(dnn_feature_columns=_numeric_columns(), dnn_hidden_units=[4]),
+      'auto',
+    ),
+  ],
+  ids=['dnn', 'linear_numeric', 'linear_categorical', 'wide_deep_categorical', 'deep_only'],
+)
+def test_auto_is_the_default_where_the_loop_pays(tmp_path, template, params, expected):
+  estimator = tfa.make_estimator(getattr(tfa, template), params, tmp_path / 'm', seed=0)
+  assert estimator.steps_per_run == expected
+
+
+def test_auto_trains_a_linear_model_as_one_step_per_run(small_data, tmp_path, large_k):
+  weights = {}
+  for name, k in (('one', {'steps_per_run': 1}), ('auto', {})):
+    params = dict(feature_columns=_numeric_columns(), n_classes=3, **k)
+    estimator = tfa.make_estimator(tfa.linear_classifier_model_fn, params, tmp_path / name, seed=0)
+    estimator.train(_input_fn(small_data), steps=23)
+    assert estimator.get_variable_value('global_step') == 23
+    weights[name] = _weights(estimator)
+  assert estimator.steps_per_run == 50
+  for name in weights['one']:
+    np.testing.assert_allclose(weights['auto'][name], weights['one'][name], rtol=1e-6, err_msg=name)

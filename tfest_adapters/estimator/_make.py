@@ -131,14 +131,23 @@ def make_estimator(
 def _steps_per_run_of(model_fn, params):
   """(params, ``'auto'`` or None): ``'auto'`` when asked, or by default for a template.
 
+  By default only for a template whose loop pays for these params (its
+  ``steps_per_run_pays``: not a linear part with categorical columns, docs/templates.md).
   An ``'auto'`` is taken out of the params: the Estimator puts the K it chooses there.
   """
   value = (params or {}).get(groups.PARAMS_KEY)
   if isinstance(value, str) and value == groups.AUTO:
     return {k: v for k, v in params.items() if k != groups.PARAMS_KEY}, groups.AUTO
   if value is None and getattr(model_fn, groups.TRAINS_GROUPS_ATTR, False) is True:
-    return params, groups.AUTO
+    if _loop_pays(model_fn, params or {}):
+      return params, groups.AUTO
   return params, None
+
+
+def _loop_pays(model_fn, params):
+  """A template's ``steps_per_run_pays(params)``; True for a model_fn without one."""
+  pays = getattr(model_fn, 'steps_per_run_pays', None)
+  return pays is None or bool(pays(params))
 
 
 def seeded_model_fn(model_fn):

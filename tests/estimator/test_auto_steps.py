@@ -118,7 +118,7 @@ def test_checkpoints_fall_on_their_steps(small_data, tmp_path, large_k):
     for f in os.listdir(tmp_path / 'm')
     if f.startswith('model.ckpt-') and f.endswith('.index')
   )
-  assert saved == [6, 12, 18, 20]
+  assert saved == [0, 6, 12, 18, 20]  # TF's untrained ckpt-0 of a fresh model_dir, then each K.
 
 
 def test_fit_chooses_k_dividing_its_evaluation_interval(small_data, tmp_path, large_k):

@@ -9,7 +9,6 @@ steps a template trains to the canned Estimator's checkpoint, and either warm-st
 import tensorflow as tf
 from tensorflow_estimator.python.estimator.canned import linear as canned_linear
 
-from tfest_adapters._core import groups
 from tfest_adapters._core import seeding
 from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
@@ -200,13 +199,9 @@ def linear_regressor_model_fn(features, labels, mode, params, config=None):
   )
 
 
-linear_classifier_model_fn.check_params = _linear_params.linear_classifier_params
-linear_regressor_model_fn.check_params = _linear_params.linear_regressor_params
-linear_classifier_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
-  _linear_params.linear_classifier_params, 'feature_columns'
+_loop_gain.register_template(
+  linear_classifier_model_fn, _linear_params.linear_classifier_params, 'feature_columns'
 )
-linear_regressor_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
-  _linear_params.linear_regressor_params, 'feature_columns'
+_loop_gain.register_template(
+  linear_regressor_model_fn, _linear_params.linear_regressor_params, 'feature_columns'
 )
-setattr(linear_classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
-setattr(linear_regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)

@@ -7,6 +7,8 @@ columns, see docs/templates.md), so that a caller choosing ``steps_per_run`` kee
 
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 
+from tfest_adapters._core import groups
+
 
 def _has_categorical(columns):
   return any(isinstance(column, fc_v2.CategoricalColumn) for column in columns or ())
@@ -36,3 +38,18 @@ def linear_pays(check_params, columns_field):
     return not _has_categorical(getattr(check_params(params), columns_field))
 
   return steps_per_run_pays
+
+
+def register_template(model_fn, check_params, columns_field=None):
+  """Gives a template what make_estimator reads of it: its params check and loop gain.
+
+  Sets ``model_fn.check_params``, ``model_fn.steps_per_run_pays`` (True, or False when the
+  params' ``columns_field`` holds categorical columns) and the attribute saying that the
+  template trains groups of batches (``_core.groups.TRAINS_GROUPS_ATTR``).
+  """
+  model_fn.check_params = check_params
+  if columns_field is None:
+    model_fn.steps_per_run_pays = dnn_pays(check_params)
+  else:
+    model_fn.steps_per_run_pays = linear_pays(check_params, columns_field)
+  setattr(model_fn, groups.TRAINS_GROUPS_ATTR, True)

@@ -194,9 +194,5 @@ def regressor_model_fn(features, labels, mode, params, config=None):
   )
 
 
-classifier_model_fn.check_params = _params.classifier_params
-regressor_model_fn.check_params = _params.regressor_params
-setattr(classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
-setattr(regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)
-classifier_model_fn.steps_per_run_pays = _loop_gain.dnn_pays(_params.classifier_params)
-regressor_model_fn.steps_per_run_pays = _loop_gain.dnn_pays(_params.regressor_params)
+_loop_gain.register_template(classifier_model_fn, _params.classifier_params)
+_loop_gain.register_template(regressor_model_fn, _params.regressor_params)

@@ -10,7 +10,6 @@ DNN optimizer's step increments the global step and the linear optimizer counts 
 
 import tensorflow as tf
 
-from tfest_adapters._core import groups
 from tfest_adapters._core import seeding
 from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
@@ -221,13 +220,13 @@ def wide_deep_regressor_model_fn(features, labels, mode, params, config=None):
   )
 
 
-wide_deep_classifier_model_fn.check_params = _wide_deep_params.wide_deep_classifier_params
-wide_deep_regressor_model_fn.check_params = _wide_deep_params.wide_deep_regressor_params
-wide_deep_classifier_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
-  _wide_deep_params.wide_deep_classifier_params, 'linear_feature_columns'
+_loop_gain.register_template(
+  wide_deep_classifier_model_fn,
+  _wide_deep_params.wide_deep_classifier_params,
+  'linear_feature_columns',
 )
-wide_deep_regressor_model_fn.steps_per_run_pays = _loop_gain.linear_pays(
-  _wide_deep_params.wide_deep_regressor_params, 'linear_feature_columns'
+_loop_gain.register_template(
+  wide_deep_regressor_model_fn,
+  _wide_deep_params.wide_deep_regressor_params,
+  'linear_feature_columns',
 )
-setattr(wide_deep_classifier_model_fn, groups.TRAINS_GROUPS_ATTR, True)
-setattr(wide_deep_regressor_model_fn, groups.TRAINS_GROUPS_ATTR, True)

@@ -10,7 +10,15 @@ through :func:`call_model_fn`.
 VALID_ARGS = ('features', 'labels', 'mode', 'params', 'config')
 
 
-def call_model_fn(model_fn, args, features, labels, mode, params, config, labels_error):
+def estimator_labels_error():
+  """The Estimator's own error for labels given to a model_fn without a labels argument."""
+  # estimator.py, Estimator._call_model_fn.
+  return ValueError('model_fn does not take labels, but input_fn returns labels.')
+
+
+def call_model_fn(
+  model_fn, args, features, labels, mode, params, config, labels_error=estimator_labels_error
+):
   """Returns ``model_fn(features=features, ...)`` with the arguments it takes.
 
   Args:
@@ -19,7 +27,7 @@ def call_model_fn(model_fn, args, features, labels, mode, params, config, labels
       found once by the caller.
     features, labels, mode, params, config: what the Estimator would pass.
     labels_error: called with no argument when ``labels`` is given to a model_fn without a
-      ``labels`` argument; returns the exception to raise.
+      ``labels`` argument; returns the exception to raise (default: the Estimator's).
 
   Returns:
     What ``model_fn`` returns.

@@ -319,8 +319,6 @@ def checked_model_fn(model_fn, reading):
       mode,
       params,
       config,
-      # The Estimator's own message (estimator.py, _call_model_fn).
-      lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'),
     )
     checkpoint = getattr(reading, 'checkpoint', None)
     if checkpoint is not None and spec.scaffold.saver is None:

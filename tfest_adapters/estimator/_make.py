@@ -170,8 +170,6 @@ def seeded_model_fn(model_fn):
       mode,
       params,
       config,
-      # The Estimator's own message (estimator.py, _call_model_fn).
-      lambda: ValueError('model_fn does not take labels, but input_fn returns labels.'),
     )
 
   model_fn_with_seed.__name__ = getattr(model_fn, '__name__', 'model_fn')

@@ -48,14 +48,13 @@ def check_params(record, steps_per_run=None):
   if steps_per_run is None:
     return
   try:
-    check(dict(params, steps_per_run=steps_per_run))
+    _checked(check, dict(params, steps_per_run=steps_per_run))
   except exceptions.ArgumentKeyError:  # The only new key is steps_per_run.
     raise exceptions.ArgumentError(
       '--steps-per-run needs a model template that runs several steps per session.run call, '
       'given: --steps-per-run %d, but %s of this tfest_adapters takes no steps_per_run '
       'param; leave --steps-per-run out' % (steps_per_run, model_fn.__name__)
     ) from None
-  _checked(check, dict(params, steps_per_run=steps_per_run))
 
 
 def build_estimator(record, model_dir, seed=None, steps_per_run=None):

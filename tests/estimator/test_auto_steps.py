@@ -261,3 +261,23 @@ def test_auto_trains_a_linear_model_as_one_step_per_run(small_data, tmp_path, la
   assert estimator.steps_per_run == 50
   for name in weights['one']:
     np.testing.assert_allclose(weights['auto'][name], weights['one'][name], rtol=1e-6, err_msg=name)
+
+
+def test_an_input_too_short_to_time_is_not_measured_again(small_data, tmp_path):
+  # Two batches in all: the probe's group of 4 runs out before a timed run, so K stays 1.
+  features, labels = small_data
+  calls = []
+
+  def input_fn(params):
+    calls.append(params['steps_per_run'])
+    short = numpy_input_fn(
+      {k: v[:16] for k, v in features.items()}, labels[:16], batch_size=8, shuffle=False
+    )
+    return short(params=params)
+
+  estimator = tfa.make_estimator(classifier_model_fn, PARAMS, tmp_path / 'm', seed=0)
+  estimator.train(input_fn)
+  first = len(calls)
+  estimator.train(input_fn)
+  assert estimator.params['steps_per_run'] == 1
+  assert calls[first:] == [1]  # Only the training call: no grouping probe, no measurement.

@@ -133,7 +133,8 @@ class Estimator(tf.estimator.Estimator):
       )
       self.steps_per_run = 1  # For good: measuring again would fail again.
       return 1
-    if seconds is None:
+    if seconds is None:  # Its input ran out before a timed run: one step per run, not asked again.
+      self._remember_grouping(input_fn, False)
       return 1
     self.steps_per_run = _auto_steps.choose_steps_per_run(seconds, cadences)
     tf.compat.v1.logging.info(

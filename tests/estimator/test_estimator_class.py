@@ -10,6 +10,7 @@ from conftest import boring_model_fn
 from tfest_adapters import make_estimator
 from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.models import classifier_model_fn
+from tfest_adapters.models import mode_checked
 
 PARAMS = dict(feature_keys=['f0', 'f1', 'f2', 'f3'], hidden_units=[4], n_classes=3)
 
@@ -163,7 +164,10 @@ def test_every_entry_point_raises_the_librarys_spec_error(
   assert tf.train.latest_checkpoint(str(trained)).endswith('model.ckpt-2')
 
 
-def test_a_spec_is_checked_once_per_graph_not_per_step(small_data, tmp_path, monkeypatch):
+@pytest.mark.parametrize('already_checked', [False, True], ids=['plain', 'mode_checked'])
+def test_a_spec_is_checked_once_per_graph_not_per_step(
+  small_data, tmp_path, monkeypatch, already_checked
+):
   from tfest_adapters.models import _spec_checks
 
   calls = []
@@ -171,6 +175,7 @@ def test_a_spec_is_checked_once_per_graph_not_per_step(small_data, tmp_path, mon
   monkeypatch.setattr(
     _spec_checks, 'check_spec', lambda spec, mode: calls.append(mode) or check(spec, mode)
   )
-  estimator = make_estimator(boring_model_fn, {}, tmp_path / 'm', seed=0, keep_session=False)
+  model_fn = mode_checked(boring_model_fn) if already_checked else boring_model_fn
+  estimator = make_estimator(model_fn, {}, tmp_path / 'm', seed=0, keep_session=False)
   estimator.train(boring_input_fn(*small_data), steps=20)
   assert calls == [tf.estimator.ModeKeys.TRAIN]

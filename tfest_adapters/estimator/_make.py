@@ -175,7 +175,11 @@ def seeded_model_fn(model_fn):
   model_fn_with_seed.__name__ = getattr(model_fn, '__name__', 'model_fn')
   model_fn_with_seed.__qualname__ = getattr(model_fn, '__qualname__', 'model_fn')
   model_fn_with_seed.__doc__ = getattr(model_fn, '__doc__', None)
-  model_fn_with_seed.seeded_model_fn = model_fn
+  # What the model_fn says of itself (mode_checked, a template's check_params) stays readable;
+  # not its __signature__: the wrapper takes every argument.
+  model_fn_with_seed.__dict__.update(
+    (k, v) for k, v in getattr(model_fn, '__dict__', {}).items() if not k.startswith('__')
+  )
   return model_fn_with_seed
 
 

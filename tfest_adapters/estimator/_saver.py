@@ -94,9 +94,10 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
   def _write_graph(self):
     graph = tf.compat.v1.get_default_graph()
     key = os.path.abspath(self._checkpoint_dir)
-    written = (self._graph_token, _graph_structure(graph))
+    # Without a token (a graph of no make_estimator Estimator) the graph is written every time.
+    written = None if self._graph_token is None else (self._graph_token, _graph_structure(graph))
     if (
-      self._graph_token is not None
+      written is not None
       and _GRAPHS_WRITTEN.get(key) == written
       and (
         not self._save_graph_def
@@ -113,7 +114,8 @@ class SafeCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
     )
     self._summary_writer.add_graph(graph)  # As TF's hook: a GraphDef logs a deprecation.
     self._summary_writer.add_meta_graph(meta_graph_def)
-    _GRAPHS_WRITTEN[key] = written
+    if written is not None:
+      _GRAPHS_WRITTEN[key] = written
 
   def _save(self, session, step):
     # Listeners run first and may veto the save (NonFiniteSaveVeto): nothing is written then.

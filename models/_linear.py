@@ -14,6 +14,7 @@ from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
 from tfest_adapters.models import _linear_params
 from tfest_adapters.models import _loop_gain
+from tfest_adapters.models import _networks
 from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _spec_checks
 from tfest_adapters.models import _templates
@@ -31,7 +32,7 @@ def _fraction_of_zero(variables):
           tf.compat.v1.cond(
             tf.math.equal(size, tf.constant(0, dtype=tf.int64)),
             true_fn=lambda: tf.constant(0, dtype=tf.float32),
-            false_fn=lambda x=x, size=size: tf.math.zero_fraction(x) * tf.cast(size, tf.float32),
+            false_fn=lambda x=x, size=size: _networks.zero_fraction(x) * tf.cast(size, tf.float32),
             name='zero_count',
           )
           for x, size in zip(variables, sizes)

@@ -126,7 +126,7 @@ def check_dropout(name, dropout):
   return float(dropout)
 
 
-def _zero_fraction(value):
+def zero_fraction(value):
   """tf.math.zero_fraction's value, counted in int64 without its cond.
 
   zero_fraction picks an int32 or int64 count in a cond, and TF 2.15's type inference logs a
@@ -140,10 +140,11 @@ def _zero_fraction(value):
     return tf.identity(fraction, 'fraction')
 
 
-def _add_hidden_layer_summary(value, tag):
+def add_layer_summary(value, tag):
+  """The zero fraction and histogram summaries canned writes for a layer's output ``value``."""
   if _group_batch.in_group_step():
     return  # Not written from a group's loop (it was zero_fraction's cond; kept as it was).
-  tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, _zero_fraction(value))
+  tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, zero_fraction(value))
   tf.compat.v1.summary.histogram('%s/activation' % tag, value)
 
 
@@ -274,9 +275,9 @@ class _DNN(tf.keras.Model):
         net = self._dropout_layers[i](net, training=True)
       if self._batch_norm:
         net = self._batch_norm_layers[i](net, training=is_training)
-      _add_hidden_layer_summary(net, self._hidden_layer_scope_names[i])
+      add_layer_summary(net, self._hidden_layer_scope_names[i])
     logits = self._logits_layer(net)
-    _add_hidden_layer_summary(logits, self._logits_scope_name)
+    add_layer_summary(logits, self._logits_scope_name)
     return logits
 
 

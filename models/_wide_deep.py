@@ -11,7 +11,6 @@ DNN optimizer's step increments the global step and the linear optimizer counts 
 import tensorflow as tf
 
 from tfest_adapters._core import seeding
-from tfest_adapters.models import _group_batch
 from tfest_adapters.models import _head_spec
 from tfest_adapters.models import _linear
 from tfest_adapters.models import _loop_gain
@@ -20,13 +19,6 @@ from tfest_adapters.models import _optimizers
 from tfest_adapters.models import _spec_checks
 from tfest_adapters.models import _templates
 from tfest_adapters.models import _wide_deep_params
-
-
-def _add_layer_summary(value, tag):
-  if _group_batch.in_group_step():
-    return  # As the DNN's: not built in a group's training loop.
-  tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, tf.math.zero_fraction(value))
-  tf.compat.v1.summary.histogram('%s/activation' % tag, value)
 
 
 def _train_op_maker(p):
@@ -97,7 +89,7 @@ def _wide_deep_model_fn(features, labels, mode, params, config, check_params, he
       linear_logits, linear_model = _linear.linear_logits(
         step_features, head.logits_dimension, p.linear_feature_columns, p.linear_sparse_combiner
       )
-      _add_layer_summary(linear_logits, 'linear')
+      _networks.add_layer_summary(linear_logits, 'linear')
       logits.append(linear_logits)
       layers.append(linear_model)
     return (logits[0] + logits[1] if len(logits) == 2 else logits[0]), layers

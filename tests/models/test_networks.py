@@ -273,7 +273,7 @@ def test_the_fast_input_layer_trains_as_dense_features_does():
 def test_zero_fraction_is_tfs_value_without_its_cond(values):
   # tf.math.zero_fraction's cond makes TF 2.15 log a false 25-line type inference warning.
   with tf.Graph().as_default() as graph:
-    ours = _networks._zero_fraction(tf.constant(values))
+    ours = _networks.zero_fraction(tf.constant(values))
     assert not [op for op in graph.get_operations() if op.type in ('If', 'StatelessIf')]
     tfs = tf.math.zero_fraction(tf.constant(values))
     with tf.compat.v1.Session() as session:

@@ -1,8 +1,9 @@
 """Whether a template's params gain from ``steps_per_run`` (the in-graph training loop).
 
-Each template has ``model_fn.steps_per_run_pays(params)``: False when the measured loop
-trains slower than one step per run for such params (a linear part with categorical
-columns, see docs/templates.md), so that a caller choosing ``steps_per_run`` keeps 1.
+Each template has ``model_fn.steps_per_run_pays(params)``: False where the loop was not
+measured to gain (a linear part with categorical columns: within the noise on a quiet machine,
+slower under load; docs/templates.md, bench/wide_deep_throughput.py), so that a caller choosing
+``steps_per_run`` keeps 1.
 """
 
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
@@ -29,8 +30,8 @@ def linear_pays(check_params, columns_field):
   """``steps_per_run_pays(params)``: False if params' ``columns_field`` has categorical ones.
 
   Categorical columns (vocabulary, hash bucket, identity, bucketized, crossed, weighted) make
-  the linear model a weight lookup and a sparse update per column, which the loop runs slower
-  than one step per run.
+  the linear model a weight lookup and a sparse update per column: many small ops per step,
+  where the per-run overhead the loop saves is small. Measured on wide and deep only.
   """
 
   def steps_per_run_pays(params):

@@ -72,8 +72,9 @@ def fit(
   * SIGINT (Ctrl-C, a notebook interrupt) or SIGTERM (preemption) ends the current step and
     saves a checkpoint at it; then the previous handler acts (KeyboardInterrupt for Ctrl-C,
     termination for SIGTERM). A second Ctrl-C aborts at once. Main thread only.
-  * A failed first step (labels out of range, a bad batch) writes nothing: the checkpoint
-    restored at the start is not re-saved, and a new model_dir gets no untrained ckpt-0.
+  * A failed first step (labels out of range, a bad batch) leaves model_dir's checkpoints as
+    they were: the checkpoint restored at the start is not re-saved, and a new model_dir keeps
+    only TF's untrained model.ckpt-0.
   * A model_dir holding a checkpoint of another model is refused before the session, naming
     the variables that differ.
   * The event files are flushed at every checkpoint, so after a crash the History of the

@@ -65,7 +65,6 @@ def check_numerics_input_fn(input_fn):
       return result.map(check)
     return _check_element(result)
 
-  checked_input_fn.checked_input_fn = input_fn
   return checked_input_fn
 
 

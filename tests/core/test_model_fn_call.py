@@ -27,6 +27,15 @@ def test_passes_every_argument_to_a_model_fn_naming_all():
   ) == ('f', 'l', 'eval', {'p': 1}, 'cfg')
 
 
+def test_labels_for_a_model_fn_without_labels_raise_the_estimators_error_by_default():
+  with pytest.raises(
+    ValueError, match=r'^model_fn does not take labels, but input_fn returns labels\.$'
+  ):
+    model_fn_call.call_model_fn(
+      lambda features: features, ('features',), 'f', 'l', None, None, None
+    )
+
+
 def test_labels_for_a_model_fn_without_labels_raise_the_callers_error():
   with pytest.raises(ValueError, match='^no labels argument$'):
     model_fn_call.call_model_fn(

@@ -142,7 +142,7 @@ def test_the_same_model_still_evaluates_predicts_and_exports(trained, tmp_path):
     )
 
 
-def test_check_checkpoint_is_the_comparison_fit_uses(trained):
+def test_check_checkpoint_names_the_variables_that_differ(trained):
   """The shared check: the graph's variables against the checkpoint, with fit's message."""
   from tfest_adapters.estimator import check_checkpoint
 
@@ -152,10 +152,7 @@ def test_check_checkpoint_is_the_comparison_fit_uses(trained):
     with pytest.raises(exceptions.ModelDirError) as info:
       check_checkpoint(str(trained))
   assert 'model_dir %s holds a checkpoint of another model' % trained in str(info.value)
-  assert (
-    '2 differ: dnn/hiddenlayer_0/kernel: float32 [4, 4] in the checkpoint, float32 [4, 5] in '
-    'the model, dnn/hiddenlayer_0/bias: float32 [4] in the checkpoint, float32 [4] in the'
-  ) not in str(info.value)  # The bias has the checkpoint's shape: only the kernel differs.
+  # The bias has the checkpoint's shape: only the kernel differs.
   assert '1 differ: dnn/hiddenlayer_0/kernel: float32 [4, 4] in the checkpoint' in str(info.value)
   with tf.Graph().as_default():
     tf.compat.v1.get_variable('dnn/hiddenlayer_0/kernel', [4, 4])

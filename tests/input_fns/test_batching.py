@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tfest_adapters._core import groups
 from tfest_adapters.input_fns import _batching
 
 
@@ -120,3 +121,13 @@ def test_call_seeds():
   ints = [_batching.CallSeeds(7).next_int() for _ in range(2)]
   assert ints[0] == ints[1] and 0 <= ints[0] < 2**31
   assert stream(20, 5, 1, True, seed=(7, 0)) != stream(20, 5, 1, True, seed=(7, 1))
+
+
+def test_a_probes_call_gets_the_next_seed_without_taking_it():
+  seeds = _batching.CallSeeds(7)
+  ints = _batching.CallSeeds(7)
+  with groups.probing():
+    assert seeds.next() == (7, 0)
+    probed_int = ints.next_int()
+  assert [seeds.next(), seeds.next()] == [(7, 0), (7, 1)]
+  assert ints.next_int() == probed_int

@@ -10,6 +10,7 @@ import sys
 import termios
 
 import numpy as np
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -122,3 +123,21 @@ def test_templates_guide_example_builds_a_checked_estimator(tmp_path, monkeypatc
   checked = namespace['tfa'].wide_deep_classifier_model_fn.check_params(params)
   assert checked.linear_optimizer_fn.description.startswith('tf.keras.optimizers.legacy.Ftrl')
   assert (checked.dnn_hidden_units, checked.steps_per_run) == ((32, 16), 1)
+
+
+@pytest.mark.parametrize(
+  'learning_rate, accuracy',
+  [('', 'accuracy 0.567'), ('\n                learning_rate=0.05', 'accuracy 0.933')],
+  ids=['default', '0.05'],
+)
+def test_readme_learning_rate_paragraph(tmp_path, monkeypatch, capsys, learning_rate, accuracy):
+  """README.md: the first example ends at 0.567 with the templates' default rate, 0.933 at 0.05."""
+  monkeypatch.chdir(tmp_path)
+  os.symlink(REPO_ROOT / 'data', tmp_path / 'data')
+  block = _python_blocks()[0]
+  given = '\n                learning_rate=0.1'
+  assert given in block
+  block = block.replace('n_classes=3,' + given, 'n_classes=3,' + learning_rate)
+  block = block.replace('max_steps=1000)', 'max_steps=1000, progress=False)')
+  exec(compile(block, 'README.md', 'exec'), {})
+  assert capsys.readouterr().out.splitlines()[0].startswith(accuracy + ',')

@@ -3,6 +3,7 @@
 import importlib.util
 
 import pandas as pd
+import pytest
 
 from conftest import DATA_DIR
 from conftest import REPO_ROOT
@@ -25,6 +26,7 @@ def test_the_script_makes_the_shipped_table(tmp_path):
   assert 0.1 < (train['income'] == '>50K').mean() < 0.4
 
 
+@pytest.mark.slow  # It trains three models.
 def test_example_trains_three_models_and_plots_their_histories(tmp_path, capsys):
   census = _load(REPO_ROOT / 'examples' / 'census.py', 'census_example')
   argv = ['--steps', '16', '--eval-every', '8', '--steps-per-run', '4', '--out', str(tmp_path)]

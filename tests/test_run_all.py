@@ -26,6 +26,7 @@ def test_machine_line_names_cores_and_tensorflow():
   assert 'cores' in line and 'tensorflow 2.15.1' in line
 
 
+@pytest.mark.slow
 def test_report_holds_each_script_run_with_its_figures(tmp_path):
   out = tmp_path / 'R.md'
   assert _run_all().main(['--quick', '--only', 'predict_latency', '--output', str(out)]) == 0
@@ -45,6 +46,7 @@ def test_an_unknown_script_is_refused(capsys):
   assert 'no benchmark script named no_such_script' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_scaling_bench_is_run_and_its_quick_mode_gives_every_ratio():
   assert 'scaling.py' in [p.name for p in _run_all().scripts()]
   spec = importlib.util.spec_from_file_location('scaling', REPO_ROOT / 'bench' / 'scaling.py')

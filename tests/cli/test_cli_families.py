@@ -42,6 +42,7 @@ def _train_argv(model_dir, *extra):
   ] + list(extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
   'extra, family, description',
   [
@@ -82,6 +83,7 @@ def test_each_family_trains_evaluates_predicts_and_exports(
   assert 'Exported %s to ' % model_dir in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_linear_regressor_on_a_numeric_label(tmp_path, capsys):
   argv = _train_argv(tmp_path / 'm', '--model', 'linear_regressor')
   argv[argv.index('income')] = 'hours_per_week'
@@ -130,6 +132,7 @@ def test_family_flags_are_refused_in_one_line(extra, expected, tmp_path, capsys)
   assert not (tmp_path / 'm').exists()
 
 
+@pytest.mark.slow
 def test_another_family_in_the_model_dir_is_refused(tmp_path, capsys):
   model_dir = tmp_path / 'm'
   argv = _train_argv(model_dir, '--model', 'linear')

@@ -142,6 +142,22 @@ def _metrics(stdout):
 
 
 @pytest.mark.slow
+def test_train_without_matplotlib_writes_the_history_csv_only(tmp_path, capsys, monkeypatch):
+  # matplotlib is the plot extra: a plain `pip install tfest-adapters` has no plot to draw.
+  monkeypatch.setitem(sys.modules, 'matplotlib', None)
+  monkeypatch.setitem(sys.modules, 'matplotlib.figure', None)
+  model_dir = tmp_path / 'm'
+  argv = ['train', '--train', TRAIN_CSV, '--label', 'Species', '--model-dir', model_dir]
+  assert _main(argv + ['--steps', '2', '--no-progress']) == 0
+  out = capsys.readouterr().out
+  assert (
+    'Wrote %s (no plot: pip install "tfest-adapters[plot]" for history.png)'
+    % (model_dir / 'history.csv')
+    in out
+  )
+  assert (model_dir / 'history.csv').is_file() and not (model_dir / 'history.png').exists()
+
+
 def test_train_writes_checkpoint_history_plot_and_record(trained):
   model_dir, proc = trained
   assert (model_dir / 'checkpoint').is_file()

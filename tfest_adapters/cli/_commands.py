@@ -188,7 +188,14 @@ def run_train(plan):
   where = args.eval if args.eval is not None else args.train + ' (the training data)'
   print('Evaluation on %s at step %d:' % (where, result['metrics']['global_step']), file=out)
   _print_metrics(result['metrics'], out)
-  print('Wrote %s and %s' % (result['history_csv'], result['history_png']), file=out)
+  if result['history_png']:
+    print('Wrote %s and %s' % (result['history_csv'], result['history_png']), file=out)
+  else:
+    print(
+      'Wrote %s (no plot: pip install "tfest-adapters[plot]" for history.png)'
+      % result['history_csv'],
+      file=out,
+    )
   print('TensorBoard: tensorboard --logdir %s' % args.model_dir, file=out, flush=True)
   return 0
 

@@ -96,7 +96,8 @@ def train(
 
   Returns:
     dict with ``metrics`` (the final evaluation, on the eval data or else the training data,
-    with ``global_step``), ``history_csv`` and ``history_png`` (paths).
+    with ``global_step``), ``history_csv`` and ``history_png`` (paths; no PNG, None, without
+    matplotlib).
   """
   estimator = build_estimator(record, model_dir, seed=seed, steps_per_run=steps_per_run)
   # TRAIN shuffles and repeats; EVAL makes one ordered pass (the builder is mode-aware).
@@ -121,7 +122,8 @@ def train(
   )
   history_csv = os.path.join(model_dir, 'history.csv')
   history_png = os.path.join(model_dir, 'history.png')
-  save_history(history, history_csv, history_png)
+  if not save_history(history, history_csv, history_png):
+    history_png = None
   return dict(metrics=final_metrics(history), history_csv=history_csv, history_png=history_png)
 
 
@@ -136,10 +138,14 @@ def final_metrics(history):
 
 
 def save_history(history, csv_path, png_path):
-  """Writes a History as CSV and as a plot (PNG)."""
+  """Writes a History as CSV and, when matplotlib is installed, as a plot (PNG): True if so."""
   history.to_csv(csv_path)
-  # History.plot draws on a matplotlib Figure without pyplot: nothing to close.
-  history.plot().savefig(png_path, dpi=100)
+  try:
+    figure = history.plot()  # On a matplotlib Figure without pyplot: nothing to close.
+  except ImportError:  # matplotlib is the plot extra; the CSV holds the same figures.
+    return False
+  figure.savefig(png_path, dpi=100)
+  return True
 
 
 def evaluate(record, model_dir, eval_x, eval_y, batch_size=128):

@@ -15,10 +15,12 @@ the raw SavedModel call's (``predictor_over_raw_throughput_1024 >= 0.8``).
 
 Then, for wide inputs (``classifier_model_fn`` over 30 and 300 float32 columns, one hidden
 layer of 16 units), one row given as a dict of arrays and as a DataFrame, interleaved the
-same way: the Predictor, the same feeds through ``Session.make_callable(fetches, feed_list)``
-(its path before issue 19: ``session.run``'s checks per feed), and ``Estimator.predict``
-(30 columns). Targets (issue 19): one row of 30 columns <= 0.1 ms and <= 1/1000 of
-``Estimator.predict``.
+same way: the Predictor (the columns fed as one matrix, split in the graph), the SavedModel
+as TF loads it fed one tensor per column through a ``CallableOptions`` callable, the same
+feeds through ``Session.make_callable(fetches, feed_list)`` (the path before issue 19:
+``session.run``'s checks per feed), and ``Estimator.predict`` (30 columns). Targets (issue
+19): one row of 30 columns <= 0.1 ms and <= 1/1000 of ``Estimator.predict``; a cost that does
+not grow with the columns (the cost per added column is printed).
 
   python bench/predict_latency.py            # full run (about a minute)
   python bench/predict_latency.py --quick    # seconds, to check that it runs
@@ -104,28 +106,37 @@ def _wide_case(tfa, workdir, n_columns, quick):
   predictor = tfa.Predictor.from_saved_model(export_dir)
   one = {k: v[:1] for k, v in features.items()}
   frame = pd.DataFrame(one)
-  # The path before issue 19: Session.make_callable with a feed list (session.run's checks).
-  graph = predictor._session.graph
-  signature_inputs = [i.tensor for i in predictor._inputs]
-  fetches = [
-    graph.get_tensor_by_name(name)
-    for name in _output_names(predictor.export_dir, predictor.signature_key)
-  ]
-  old_call = predictor._session.make_callable(fetches, signature_inputs)
+  # The path before issue 19: the SavedModel loaded as TF loads it (one placeholder per column,
+  # the Predictor's session config), called through Session.make_callable with a feed list
+  # (session.run's checks per feed), fed the Predictor's own per-column conversion.
+  import tensorflow as tf
+  from tensorflow.core.protobuf import config_pb2
+
+  graph = tf.Graph()
+  session = tf.compat.v1.Session(graph=graph, config=predictor._session._config)
+  with graph.as_default():
+    meta = tf.compat.v1.saved_model.loader.load(session, ['serve'], export_dir)
+  signature = meta.signature_def[predictor.signature_key]
+  feeds = [graph.get_tensor_by_name(signature.inputs[k].name) for k in sorted(signature.inputs)]
+  fetches = [graph.get_tensor_by_name(signature.outputs[k].name) for k in predictor.output_keys]
+  old_call = session.make_callable(fetches, feeds)
+  # The path between issue 19's first half and packing: a CallableOptions callable, one feed
+  # per column (TF's fast path, no per-feed checks; TF's cost per fed tensor remains).
+  options = config_pb2.CallableOptions(
+    feed=[t.name for t in feeds], fetch=[t.name for t in fetches]
+  )
+  column_call = session._make_callable_from_options(options)
+
+  def columns(features):
+    return predictor._columns(*predictor._container(features))[0]
 
   def old_path(features):
-    feeds, _ = predictor._feeds(features)
-    return old_call(*feeds)
+    return old_call(*columns(features))
 
-  return predictor, estimator, one, frame, old_path
+  def column_path(features):
+    return column_call(*columns(features))
 
-
-def _output_names(export_dir, signature_key):
-  from tensorflow.python.saved_model import loader_impl
-
-  meta = loader_impl.parse_saved_model(export_dir).meta_graphs[0]
-  outputs = meta.signature_def[signature_key].outputs
-  return [outputs[k].name for k in sorted(outputs)]
+  return predictor, estimator, one, frame, old_path, column_path
 
 
 def _time_block(fn, calls):
@@ -196,17 +207,20 @@ def main(argv=None):
     'predictor_1024': (lambda: predictor(big), big_calls),
   }
   wide = {n: _wide_case(tfa, workdir, n, args.quick) for n in WIDE_COLUMNS}
-  for n, (wide_predictor, _, wide_one, wide_frame, old_path) in wide.items():
-    new_out = [wide_predictor(x) for x in (wide_one, wide_frame)]
-    old_out = [old_path(x) for x in (wide_one, wide_frame)]
-    for new, old in zip(new_out, old_out):  # Bitwise the outputs of the path before.
-      assert all(np.array_equal(new[k], old[i]) for i, k in enumerate(wide_predictor.output_keys))
+  for n, (wide_predictor, _, wide_one, wide_frame, old_path, column_path) in wide.items():
+    for x in (wide_one, wide_frame):  # Bitwise the outputs of the paths before.
+      new = wide_predictor(x)
+      for path in (old_path, column_path):
+        old = path(x)
+        assert all(np.array_equal(new[k], old[i]) for i, k in enumerate(wide_predictor.output_keys))
     contenders.update(
       {
         'predictor_%d_dict' % n: (lambda p=wide_predictor, x=wide_one: p(x), fast_calls),
         'predictor_%d_frame' % n: (lambda p=wide_predictor, x=wide_frame: p(x), fast_calls),
         'old_%d_dict' % n: (lambda f=old_path, x=wide_one: f(x), max(1, fast_calls // 6)),
         'old_%d_frame' % n: (lambda f=old_path, x=wide_frame: f(x), max(1, fast_calls // 6)),
+        'columns_%d_dict' % n: (lambda f=column_path, x=wide_one: f(x), fast_calls),
+        'columns_%d_frame' % n: (lambda f=column_path, x=wide_frame: f(x), fast_calls),
       }
     )
   wide_estimator, wide_one = wide[30][1], wide[30][2]
@@ -246,6 +260,14 @@ def main(argv=None):
     for kind in ('dict', 'frame'):
       figures['predictor_%d_%s_ms' % (n, kind)] = ms['predictor_%d_%s' % (n, kind)]
       figures['make_callable_%d_%s_ms' % (n, kind)] = ms['old_%d_%s' % (n, kind)]
+      figures['column_feeds_%d_%s_ms' % (n, kind)] = ms['columns_%d_%s' % (n, kind)]
+  low, high = WIDE_COLUMNS
+  for kind in ('dict', 'frame'):
+    figures['predictor_%s_us_per_column' % kind] = (
+      1000
+      * (figures['predictor_%d_%s_ms' % (high, kind)] - figures['predictor_%d_%s_ms' % (low, kind)])
+      / (high - low)
+    )
   figures['estimator_predict_30_ms'] = ms['estimator_30']
   figures['estimator_over_predictor_30'] = ms['estimator_30'] / ms['predictor_30_dict']
   figures['meets_30_column_target'] = (
@@ -288,32 +310,33 @@ def main(argv=None):
   print('- max |probability difference| to Estimator.predict: %.2g' % max_diff)
   print()
   print(
-    'Wide inputs, one row (ms; classifier_model_fn, 16 hidden units). make_callable: the same '
-    'feeds through Session.make_callable(fetches, feed_list), the call before issue 19 '
-    '(bitwise the same outputs):'
+    'Wide inputs, one row (ms; classifier_model_fn, 16 hidden units; bitwise the same outputs). '
+    'The Predictor feeds the columns as one matrix; one feed per column: the SavedModel as TF '
+    'loads it, called through a CallableOptions callable; make_callable: the same feeds through '
+    'Session.make_callable(fetches, feed_list), the call before issue 19:'
   )
   print(
-    '| columns | Predictor, dict | Predictor, DataFrame | make_callable, dict | '
-    'make_callable, DataFrame |'
+    '| columns | Predictor, dict | Predictor, DataFrame | one feed per column, dict | '
+    'one feed per column, DataFrame | make_callable, dict | make_callable, DataFrame |'
   )
-  print('| ---: | ---: | ---: | ---: | ---: |')
+  print('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for n in WIDE_COLUMNS:
     print(
-      '| %d | %.3f | %.3f | %.3f | %.3f |'
+      '| %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |'
       % tuple(
         [n]
         + [
           figures['%s_%d_%s_ms' % (who, n, kind)]
-          for who, kind in (
-            ('predictor', 'dict'),
-            ('predictor', 'frame'),
-            ('make_callable', 'dict'),
-            ('make_callable', 'frame'),
-          )
+          for who in ('predictor', 'column_feeds', 'make_callable')
+          for kind in ('dict', 'frame')
         ]
       )
     )
   print()
+  print(
+    '- the Predictor per added column, %d -> %d columns: %.2f us (dict), %.2f us (DataFrame)'
+    % (low, high, figures['predictor_dict_us_per_column'], figures['predictor_frame_us_per_column'])
+  )
   print(
     '- one row of 30 columns: %.3f ms (target <= 0.1 ms), Estimator.predict %.1f ms: %.0fx '
     '(target >= 1000x): %s'

@@ -11,8 +11,9 @@ from tfest_adapters.serving import _receivers
 
 # Each serving module and the serving modules it may import: imports point one way.
 _SERVING_IMPORTS = {
+  '_packed': set(),
   '_receivers': set(),
-  '_session': {'_receivers'},
+  '_session': {'_packed', '_receivers'},
   '_export': {'_receivers', '_session'},
   '_predictor': {'_export', '_session'},
 }

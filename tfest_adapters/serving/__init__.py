@@ -2,7 +2,7 @@
 
 Layer 4 (see docs/architecture.md): imports ``_core``, ``exceptions`` and ``keys``; takes an
 Estimator as an argument and never imports ``estimator`` or ``training``. Inside, imports
-point one way: ``_receivers`` < ``_session`` (a loaded SavedModel) < ``_export`` <
+point one way: ``_receivers``, ``_packed`` < ``_session`` (a loaded SavedModel) < ``_export`` <
 ``_predictor``.
 """
 

@@ -15,6 +15,7 @@ import numpy as np
 from tfest_adapters import exceptions
 from tfest_adapters import keys
 from tfest_adapters._core import validation
+from tfest_adapters.serving import _packed
 from tfest_adapters.serving import _receivers
 
 _PREFERRED_SIGNATURES = (keys.SignatureKeys.PREDICT, keys.SignatureKeys.SERVING_DEFAULT)
@@ -194,6 +195,18 @@ def _parsing_spec(graph, session, serialized):
   return None
 
 
+def _plan_packs(meta_graph, signature):
+  """The packed inputs (see _packed) of a signature."""
+  import tensorflow as tf
+
+  inputs = [
+    (key, tf.as_dtype(info.dtype), tf.TensorShape(info.tensor_shape), info.name)
+    for key, info in sorted(signature.inputs.items())
+  ]
+  fetched = [info.name for info in signature.outputs.values()]
+  return _packed.plan(inputs, meta_graph.graph_def.node, fetched)
+
+
 def _signature(meta_graph, signature_key, export_dir):
   """(key, SignatureDef) of the signature to call: ``signature_key`` or the default one."""
   signatures = dict(meta_graph.signature_def)
@@ -236,22 +249,31 @@ class SavedModelSession:
 
   def __init__(self, export_dir, signature_key=None, session_config=None):
     import tensorflow as tf
+    from tensorflow.python.saved_model import loader_impl
 
     self.export_dir = _find_export(os.fspath(export_dir))
     self._graph = tf.Graph()
     if session_config is None:
       session_config = default_session_config()
     self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
-    with self._graph.as_default():
-      meta_graph = tf.compat.v1.saved_model.loader.load(
-        self._session, [tf.compat.v1.saved_model.tag_constants.SERVING], self.export_dir
-      )
+    tags = [tf.compat.v1.saved_model.tag_constants.SERVING]
+    loader = loader_impl.SavedModelLoader(self.export_dir)
+    meta_graph = loader.get_meta_graph_def_from_tags(tags)
     self.signature_key, signature = _signature(meta_graph, signature_key, self.export_dir)
+    packs = _plan_packs(meta_graph, signature)
+    mapping = _packed.input_map(self._graph, packs)
+    with self._graph.as_default():
+      loader.load(self._session, tags, input_map=mapping or None)
     get = self._graph.get_tensor_by_name
     self._inputs = [_Input(k, get(signature.inputs[k].name)) for k in sorted(signature.inputs)]
+    index = {spec.key: i for i, spec in enumerate(self._inputs)}
+    self._packs = [(pack, [index[k] for k in pack.keys]) for pack, _, _ in packs]
+    packed = {k for pack, _, _ in packs for k in pack.keys}
+    self._loose = [i for i, spec in enumerate(self._inputs) if spec.key not in packed]
     self.output_keys = tuple(sorted(signature.outputs))
     fetches = [get(signature.outputs[k].name) for k in self.output_keys]
-    self._call = _callable(self._session, [i.tensor for i in self._inputs], fetches)
+    feeds = [pack.tensor for pack, _, _ in packs] + [self._inputs[i].tensor for i in self._loose]
+    self._call = _callable(self._session, feeds, fetches)
     self._parse_spec = None
     if len(self._inputs) == 1 and self._inputs[0].is_string:
       self._parse_spec = _parsing_spec(self._graph, self._session, self._inputs[0].tensor)
@@ -273,6 +295,20 @@ class SavedModelSession:
     return {i.key: (i.tf_dtype.name, i.shape) for i in self._inputs}
 
   def _feeds(self, features):
+    """(arrays to feed, in the callable's order; whether every feature was one example)."""
+    features, is_frame = self._container(features)
+    if self._packs:
+      fast = self._packed_feeds(features, is_frame)
+      if fast is not None:
+        return fast
+    arrays, single = self._columns(features, is_frame)
+    if not self._packs:
+      return arrays, single
+    packed = [pack.from_columns([arrays[i] for i in where]) for pack, where in self._packs]
+    return packed + [arrays[i] for i in self._loose], single
+
+  def _container(self, features):
+    """(features as a dict or DataFrame of the signature's keys, whether a DataFrame)."""
     if _receivers.is_array(features) and len(self._inputs) == 1 and self._parse_spec is None:
       features = {self._inputs[0].key: features}  # A model of one input, fed one array.
     columns = getattr(features, 'columns', None)
@@ -299,7 +335,44 @@ class SavedModelSession:
           'given %s' % {k: len(a) for k, a in arrays.items()}
         )
       features = {_receivers.EXAMPLES_KEY: _receivers.serialize_examples(arrays, self._parse_spec)}
-    elif is_frame:
+      is_frame = False
+    return features, is_frame
+
+  def _packed_feeds(self, features, is_frame):
+    """The feeds when each pack reads its columns as one array, else None (column by column).
+
+    Any value the packs cannot take, and any error, sends the call column by column, whose
+    checks name what is wrong.
+    """
+    feeds, singles = [], set()
+    for pack, _ in self._packs:
+      if is_frame:
+        packed = pack.from_frame(features)
+      else:
+        try:
+          packed = pack.from_values([features[k] for k in pack.keys])
+        except (KeyError, ValueError, TypeError):
+          return None
+      if packed is None:
+        return None
+      feeds.append(packed[0])
+      singles.add(packed[1])
+    for i in self._loose:
+      spec = self._inputs[i]
+      try:
+        array, single = spec.convert(features[spec.key])
+      except (KeyError, ValueError, TypeError, exceptions.TfestError):
+        return None
+      feeds.append(array)
+      singles.add(single)
+    if len(singles) != 1 or len({f.shape[:1] for f in feeds}) != 1:
+      return None
+    return feeds, singles == {True}
+
+  def _columns(self, features, is_frame):
+    """(one converted array per input, single example): column by column, every check."""
+    columns = features.columns if is_frame else None
+    if is_frame:
       features = _frame_columns(features, self._inputs) or features
     feeds = []
     singles = set()

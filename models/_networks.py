@@ -96,21 +96,26 @@ def check_feature_columns(columns_name, keys_name, feature_columns, feature_keys
 
 
 def check_activation(name, activation):
-  """Accepts a callable or a tf.keras.activations name ('relu', 'tanh', ...)."""
+  """Accepts a callable, a tf.keras.activations name ('relu', ...), or None (no activation).
+
+  None leaves the hidden layers linear, as canned estimators' ``activation_fn=None`` does.
+  """
+  if activation is None:
+    return None
   if isinstance(activation, str):
     try:
       return tf.keras.activations.get(activation)
     except ValueError:
       validation.fail(
         name,
-        'a tf.keras.activations name or a callable',
+        'a tf.keras.activations name, a callable or None',
         activation,
         "e.g. 'relu', 'tanh', 'elu', 'selu' or tf.nn.relu",
       )
   if not callable(activation):
     validation.fail(
       name,
-      'a tf.keras.activations name or a callable',
+      'a tf.keras.activations name, a callable or None',
       activation,
       error=exceptions.ArgumentTypeError,
     )
@@ -322,7 +327,7 @@ def dnn_network_fn(
     hidden_units: list of ints, units per hidden layer (e.g. ``[10, 10]``; ``[]``: linear).
     feature_columns: dense ``tf.feature_column`` columns; or
     feature_keys: names of numeric features (exactly one of the two).
-    activation: activation of the hidden layers, a name or a callable.
+    activation: activation of the hidden layers, a name or a callable; None: none (linear).
     dropout: None, or the probability of dropping a hidden unit, in TRAIN only.
     batch_norm: batch-normalise each hidden layer.
 

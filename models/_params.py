@@ -25,7 +25,7 @@ _COMMON = collections.OrderedDict(
     ('optimizer', "'Adagrad' (default), 'Adam', 'Ftrl', 'RMSProp', 'SGD' or an optimizer"),
     ('learning_rate', "with an optimizer name; default: that optimizer's own"),
     ('dropout', 'None (default) or drop probability in TRAIN'),
-    ('activation', "hidden layer activation, default 'relu'"),
+    ('activation', "hidden layer activation, default 'relu'; None: none"),
     ('batch_norm', 'batch-normalise hidden layers, default False'),
     ('weight_column', 'feature holding per-example loss weights, default None'),
     (

@@ -32,7 +32,7 @@ _WIDE_DEEP = [
   ('dnn_hidden_units', 'units per hidden layer, e.g. [10, 10] (required with DNN columns)'),
   ('dnn_optimizer', "'Adagrad' (default) or another name, or an optimizer"),
   ('dnn_learning_rate', 'with a name, default %s as canned' % DNN_LEARNING_RATE),
-  ('dnn_activation_fn', "hidden layer activation, default 'relu'"),
+  ('dnn_activation_fn', "hidden layer activation, default 'relu'; None: none"),
   ('dnn_dropout', 'None (default) or drop probability in TRAIN'),
   ('batch_norm', 'batch-normalise hidden layers, default False'),
 ]
@@ -119,10 +119,9 @@ def _validate_hidden_units(params):
 
 
 def _validate_activation(params):
-  activation = params.get('dnn_activation_fn')
-  if activation is None:
+  if 'dnn_activation_fn' not in params:
     return tf.nn.relu
-  return _networks.check_activation(_name('dnn_activation_fn'), activation)
+  return _networks.check_activation(_name('dnn_activation_fn'), params['dnn_activation_fn'])
 
 
 def _wide_deep_params(params, accepted, template, classifier):

@@ -33,10 +33,11 @@ def _initial_weights(model_fn, mode=ModeKeys.TRAIN, seed=3):
       return dict(zip([v.name for v in variables], session.run(variables)))
 
 
-def _canned_model_fn(hidden_units, dropout=None):
+def _canned_model_fn(hidden_units, dropout=None, **activation):
   canned = tf.estimator.DNNClassifier(
     hidden_units,
     [tf.feature_column.numeric_column(k) for k in KEYS],
+    **{'activation_fn': activation['activation']} if activation else {},
     n_classes=3,
     dropout=dropout,
     optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.1),
@@ -44,10 +45,11 @@ def _canned_model_fn(hidden_units, dropout=None):
   return lambda features, labels, mode: canned.model_fn(features, labels, mode, canned.config)
 
 
-def _template_model_fn(hidden_units, dropout=None):
+def _template_model_fn(hidden_units, dropout=None, **activation):
   params = dict(
     feature_keys=KEYS, hidden_units=hidden_units, n_classes=3, dropout=dropout, learning_rate=0.1
   )
+  params.update(activation)
   return lambda features, labels, mode: classifier_model_fn(features, labels, mode, params)
 
 
@@ -70,6 +72,26 @@ def test_same_variables_and_same_initial_values_as_the_canned_dnn():
     assert value.shape == ours[name].shape, name
     assert np.array_equal(value, ours[name]), name  # Same glorot init, same op seeds.
   assert np.any(canned['dnn/hiddenlayer_0/kernel:0'] != 0)
+
+
+def _predicted_logits(model_fn, seed=3):
+  with tf.Graph().as_default():
+    tf.compat.v1.random.set_random_seed(seed)
+    tf.compat.v1.train.create_global_step()
+    spec = model_fn(_features(), None, ModeKeys.PREDICT)
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      return session.run(spec.predictions['logits'])
+
+
+@pytest.mark.parametrize('activation', [None, 'tanh'])
+def test_activation_gives_the_canned_logits_none_meaning_no_activation(activation):
+  canned_activation = tf.keras.activations.get(activation) if activation else None
+  canned = _predicted_logits(_canned_model_fn([5, 4], activation=canned_activation))
+  ours = _predicted_logits(_template_model_fn([5, 4], activation=activation))
+  relu = _predicted_logits(_template_model_fn([5, 4]))
+  np.testing.assert_array_equal(ours, canned)
+  assert not np.array_equal(ours, relu)  # The default (no key) is relu.
 
 
 def _op_names(mode, dropout):
@@ -135,7 +157,7 @@ def test_dnn_network_fn_refuses_bad_dropout():
 def test_dnn_network_fn_refuses_bad_activation():
   with pytest.raises(
     exceptions.ArgumentError,
-    match=r'activation must be a tf.keras.activations name or a callable, '
+    match=r'activation must be a tf.keras.activations name, a callable or None, '
     r"given: 'nope'",
   ):
     dnn_network_fn([3], feature_keys=KEYS, activation='nope')

@@ -235,7 +235,7 @@ PARAMS_REFUSALS = (
       _classifier,
       dict(activation='rectifier'),
       exceptions.ArgumentError,
-      r'params\[\"activation\"\] must be a tf.keras.activations name or a callable, given: '
+      r'params\[\"activation\"\] must be a tf.keras.activations name, a callable or None, given: '
       r"'rectifier'. e.g. 'relu'",
       id='unknown_activation',
     ),
@@ -243,7 +243,7 @@ PARAMS_REFUSALS = (
       _classifier,
       dict(activation=3),
       exceptions.ArgumentTypeError,
-      r'params\["activation"\] must be a tf.keras.activations name or a callable, given: 3',
+      r'params\["activation"\] must be a tf.keras.activations name, a callable or None, given: 3',
       id='non_callable_activation',
     ),
     pytest.param(

@@ -64,6 +64,13 @@ CASES = {
     dict(n_classes=3),
     False,
   ),
+  'regressor_dnn_activation_none_is_no_activation': (
+    tf.estimator.DNNLinearCombinedRegressor,
+    wide_deep_regressor_model_fn,
+    ('linear', 'dnn'),
+    dict(dnn_activation_fn=None),
+    True,
+  ),
   'regressor_defaults': (
     tf.estimator.DNNLinearCombinedRegressor,
     wide_deep_regressor_model_fn,

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 
 from conftest import boring_input_fn
@@ -15,12 +16,13 @@ TRAIN = boring_input_fn(FEATURES, LABELS)
 EVAL = boring_input_fn(FEATURES, LABELS, batch_size=32, repeat=False)
 
 
-def _fit(estimator, **kwargs):
-  return tfa.fit(estimator, TRAIN, progress=False, **kwargs)
+def _fit(estimator, train_input_fn=TRAIN, **kwargs):
+  return tfa.fit(estimator, train_input_fn, progress=False, **kwargs)
 
 
-def _train_and_evaluate(estimator, **kwargs):
-  return tfa.train_and_evaluate(estimator, TRAIN, kwargs.pop('eval_input_fn', EVAL), **kwargs)
+def _train_and_evaluate(estimator, train_input_fn=TRAIN, **kwargs):
+  eval_input_fn = kwargs.pop('eval_input_fn', EVAL)
+  return tfa.train_and_evaluate(estimator, train_input_fn, eval_input_fn, **kwargs)
 
 
 _CALLERS = pytest.mark.parametrize(
@@ -119,3 +121,20 @@ def test_max_steps_already_reached_names_the_checkpoint_and_touches_nothing(trai
   ):
     call(trained, max_steps=2)
   assert _listing(trained.model_dir) == before
+
+
+@_CALLERS
+def test_the_checks_take_no_seed_so_training_reads_what_train_reads(call, tmp_path):
+  def seeded_input_fn():  # A builder's input_fn: each call draws the next seed of seed 3.
+    return tfa.numpy_input_fn(FEATURES, LABELS, batch_size=4, num_epochs=None, shuffle=True, seed=3)
+
+  def weights(name, train):
+    est = tfa.make_estimator(boring_model_fn, {}, str(tmp_path / name), seed=0)
+    train(est)
+    return {v: est.get_variable_value(v) for v in est.get_variable_names() if 'global' not in v}
+
+  reference = weights('train', lambda est: est.train(seeded_input_fn(), max_steps=6))
+  ours = weights('ours', lambda est: call(est, max_steps=6, train_input_fn=seeded_input_fn()))
+  assert sorted(ours) == sorted(reference)
+  for name, value in reference.items():
+    np.testing.assert_array_equal(ours[name], value, err_msg=name)

@@ -104,9 +104,10 @@ def validate_steps_per_run(steps_per_run):
 def probing():
   """Marks the input_fn calls of this thread as probes: builders then draw no new call seed.
 
-  An input_fn called in a throwaway graph (to measure a step for ``steps_per_run='auto'``)
-  must not move its builder to the seed of the next call, or the training call after it
-  would read other batches than it reads without the probe.
+  An input_fn called in a throwaway graph (to measure a step for ``steps_per_run='auto'``, or
+  to check it before ``fit`` or ``train_and_evaluate``) must not move its builder to the seed
+  of the next call, or the training call after it would read other batches than it reads
+  without the probe.
   """
   previous = getattr(_probing, 'active', False)
   _probing.active = True

@@ -1,6 +1,11 @@
-"""Input_fns built in a throwaway graph before training: refused early when they cannot work."""
+"""Input_fns built in a throwaway graph before training: refused early when they cannot work.
+
+The calls here are probes (``groups.probing()``): a builder's input_fn draws no call seed for
+them, so the training that follows reads the batches ``train()`` alone would read.
+"""
 
 from tfest_adapters import exceptions
+from tfest_adapters._core import groups
 from tfest_adapters._core import validation
 
 # A dataset with this many batches repeats forever in practice (Dataset.range(2**63 - 1),
@@ -36,7 +41,7 @@ def inspect_input_fn(estimator, input_fn, mode, name):
   """
   import tensorflow as tf
 
-  with tf.Graph().as_default():
+  with tf.Graph().as_default(), groups.probing():
     try:
       result = call_input_fn(estimator, input_fn, mode)
     except exceptions.TfestError:
@@ -115,7 +120,7 @@ def eval_metric_names(estimator, eval_input_fn):
   """The keys ``estimator.evaluate`` returns, from the EVAL graph (built, not run)."""
   import tensorflow as tf
 
-  with tf.Graph().as_default():
+  with tf.Graph().as_default(), groups.probing():
     tf.compat.v1.train.get_or_create_global_step()
     result = call_input_fn(estimator, eval_input_fn, tf.estimator.ModeKeys.EVAL)
     if isinstance(result, tf.data.Dataset):

@@ -9,11 +9,12 @@ rounds, each round timing every one once, in a rotated order:
 * ``k1``: ``make_estimator(classifier_model_fn)`` + ``numpy_input_fn``, ``steps_per_run=1``;
 * ``auto``: the same without ``steps_per_run`` (the default, ``'auto'``: K chosen from a
   measured step, printed);
-* ``k8``, ``k32``, ``k64``: fixed K, for the best fixed K of each size.
+* ``k8``, ``k32``, ``k64``: fixed K, for the best fixed K of each size (not where a run of K
+  steps would take over 1 s, auto's ceiling: batch 4096 x width 1024).
 
-A measurement trains about ``--seconds`` of the limit's time (at least 128 steps, two runs)
-on the estimator's kept session, timed from its first run's end to its last run's end (the
-fixed cost of a ``train()`` call is not in it). This machine's speed drifts by 20% and more
+A measurement trains about ``--seconds`` of the limit's time (at least 16 steps and two
+runs) on the estimator's kept session, timed from its first run's end to its last run's end
+(the fixed cost of a ``train()`` call is not in it). This machine's speed drifts by 20% and more
 over seconds, so every ratio is taken within a round (measurements a few seconds apart) and
 the figure is the median over rounds of those ratios. Targets (issue 19): auto >= 0.8x the
 limit at batch 256, and auto within 10% of the best fixed K at each size.
@@ -40,6 +41,8 @@ FIXED_K = (8, 32, 64)
 NUM_COLUMNS = 30
 NUM_CLASSES = 10
 LEARNING_RATE = 1e-3
+MAX_RUN_SECONDS = 1.0  # auto's ceiling on a run (docs/throughput.md).
+_ALWAYS = ('limit', 'k1', 'auto')
 
 
 def _hidden(width):
@@ -160,10 +163,16 @@ class _EstimatorRun:
     shutil.rmtree(self.model_dir, ignore_errors=True)
 
 
-def measure_size(features, x, y, size, configs, repeats, seconds, min_steps):
-  """({config: [examples/s per round]}, auto's K) of one size, configs interleaved per round."""
+def measure_size(features, x, y, size, configs, repeats, seconds):
+  """({config: [examples/s per round]}, auto's K) of one size, configs interleaved per round.
+
+  A fixed K whose run would take over MAX_RUN_SECONDS is not measured at that size (auto
+  keeps its runs under that ceiling for the hooks and Ctrl-C).
+  """
   limit = _Limit(x, y, *size)
-  steps = max(min_steps, int(math.ceil(seconds / limit.step_seconds() / 64)) * 64)
+  step = limit.step_seconds()
+  steps = max(16, int(math.ceil(seconds / step)))
+  configs = [c for c in configs if c in _ALWAYS or int(c[1:]) * step <= MAX_RUN_SECONDS]
   runs = {'limit': limit}
   try:
     for config in configs[1:]:
@@ -211,7 +220,7 @@ def main(argv=None):
   rates, chosen = {}, {}
   for size in sizes:
     rates[size], chosen[size] = measure_size(
-      features, x, y, size, configs, args.repeats, args.seconds, 16 if args.quick else 128
+      features, x, y, size, configs, args.repeats, args.seconds
     )
     print('batch %4d width %4d done (auto K=%d)' % (*size, chosen[size]), flush=True)
 
@@ -230,8 +239,8 @@ def main(argv=None):
   print('| ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |')
   for size in sizes:
     per_round = rates[size]
-    ratio = {c: _paired(per_round[c], per_round['limit']) for c in configs if c != 'limit'}
-    fixed_configs = ['k1'] + ['k%d' % k for k in fixed]
+    ratio = {c: _paired(per_round[c], per_round['limit']) for c in per_round if c != 'limit'}
+    fixed_configs = [c for c in ['k1'] + ['k%d' % k for k in fixed] if c in per_round]
     best = max(fixed_configs, key=lambda c: ratio[c])
     row = dict(
       batch=size[0],

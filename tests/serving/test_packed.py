@@ -152,11 +152,21 @@ def test_outputs_are_tfs_fed_column_by_column(rows_export, make):
     np.testing.assert_array_equal(chunked[key], expected[key], err_msg=key)
 
 
-@pytest.mark.parametrize('fixture, shape', [('rows_export', ()), ('column_export', (1,))])
-def test_one_example_without_its_batch_dimension(request, fixture, shape):
+ONE_EXAMPLE = {
+  'rows_export, arrays': ('rows_export', lambda v: v[3].reshape(())),
+  'rows_export, Python floats': ('rows_export', lambda v: float(v[3])),
+  'rows_export, Python ints and floats': ('rows_export', lambda v: int(v[3] * 5) or float(v[3])),
+  'column_export, arrays': ('column_export', lambda v: v[3].reshape((1,))),
+}
+
+
+@pytest.mark.parametrize('fixture, value', ONE_EXAMPLE.values(), ids=list(ONE_EXAMPLE))
+def test_one_example_without_its_batch_dimension(request, fixture, value):
   export_dir = request.getfixturevalue(fixture)
-  one = {k: v[3].reshape(shape) for k, v in FEATURES.items()}
-  expected = _as_tf_loads_it(export_dir, {k: v[None] for k, v in one.items()})
+  one = {k: value(v) for k, v in FEATURES.items()}
+  expected = _as_tf_loads_it(
+    export_dir, {k: np.asarray(v).astype(np.float32)[None] for k, v in one.items()}
+  )
   with tfa.Predictor.from_saved_model(export_dir) as predictor:
     served = predictor(one)
   for key in expected:

@@ -37,14 +37,15 @@ class Pack:
 
     Read as one array by numpy. Its dtype is the inputs' only when every value casts to it
     exactly (numpy promotes to it from narrower kinds only), and another dtype is cast only
-    from a single source dtype: the matrix holds what each column's own cast would give.
+    from a single source (one numpy dtype, or Python numbers of one type): the matrix holds
+    what each column's own cast would give.
     """
     try:
       matrix = np.array(values)
     except (ValueError, TypeError):
       return None  # Ragged or unreadable: the column by column path says which.
     if matrix.dtype != self.np_dtype:
-      if not self._casts(matrix.dtype) or not _one_dtype(values):
+      if not self._casts(matrix.dtype) or not _one_source_type(values):
         return None
       matrix = matrix.astype(self.np_dtype)
     shape, rank = matrix.shape, self.row_rank
@@ -97,7 +98,13 @@ class Pack:
     )
 
 
-def _one_dtype(values):
+def _one_source_type(values):
+  """Whether the values are all Python numbers of one type, or all of one numpy dtype."""
+  types = {type(v) for v in values}
+  if len(types) != 1:
+    return False
+  if types <= {float, int, bool}:
+    return True
   dtypes = {getattr(v, 'dtype', None) for v in values}
   return len(dtypes) == 1 and None not in dtypes
 

@@ -775,13 +775,21 @@ def _(env):
   'call',
 )
 def _(env):
+  # _lock.py loaded by its path: the package tfest_adapters.training imports TensorFlow.
   holder = subprocess.Popen(
     [
       sys.executable,
       '-c',
-      'import sys; sys.path.insert(0, %r); from tfest_adapters.training '
-      'import _lock; lock = _lock.ModelDirLock(%r).acquire(); print("held", flush=True); '
-      'sys.stdin.readline(); lock.release()' % (str(REPO_ROOT), env.model_dir),
+      'import importlib.util, sys; sys.path.insert(0, %r); '
+      'spec = importlib.util.spec_from_file_location("_lock", %r); '
+      '_lock = importlib.util.module_from_spec(spec); spec.loader.exec_module(_lock); '
+      'lock = _lock.ModelDirLock(%r).acquire(); print("held", flush=True); '
+      'sys.stdin.readline(); lock.release()'
+      % (
+        str(REPO_ROOT),
+        str(REPO_ROOT / 'tfest_adapters' / 'training' / '_lock.py'),
+        env.model_dir,
+      ),
     ],
     stdin=subprocess.PIPE,
     stdout=subprocess.PIPE,

@@ -1,10 +1,13 @@
 """`tfest train --model linear|wide_deep` on the shipped census-like CSV, and their refusals.
 
 The three model families train on data/census_train.csv (string categories, class names as
-labels) with the schema inferred, in groups of steps; evaluate, predict and export reuse each
-model_dir; the run record says which family and crosses it holds.
+labels) with the schema inferred, in groups of steps, once per module; evaluate, predict and
+export reuse each model_dir, and so does the refusal of another family in the linear one; the
+run record says which family and crosses it holds.
 """
 
+import contextlib
+import io
 import json
 
 import pandas as pd
@@ -42,30 +45,45 @@ def _train_argv(model_dir, *extra):
   ] + list(extra)
 
 
+# family -> (its train flags, how train describes the model).
+FAMILIES = {
+  'dnn': ((), 'a classifier with hidden units 10,10 on features age, workclass'),
+  'linear': (
+    ('--model', 'linear', '--cross', 'education,occupation'),
+    'a linear classifier on features age, workclass',
+  ),
+  'wide_deep': (
+    ('--model', 'wide_deep', '--cross', 'education,occupation', '--cross', 'sex,workclass'),
+    'a wide-and-deep classifier with hidden units 10,10 on features age',
+  ),
+}
+
+
+@pytest.fixture(scope='module')
+def trained_family(tmp_path_factory):
+  """family -> (exit status, model_dir, stdout) of its `tfest train`, run once per module."""
+  trained = {}
+
+  def train(family):
+    if family not in trained:
+      model_dir = tmp_path_factory.mktemp('families') / family
+      out = io.StringIO()
+      with contextlib.redirect_stdout(out):
+        code = _main(_train_argv(model_dir, *FAMILIES[family][0]))
+      trained[family] = code, model_dir, out.getvalue()
+    return trained[family]
+
+  return train
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-  'extra, family, description',
-  [
-    ((), 'dnn', 'a classifier with hidden units 10,10 on features age, workclass'),
-    (
-      ('--model', 'linear', '--cross', 'education,occupation'),
-      'linear',
-      'a linear classifier on features age, workclass',
-    ),
-    (
-      ('--model', 'wide_deep', '--cross', 'education,occupation', '--cross', 'sex,workclass'),
-      'wide_deep',
-      'a wide-and-deep classifier with hidden units 10,10 on features age',
-    ),
-  ],
-  ids=['dnn', 'linear', 'wide_deep'],
-)
+@pytest.mark.parametrize('family', list(FAMILIES))
 def test_each_family_trains_evaluates_predicts_and_exports(
-  extra, family, description, tmp_path, capsys
+  family, trained_family, tmp_path, capsys
 ):
-  model_dir = tmp_path / family
-  assert _main(_train_argv(model_dir, *extra)) == 0
-  out = capsys.readouterr().out
+  extra, description = FAMILIES[family]
+  code, model_dir, out = trained_family(family)
+  assert code == 0
   assert description in out
   assert '2 numeric, 5 categorical' in out  # The schema is inferred.
   record = json.loads((model_dir / 'tfest.json').read_text())
@@ -133,12 +151,9 @@ def test_family_flags_are_refused_in_one_line(extra, expected, tmp_path, capsys)
 
 
 @pytest.mark.slow
-def test_another_family_in_the_model_dir_is_refused(tmp_path, capsys):
-  model_dir = tmp_path / 'm'
-  argv = _train_argv(model_dir, '--model', 'linear')
-  argv[argv.index('--steps') + 1] = 8
-  assert _main(argv) == 0
-  capsys.readouterr()
+def test_another_family_in_the_model_dir_is_refused(trained_family, capsys):
+  code, model_dir, _ = trained_family('linear')
+  assert code == 0
   assert _main(_train_argv(model_dir, '--model', 'wide_deep')) != 0
   err = capsys.readouterr().err
   assert 'already holds a linear classifier' in err

@@ -89,19 +89,38 @@ def _labels(features, labels, extra, regression):
   return labels
 
 
+@pytest.fixture(scope='module')
+def trained_case(tmp_path_factory):
+  """case -> (canned model_dir, template model_dir), each trained STEPS steps, once per module.
+
+  The tests below only read them: classifier_defaults is also the canned checkpoint that
+  steps_per_run must reproduce and the source each way of warm-starting.
+  """
+  trained = {}
+
+  def train(case):
+    if case not in trained:
+      canned_cls, model_fn, parts, extra, regression = CASES[case]
+      features, labels = wide_data.arrays()
+      input_fn = wide_data.input_fn(features, _labels(features, labels, extra, regression))
+      args = dict(_columns(parts), **extra)
+      root = tmp_path_factory.mktemp(case)
+      canned = canned_cls(model_dir=str(root / 'canned'), config=_config(), **args)
+      ours = tf.estimator.Estimator(
+        model_fn, model_dir=str(root / 'ours'), config=_config(), params=args
+      )
+      for estimator in (canned, ours):
+        estimator.train(input_fn, steps=STEPS)
+      trained[case] = root / 'canned', root / 'ours'
+    return trained[case]
+
+  return train
+
+
 @pytest.mark.parametrize('case', sorted(CASES))
-def test_checkpoint_is_bitwise_the_canned_one(case, tmp_path):
-  canned_cls, model_fn, parts, extra, regression = CASES[case]
-  features, labels = wide_data.arrays()
-  input_fn = wide_data.input_fn(features, _labels(features, labels, extra, regression))
-  args = dict(_columns(parts), **extra)
-  canned = canned_cls(model_dir=str(tmp_path / 'canned'), config=_config(), **args)
-  ours = tf.estimator.Estimator(
-    model_fn, model_dir=str(tmp_path / 'ours'), config=_config(), params=args
-  )
-  for estimator in (canned, ours):
-    estimator.train(input_fn, steps=STEPS)
-  values = wide_data.assert_same_checkpoints(tmp_path / 'canned', tmp_path / 'ours')
+def test_checkpoint_is_bitwise_the_canned_one(case, trained_case):
+  parts, extra = CASES[case][2:4]
+  values = wide_data.assert_same_checkpoints(*trained_case(case))
   assert values['global_step'] == STEPS
   if parts == ('linear', 'dnn'):
     # Two optimizers: the linear one counts its own steps, the DNN one steps the global step.
@@ -111,22 +130,18 @@ def test_checkpoint_is_bitwise_the_canned_one(case, tmp_path):
     assert np.any(values['dnn/logits/kernel'] != 0)
 
 
-def test_steps_per_run_trains_the_canned_checkpoint(tmp_path):
+def test_steps_per_run_trains_the_canned_checkpoint(trained_case, tmp_path):
+  canned_dir, _ = trained_case('classifier_defaults')
   features, labels = wide_data.arrays()
   input_fn = wide_data.input_fn(features, labels)
-  args = _columns(('linear', 'dnn'))
-  canned = tf.estimator.DNNLinearCombinedClassifier(
-    model_dir=str(tmp_path / 'canned'), config=_config(), **args
-  )
-  canned.train(input_fn, steps=STEPS)
   ours = make_estimator(
     wide_deep_classifier_model_fn,
-    params=dict(args, steps_per_run=4),
+    params=dict(_columns(('linear', 'dnn')), steps_per_run=4),
     model_dir=str(tmp_path / 'ours'),
     config=_config(),
   )
   ours.train(group_batches(input_fn), steps=STEPS)  # A group of 4, then one of 2.
-  wide_data.assert_same_checkpoints(tmp_path / 'canned', tmp_path / 'ours')
+  wide_data.assert_same_checkpoints(canned_dir, tmp_path / 'ours')
 
 
 def _sgd_nearly_still():
@@ -139,15 +154,16 @@ def _trainable(values):
 
 
 @pytest.mark.parametrize('direction', ['canned_to_ours', 'ours_to_canned'])
-def test_warm_start_between_canned_and_template(direction, tmp_path):
+def test_warm_start_between_canned_and_template(direction, trained_case, tmp_path):
+  canned_dir, ours_dir = trained_case('classifier_defaults')  # Both parts, trained STEPS steps.
   features, labels = wide_data.arrays()
   input_fn = wide_data.input_fn(features, labels)
   args = _columns(('linear', 'dnn'))
   still = dict(args, linear_optimizer=_sgd_nearly_still, dnn_optimizer=_sgd_nearly_still)
-  source_dir, target_dir = str(tmp_path / 'source'), str(tmp_path / 'target')
+  target_dir = str(tmp_path / 'target')
   canned_cls = tf.estimator.DNNLinearCombinedClassifier
   if direction == 'canned_to_ours':
-    source = canned_cls(model_dir=source_dir, config=_config(), **args)
+    source_dir = str(canned_dir)
     target = tf.estimator.Estimator(
       wide_deep_classifier_model_fn,
       model_dir=target_dir,
@@ -156,16 +172,13 @@ def test_warm_start_between_canned_and_template(direction, tmp_path):
       warm_start_from=source_dir,
     )
   else:
-    source = tf.estimator.Estimator(
-      wide_deep_classifier_model_fn, model_dir=source_dir, config=_config(), params=args
-    )
+    source_dir = str(ours_dir)
     target = canned_cls(
       model_dir=target_dir,
       config=tf.estimator.RunConfig(tf_random_seed=SEED + 1),
       warm_start_from=source_dir,
       **still,
     )
-  source.train(input_fn, steps=STEPS)
   target.train(input_fn, steps=1)
   source_values = _trainable(wide_data.checkpoint(source_dir))
   target_values = _trainable(wide_data.checkpoint(target_dir))

@@ -22,12 +22,16 @@ import tfest_adapters as tfa
 from tfest_adapters import exceptions
 from tfest_adapters.training import _lock
 
-# A process that takes the lock (without TensorFlow) and holds it until its stdin closes.
+# A process that takes the lock (without TensorFlow) and holds it until its stdin closes. It
+# loads tfest_adapters/training/_lock.py by its path: the package tfest_adapters.training
+# imports fit, and with it TensorFlow (seconds per holder on this machine).
 _HOLDER = r"""
-import sys, time
+import importlib.util, sys, time
 sys.path.insert(0, %r)
 from tfest_adapters import exceptions
-from tfest_adapters.training import _lock
+spec = importlib.util.spec_from_file_location('_lock', %r)
+_lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(_lock)
 try:
   lock = _lock.ModelDirLock(sys.argv[1], 'holder').acquire()
 except exceptions.ModelDirError as e:
@@ -40,7 +44,7 @@ else:
   sys.stdin.readline()
 lock.release()
 print('released', flush=True)
-""" % str(REPO_ROOT)
+""" % (str(REPO_ROOT), _lock.__file__)
 
 
 def _holder(model_dir, hold_secs=None):

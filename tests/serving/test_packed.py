@@ -113,6 +113,9 @@ def test_no_pack_for_a_graph_already_holding_the_packed_name(rows_export):
   fetched = [signature.inputs[KEYS[0]].name]  # A signature echoing an input: left unpacked.
   ((pack, _, _),) = _packed.plan(inputs, meta.graph_def.node, fetched)
   assert KEYS[0] not in pack.keys and len(pack.keys) == COLUMNS - 1
+  twice = inputs + [('alias', *inputs[0][1:])]  # Two keys of one placeholder: left unpacked.
+  ((pack, _, _),) = _packed.plan(twice, meta.graph_def.node, [])
+  assert inputs[0][0] not in pack.keys and 'alias' not in pack.keys
 
 
 def _five(dtype=np.float32):

@@ -149,12 +149,14 @@ def plan(inputs, nodes, fetched):
 
   ``inputs``: [(key, tf dtype, TensorShape, tensor name)] of the signature; ``nodes``: its
   graph's NodeDefs; ``fetched``: tensor names the signature outputs. Placeholders not fetched
-  are packed, in groups of at least MIN_COLUMNS inputs of one numeric dtype and shape
-  ``(None,)`` or ``(None, 1)``, ordered as a node stacking them all (:func:`_stacking_node`)
-  when there is one. None of them when the graph already has a name a packed placeholder
-  would take.
+  and under one key only are packed, in groups of at least MIN_COLUMNS inputs of one numeric
+  dtype and shape ``(None,)`` or ``(None, 1)``, ordered as a node stacking them all
+  (:func:`_stacking_node`) when there is one. None of them when the graph already has a name
+  a packed placeholder would take.
   """
   placeholders = {node.name + ':0' for node in nodes if node.op == 'Placeholder'} - set(fetched)
+  names = [name for _, _, _, name in inputs]
+  placeholders -= {name for name in names if names.count(name) > 1}  # One tensor, two keys.
   groups = {}
   for key, dtype, shape, name in inputs:
     if name not in placeholders or dtype.name == 'string' or not dtype.is_numpy_compatible:

@@ -43,8 +43,9 @@ NUM_CLASSES = 10
 LEARNING_RATE = 1e-3
 MAX_RUN_SECONDS = 1.0  # auto's ceiling on a run (docs/throughput.md).
 # Not a power of two: with 65536 rows a group of 64 batches of 4096 was exactly 4 epochs, and
-# K=64 trained 15-25% faster than K=50 or K=100 there for that alone (the epoch boundaries inside
-# a group); with 100000 rows no K measured here lines up with the epochs.
+# K=64 trained 15-25% faster than K=50 or K=100 there (K=50 and K=64 measured alike on 100000
+# rows; why whole epochs in a group read faster was not isolated). With 100000 rows no K
+# measured here lines up with the epochs.
 ROWS = 100000
 _ALWAYS = ('limit', 'k1', 'auto')
 

@@ -79,7 +79,7 @@ def test_readme_examples_run_and_print_only_their_output(tmp_path):
   assert re.match(r'train: 100%.*1000/1000 .*loss=', stderr[0]), stderr
   assert re.match(r'train: 100%.*2000/2000 .*loss=.*eval_accuracy=', stderr[1]), stderr
   # The first block's results; the second prints nothing.
-  assert stdout[0] == 'accuracy 0.933, average loss 0.087', stdout  # As README.md says.
+  assert stdout[0] == 'accuracy 0.967, average loss 0.060', stdout  # As README.md says.
   assert len(stdout) == 4, stdout
   for line in stdout[1:]:
     assert re.fullmatch(r'\[[012]\] \[[-+.e\d ]+\]', line), stdout
@@ -130,11 +130,11 @@ def test_templates_guide_example_builds_a_checked_estimator(tmp_path, monkeypatc
 
 @pytest.mark.parametrize(
   'learning_rate, accuracy',
-  [('', 'accuracy 0.567'), ('\n                learning_rate=0.05', 'accuracy 0.933')],
+  [('', 'accuracy 0.567'), ('\n                learning_rate=0.05', 'accuracy 1.000')],
   ids=['default', '0.05'],
 )
 def test_readme_learning_rate_paragraph(tmp_path, monkeypatch, capsys, learning_rate, accuracy):
-  """README.md: the first example ends at 0.567 with the templates' default rate, 0.933 at 0.05."""
+  """README.md: the first example ends at 0.567 with the templates' default rate, 1.000 at 0.05."""
   monkeypatch.chdir(tmp_path)
   os.symlink(REPO_ROOT / 'data', tmp_path / 'data')
   block = _python_blocks()[0]

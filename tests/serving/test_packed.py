@@ -222,3 +222,22 @@ def test_refusals_name_the_column(rows_export, make, error, message):
     with pytest.raises(error) as raised:
       predictor(make())
   assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+  'frame, read',
+  [
+    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.float32([3, 4])}), True),
+    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.float32([3, 4]), 'c': [1, 2]}), True),
+    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.int64([3, 4])}), False),
+    (pd.DataFrame([[1.0, 2.0]], columns=['a', 'a']).astype(np.float32), False),
+  ],
+  ids=['one_dtype', 'extra_column', 'mixed', 'repeated_names'],
+)
+def test_frame_read_as_one_matrix_only_when_its_columns_cast_exactly(frame, read):
+  packed = _packed.Pack(['a', 'b'], np.float32, 1).from_frame(frame)
+  assert (packed is not None) == read
+  if read:
+    matrix, single = packed
+    assert not single and matrix.dtype == np.float32
+    np.testing.assert_array_equal(matrix, frame[['a', 'b']].to_numpy(np.float32))

@@ -9,7 +9,6 @@ import tfest_adapters as tfa
 from tfest_adapters import exceptions
 from tfest_adapters.input_fns import numpy_input_fn
 from tfest_adapters.models import classifier_model_fn
-from tfest_adapters.serving import _session
 
 ROWS = 7
 
@@ -167,27 +166,3 @@ def test_bad_frames_are_refused_as_dicts_are(mixed_export, change, error, match)
       predictor(frame)
     with pytest.raises(error, match=match):
       predictor({k: frame[k].to_numpy() for k in frame.columns})
-
-
-@pytest.mark.parametrize(
-  'frame, read',
-  [
-    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.float32([3, 4])}), True),
-    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.float32([3, 4]), 'c': [1, 2]}), True),
-    (pd.DataFrame({'a': np.float32([1, 2]), 'b': np.int64([3, 4])}), False),
-    (pd.DataFrame([[1.0, 2.0]], columns=['a', 'a']).astype(np.float32), False),
-  ],
-  ids=['one_dtype', 'extra_column', 'mixed', 'repeated_names'],
-)
-def test_frame_read_as_one_matrix_only_when_its_dtype_is_the_inputs(frame, read):
-  graph = tf.Graph()
-  with graph.as_default():
-    inputs = [
-      _session._Input(key, tf.compat.v1.placeholder(tf.float32, [None], name=key))
-      for key in ('a', 'b')
-    ]
-  columns = _session._frame_columns(frame, inputs)
-  assert (columns is not None) == read
-  if read:
-    for key in ('a', 'b'):
-      np.testing.assert_array_equal(columns[key], frame[key].to_numpy())

@@ -93,9 +93,12 @@ class Pack:
     return np.concatenate(arrays, axis=1)
 
   def _casts(self, dtype):
-    return dtype == self.np_dtype or (
-      dtype.kind in 'biuf' and np.can_cast(dtype, self.np_dtype, 'same_kind')
-    )
+    return dtype == self.np_dtype or casts(dtype, self.np_dtype)
+
+
+def casts(source, target):
+  """Whether a numeric input of dtype ``target`` takes values of dtype ``source`` (cast)."""
+  return source.kind in 'biuf' and np.can_cast(source, target, 'same_kind')
 
 
 def _one_source_type(values):

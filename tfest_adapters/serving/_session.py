@@ -102,7 +102,7 @@ class _Input:
       if kind not in 'USO':
         self._fail_dtype(array)
     elif array.dtype != self.np_dtype:
-      if kind not in 'biuf' or not np.can_cast(array.dtype, self.np_dtype, 'same_kind'):
+      if not _packed.casts(array.dtype, self.np_dtype):
         self._fail_dtype(array)
       array = array.astype(self.np_dtype)
     single = False
@@ -126,30 +126,6 @@ class _Input:
     raise exceptions.ArgumentError(
       'features[%r] must be %s, given dtype %s' % (self.key, expected, array.dtype)
     )
-
-
-def _frame_columns(frame, inputs):
-  """{column: array} of a DataFrame read as one matrix, or None when it cannot be.
-
-  A frame whose columns (or the inputs' columns among them) share the inputs' one numeric dtype
-  is read with one ``to_numpy()``: the same arrays as column by column, without building a
-  Series per column. Any other frame (mixed dtypes, repeated names) is read column by column.
-  """
-  dtypes = {i.np_dtype for i in inputs}
-  if len(dtypes) != 1 or None in dtypes or not frame.columns.is_unique:
-    return None
-  (dtype,) = dtypes
-  names = frame.columns.tolist()
-  matrix = frame.to_numpy()
-  if matrix.dtype != dtype:
-    wanted = [i.key for i in inputs]
-    if len(names) == len(wanted) or not set(wanted).issubset(names):
-      return None
-    matrix = frame[wanted].to_numpy()
-    if matrix.dtype != dtype:
-      return None
-    names = wanted
-  return dict(zip(names, matrix.T))
 
 
 def _callable(session, feeds, fetches):
@@ -372,8 +348,6 @@ class SavedModelSession:
   def _columns(self, features, is_frame):
     """(one converted array per input, single example): column by column, every check."""
     columns = features.columns if is_frame else None
-    if is_frame:
-      features = _frame_columns(features, self._inputs) or features
     feeds = []
     singles = set()
     for spec in self._inputs:

@@ -168,7 +168,7 @@ def _class_ids_head(head, labels):
   vocabulary = getattr(head, '_label_vocabulary', None)  # TF's heads have no public one.
   if vocabulary is None or labels is None:
     return head, labels
-  if type(head) is tf.estimator.BinaryClassHead:
+  if isinstance(head, tf.estimator.BinaryClassHead):  # _heads' own only changes the AUC.
     twin = tf.estimator.BinaryClassHead(
       weight_column=head._weight_column,
       thresholds=head._thresholds,

@@ -33,11 +33,7 @@ def _params(template, n_classes):
   return dict(params, label_vocabulary=NAMES[n_classes])
 
 
-@pytest.mark.parametrize(
-  'template', [classifier_model_fn, linear_classifier_model_fn, wide_deep_classifier_model_fn]
-)
-@pytest.mark.parametrize('n_classes', [2, 3])
-def test_class_names_train_in_groups_as_in_single_steps(template, n_classes, tmp_path):
+def _assert_groups_train_as_single_steps(template, n_classes, tmp_path, **extra):
   features, labels = wide_data.arrays()
   if n_classes == 3:
     labels = features['workclass'] % 3
@@ -47,7 +43,7 @@ def test_class_names_train_in_groups_as_in_single_steps(template, n_classes, tmp
     model_dir = tmp_path / str(steps_per_run)
     estimator = make_estimator(
       template,
-      params=dict(_params(template, n_classes), steps_per_run=steps_per_run),
+      params=dict(_params(template, n_classes), steps_per_run=steps_per_run, **extra),
       model_dir=str(model_dir),
       seed=0,
     )
@@ -61,6 +57,19 @@ def test_class_names_train_in_groups_as_in_single_steps(template, n_classes, tmp
   for name, value in values[1].items():
     np.testing.assert_array_equal(values[3][name], value, err_msg=name)
   assert values[3]['global_step'] == 7
+
+
+@pytest.mark.parametrize(
+  'template', [classifier_model_fn, linear_classifier_model_fn, wide_deep_classifier_model_fn]
+)
+@pytest.mark.parametrize('n_classes', [2, 3])
+def test_class_names_train_in_groups_as_in_single_steps(template, n_classes, tmp_path):
+  _assert_groups_train_as_single_steps(template, n_classes, tmp_path)
+
+
+def test_class_names_with_a_finer_auc_train_in_groups_as_in_single_steps(tmp_path):
+  """auc_num_thresholds gives the binary head a class of its own: it needs its twin too."""
+  _assert_groups_train_as_single_steps(classifier_model_fn, 2, tmp_path, auc_num_thresholds=1000)
 
 
 def test_a_name_outside_the_vocabulary_is_refused(tmp_path):

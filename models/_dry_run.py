@@ -15,6 +15,7 @@ from tensorflow.python.util import function_utils  # The Estimator's own fn_args
 from tensorflow_estimator.python.estimator import util as estimator_util
 
 from tfest_adapters import exceptions
+from tfest_adapters._core import groups
 from tfest_adapters._core import model_fn_call
 from tfest_adapters._core import validation
 from tfest_adapters.models import _mode_checked
@@ -276,7 +277,8 @@ def _run(spec, hooks, mode, config, report):
 
 def _dry_run_mode(model_fn, input_fn, mode, params, config):
   report = ModeReport(mode)
-  with tf.Graph().as_default() as graph:
+  # A probe (groups.probing()): a builder's input_fn draws no call seed for a dry run.
+  with tf.Graph().as_default() as graph, groups.probing():
     tf.compat.v1.random.set_random_seed(config.tf_random_seed)
     tf.compat.v1.train.create_global_step(graph)
     features, labels, hooks = _features_and_labels(

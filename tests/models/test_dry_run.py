@@ -234,3 +234,19 @@ def test_bad_mode_is_refused():
 def test_input_fn_must_be_callable():
   with pytest.raises(exceptions.ArgumentTypeError, match=r'input_fn must be callable, given: '):
     dry_run(classifier_model_fn, [1, 2], params=PARAMS)
+
+
+def test_a_dry_run_takes_no_seed_so_training_reads_what_it_would_without(data, tmp_path):
+  import tfest_adapters as tfa
+
+  x, y = data
+  weights = {}
+  for name in ('plain', 'after_dry_run'):
+    input_fn = tfa.numpy_input_fn(x, y, batch_size=4, num_epochs=None, shuffle=True, seed=3)
+    if name == 'after_dry_run':
+      dry_run(classifier_model_fn, input_fn, params=PARAMS, modes=[ModeKeys.TRAIN])
+    est = tfa.make_estimator(classifier_model_fn, PARAMS, str(tmp_path / name), seed=0)
+    est.train(input_fn, max_steps=5)
+    weights[name] = {v: est.get_variable_value(v) for v in est.get_variable_names()}
+  for variable, value in weights['plain'].items():
+    np.testing.assert_array_equal(weights['after_dry_run'][variable], value, err_msg=variable)

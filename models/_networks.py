@@ -148,7 +148,7 @@ def zero_fraction(value):
 def add_layer_summary(value, tag):
   """The zero fraction and histogram summaries canned writes for a layer's output ``value``."""
   if _group_batch.in_group_step():
-    return  # Not written from a group's loop (it was zero_fraction's cond; kept as it was).
+    return  # Not from a group's loop: an op in the loop body cannot be fetched outside it.
   tf.compat.v1.summary.scalar('%s/fraction_of_zero_values' % tag, zero_fraction(value))
   tf.compat.v1.summary.histogram('%s/activation' % tag, value)
 

@@ -122,9 +122,10 @@ class Estimator(tf.estimator.Estimator):
 
   def _choose(self, input_fn, cadences):
     """Measures a step of ``input_fn`` and chooses K (1, still 'auto', if none was timed)."""
-    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
     try:
-      seconds = _auto_steps.measure_step_seconds(self._model_fn, input_fn, params, self.config)
+      seconds = _auto_steps.measure_step_seconds(
+        self._model_fn, input_fn, self._params, self.config
+      )
     except Exception as e:  # The training call that follows raises it as it would.
       tf.compat.v1.logging.warning(
         "steps_per_run='auto': measuring a step failed (%s: %s); one step per run",
@@ -158,9 +159,8 @@ class Estimator(tf.estimator.Estimator):
       return self._grouping[input_fn]
     except (KeyError, TypeError):
       pass
-    params = {k: v for k, v in self._params.items() if k != groups.PARAMS_KEY}
-    try:
-      grouping = _auto_steps.groups_batches(input_fn, params, self.config)
+    try:  # The probe sets params['steps_per_run'] itself.
+      grouping = _auto_steps.groups_batches(input_fn, self._params, self.config)
     except Exception:  # The training call raises it as it would.
       grouping = False
     self._remember_grouping(input_fn, grouping)

@@ -201,9 +201,7 @@ def make_head(
         n_classes,
         "use head='multi_class' for more than 2 classes",
       )
-    return tf.estimator.BinaryClassHead(
-      weight_column=weight_column, label_vocabulary=label_vocabulary
-    )
+    return binary_class_head(weight_column, label_vocabulary)
   if head == HeadNames.MULTI_CLASS:
     if n_classes is None or n_classes < 3:
       validation.fail(

@@ -284,9 +284,8 @@ def _validate_template_params(model_fn, params):
   first calls them, while building a graph; their ``check_params`` runs the same check
   without one, so a typo or a bad value is refused here, before anything is built.
   """
-  check = getattr(model_fn, 'check_params', None)
-  if callable(check):
-    check(params if params is not None else {})
+  if _is_template(model_fn):
+    model_fn.check_params(params if params is not None else {})
 
 
 def _checkpoint_exists(path):

@@ -331,3 +331,17 @@ def test_a_templates_keras_optimizer_object_trains_as_its_name(tmp_path, small_d
   assert sorted(by_object) == sorted(by_name) and len(by_name) == 4
   for name, value in by_name.items():
     np.testing.assert_array_equal(by_object[name], value, err_msg=name)
+
+
+def test_wide_and_deep_keras_optimizer_objects_are_converted_too(tmp_path):
+  """linear_optimizer and dnn_optimizer are the wide-and-deep templates' optimizer params."""
+  params = dict(
+    linear_feature_columns=[tf.feature_column.numeric_column('x')],
+    dnn_feature_columns=[tf.feature_column.numeric_column('x')],
+    dnn_hidden_units=[3],
+    linear_optimizer=tf.keras.optimizers.Ftrl(0.05),
+    dnn_optimizer=tf.keras.optimizers.Adagrad(0.05),
+  )
+  estimator = tfa.make_estimator(tfa.wide_deep_classifier_model_fn, params, tmp_path / 'm')
+  assert 'legacy.Ftrl' in estimator.params['linear_optimizer'].description
+  assert 'legacy.Adagrad' in estimator.params['dnn_optimizer'].description

@@ -22,8 +22,8 @@ from tfest_adapters.estimator import _placement
 from tfest_adapters.estimator import _run_config
 
 _VALID_MODEL_FN_ARGS = model_fn_call.VALID_ARGS
-# The templates' optimizer param (models/_params.py).
-_OPTIMIZER_KEY = 'optimizer'
+# The templates' optimizer params (models/_params.py, _linear_params.py, _wide_deep_params.py).
+_OPTIMIZER_KEYS = ('optimizer', 'linear_optimizer', 'dnn_optimizer')
 
 
 def make_estimator(
@@ -209,13 +209,14 @@ def _validate_params(params, model_fn):
     validation.fail(
       'params', 'a dict of hyperparameters or None', params, error=exceptions.ArgumentTypeError
     )
-  optimizer = params.get(_OPTIMIZER_KEY)
-  if _is_template(model_fn) and _is_optimizer_object(optimizer):
+  if _is_template(model_fn):
     # As the template would (models/_params.py), but now: Keras optimizers refuse deepcopy.
     params = dict(params)
-    params[_OPTIMIZER_KEY] = models.make_optimizer_fn(optimizer, name='params[%r]' % _OPTIMIZER_KEY)
+    for key in _OPTIMIZER_KEYS:
+      if _is_optimizer_object(params.get(key)):
+        params[key] = models.make_optimizer_fn(params[key], name='params[%r]' % key)
   for key, value in params.items():
-    _validate_param_copies(key, value, is_optimizer=key == _OPTIMIZER_KEY)
+    _validate_param_copies(key, value, is_optimizer=key in _OPTIMIZER_KEYS)
   return params
 
 
